@@ -1,0 +1,72 @@
+"""Config plumbing: dotted overrides with type checks, and dicts for config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+
+from onestep.errors import UserError
+
+
+def to_dict(config) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _coerce(value, kind, key: str):
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(value, str):
+            if value.lower() in ("true", "1", "yes"):
+                return True
+            if value.lower() in ("false", "0", "no"):
+                return False
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"config key {key} takes true or false, not {value!r}")
+    if kind in (int, float, str):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise UserError(f"config key {key} takes a {kind.__name__}, not {value!r}") from None
+    if origin in (tuple, list) or kind in (tuple, list):
+        if isinstance(value, str):
+            value = json.loads(value) if value.startswith("[") else [v for v in value.split(",") if v]
+        args = typing.get_args(kind)
+        inner = args[0] if args else str
+        return tuple(_coerce(v, inner, key) for v in value) if origin is tuple or kind is tuple else [_coerce(v, inner, key) for v in value]
+    if origin is dict or kind is dict:
+        return json.loads(value) if isinstance(value, str) else dict(value)
+    return value
+
+
+def override(config, overrides: dict[str, object]):
+    """A copy of `config` with dotted keys replaced ("optim.lr": 1e-4); unknown keys raise UserError."""
+    for key, value in overrides.items():
+        config = _set(config, key.split("."), value, key)
+    return config
+
+
+def _set(config, path: list[str], value, full: str):
+    if not dataclasses.is_dataclass(config):
+        raise UserError(f"unknown config key {full!r}: {'.'.join(path)} is not a section")
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    name = path[0]
+    if name not in fields:
+        raise UserError(f"unknown config key {full!r}: valid keys here are {', '.join(sorted(fields))}")
+    current = getattr(config, name)
+    if len(path) > 1:
+        return dataclasses.replace(config, **{name: _set(current, path[1:], value, full)})
+    hints = typing.get_type_hints(type(config))
+    return dataclasses.replace(config, **{name: _coerce(value, hints[name], full)})
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """["optim.lr=1e-4", "steps=10"] -> {"optim.lr": "1e-4", "steps": "10"}."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"override {item!r} has no '=': write key=value, e.g. steps=100")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

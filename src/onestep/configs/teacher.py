@@ -1,0 +1,82 @@
+"""The teacher's training config and its presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from onestep.errors import UserError
+from onestep.models.video_dit import DiTConfig
+
+
+@dataclass
+class TimeConfig:
+    kind: str = "logit_normal"  # or "uniform"
+    mean: float = 0.0
+    std: float = 1.0
+    shift: float = 2.0  # training-time shift: more steps at high noise, where motion is decided
+    uniform_fraction: float = 0.1  # this share of t is plain uniform, so no level is starved
+
+
+@dataclass
+class SamplingConfig:
+    """How this model is sampled by default (written into the model's config.json)."""
+
+    steps: int = 50
+    guidance: float = 3.0
+    shift: float = 3.0
+
+
+@dataclass
+class TeacherConfig:
+    model: DiTConfig = field(default_factory=lambda: DiTConfig(dim=128, depth=6, heads=4, patch=(2, 4, 4)))
+    tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
+    frames: int = 8
+    size: int = 32
+    max_text: int = 32
+    seed: int = 0
+    steps: int = 40000
+    batch_size: int = 16
+    lr: float = 3e-4
+    warmup: int = 500
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    p_drop_text: float = 0.1  # classifier-free guidance: the empty prompt instead
+    p_drop_image: float = 0.2  # text-to-video samples: no first frame
+    time: TimeConfig = field(default_factory=TimeConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    log_every: int = 25
+    checkpoint_every: int = 250
+    probe_every: int = 1000  # motion probe on held-out clips (the motion metric in the training log)
+    probe_clips: int = 32
+    threads: int = 2
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = DiTConfig(**self.model)
+        if isinstance(self.time, dict):
+            self.time = TimeConfig(**self.time)
+        if isinstance(self.sampling, dict):
+            self.sampling = SamplingConfig(**self.sampling)
+        if (self.model.frames, self.model.height, self.model.width) != (self.frames, self.size, self.size):
+            raise UserError(
+                f"model expects {self.model.frames} frames of {self.model.height}x{self.model.width} but the world makes "
+                f"{self.frames} of {self.size}x{self.size}: set model.frames/height/width to match frames/size"
+            )
+        unknown = set(self.tracks) - {"shapes", "photocam"}
+        if unknown:
+            raise UserError(f"unknown track(s) {sorted(unknown)}: tracks are shapes and photocam")
+
+
+def teacher_small() -> TeacherConfig:
+    """The bundled teacher: 2.5M parameters, 8 frames of 32x32, both tracks."""
+    return TeacherConfig()
+
+
+def teacher_tiny() -> TeacherConfig:
+    """For tests: a 2-block model and a few steps."""
+    return TeacherConfig(model=DiTConfig(dim=32, depth=2, heads=2, patch=(2, 4, 4)), steps=4, batch_size=2, warmup=1, log_every=1, checkpoint_every=2, probe_every=0)
+
+
+PRESETS = {"teacher-small": teacher_small, "teacher-tiny": teacher_tiny}

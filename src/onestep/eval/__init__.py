@@ -1,0 +1,1 @@
+"""Evaluation: conditions -> videos, ground-truth panel, proxies, distances, reports."""

@@ -1,0 +1,50 @@
+"""The ground-truth panel: what the world's instruments read back from generated videos.
+
+shapes:   presence, colour_acc, shape_acc, direction_acc, speed_err, position_err (instruments.py)
+photocam: camera_acc (recognised move), gt_psnr on the region visible from frame 0 over frames 1..F-1
+          (moving clips), and the same for the trivial baseline that repeats the first frame
+both:     first_frame_psnr (generated frame 0 vs the conditioning image), first_frame_drift
+          (PSNR of frame 0 minus PSNR of the last frame against their targets: how fidelity decays)
+Every function returns per-clip values; aggregation and intervals live in the suite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onestep.world import instruments
+from onestep.world.clip import Clip
+
+
+def first_frame_psnr(video: np.ndarray, clip: Clip) -> float:
+    return instruments.masked_psnr(video[0], clip.first_frame)
+
+
+def shapes_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
+    report = instruments.shapes_report(video, clip.truth)
+    report["first_frame_psnr"] = first_frame_psnr(video, clip)
+    return report
+
+
+def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
+    est = instruments.estimate_camera(video)
+    truth = clip.truth
+    vis = truth["visible"][1:]
+    out = dict(camera_acc=float(est["move"] == truth["move"]), first_frame_psnr=first_frame_psnr(video, clip))
+    if truth["move"] != "static":
+        out["gt_psnr"] = instruments.masked_psnr(video[1:], clip.video[1:], vis)
+        repeat = np.repeat(clip.video[:1], len(clip.video) - 1, axis=0)
+        out["repeat_psnr"] = instruments.masked_psnr(repeat, clip.video[1:], vis)
+    return out
+
+
+PANELS = {"shapes": shapes_clip, "photocam": photocam_clip}
+
+
+def panel(videos: np.ndarray, clips: list[Clip]) -> list[dict[str, float]]:
+    return [PANELS[c.track](v, c) for v, c in zip(videos, clips)]
+
+
+def mean_of(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for r in rows for k in r})
+    return {k: float(np.nanmean([r[k] for r in rows if k in r])) for k in keys}

@@ -1,0 +1,73 @@
+"""Model directories: `config.json` + `model.safetensors`, as the bundled teacher ships.
+
+config.json holds {"kind": "video_dit", "model": DiTConfig fields, ...extra (e.g. sampling defaults)}.
+Loading checks the kind and that every tensor fits, and names the fix when it does not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from onestep.errors import UserError
+from onestep.models.video_dit import DiTConfig, VideoDiT
+
+KIND = "video_dit"
+
+
+def save_model(directory: str | Path, model: VideoDiT, extra: dict | None = None) -> Path:
+    """Write config.json and model.safetensors atomically (temporary names, then rename)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"kind": KIND, "model": model.config_dict(), **(extra or {})}
+    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp_w, tmp_c = directory / "model.safetensors.partial", directory / "config.json.partial"
+    save_file(weights, str(tmp_w))
+    tmp_c.write_text(json.dumps(config, indent=2) + "\n")
+    tmp_w.replace(directory / "model.safetensors")
+    tmp_c.replace(directory / "config.json")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict:
+    directory = Path(directory)
+    path = directory / "config.json"
+    if not directory.is_dir():
+        raise UserError(f"model directory {directory} does not exist: pass a directory with config.json and model.safetensors (e.g. assets/teacher)")
+    if not path.is_file():
+        raise UserError(f"{directory} has no config.json: it is not a onestep model directory (e.g. assets/teacher)")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}): restore it from the run that wrote it") from e
+    if config.get("kind") != KIND:
+        raise UserError(f"{directory} holds a model of kind {config.get('kind')!r}, not {KIND!r}: pass a onestep video_dit model directory")
+    return config
+
+
+def load_model(directory: str | Path, map_location: str = "cpu") -> tuple[VideoDiT, dict]:
+    """(model in eval mode, config dict). Errors name a missing file or a mismatched checkpoint."""
+    directory = Path(directory)
+    config = read_config(directory)
+    try:
+        model = VideoDiT(DiTConfig(**config["model"]))
+    except TypeError as e:
+        raise UserError(f"{directory}/config.json has unknown model fields ({e}): it was written by another version of onestep") from e
+    weights_path = directory / "model.safetensors"
+    if not weights_path.is_file():
+        raise UserError(f"{directory} has no model.safetensors: copy the weights next to config.json")
+    try:
+        weights = load_file(str(weights_path), device=map_location)
+    except Exception as e:  # safetensors raises its own error types for truncated or foreign files
+        raise UserError(f"cannot read {weights_path} ({type(e).__name__}): the file is corrupt or not safetensors; re-download or re-export it") from e
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
+    wrong = [k for k in own.keys() & weights.keys() if own[k].shape != weights[k].shape]
+    if missing or unexpected or wrong:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected else f"shape of {wrong[:3]}"
+        raise UserError(f"{weights_path} does not match its config.json ({detail}): the weights come from another model; save them again with that model's config")
+    model.load_state_dict(weights)
+    return model.eval().requires_grad_(False), config

@@ -1,0 +1,303 @@
+"""A small video diffusion transformer in the spirit of Wan2.1, predicting velocity v = noise - x0.
+
+One model serves text-to-video and image-to-video:
+- input channels in Wan's I2V layout: [x_t | mask | condition video], where the condition video is
+  the first frame followed by zeros and the mask is 1 on frame 0 (both zero when no image is given);
+- the image is also embedded as tokens that the cross-attention reads beside the text tokens;
+- 3D rotary positions (frame, row, column) with a frame offset, so a block-causal rollout can reuse them;
+- adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
+  pooled text), so the prompt steers every block, not only through cross-attention;
+- `causal_block > 0` makes self-attention block-causal: a query frame block sees itself and earlier
+  blocks (the student of the causal ASD recipe; the teacher is bidirectional).
+
+Shapes: x_t (B, C, F, H, W), t (B,) or per-frame (B, F), tokens (B, N, D) with N = F' H' W'.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from onestep.errors import UserError
+from onestep.types import Cond
+
+
+@dataclass
+class DiTConfig:
+    channels: int = 3  # video channels: 3 for pixels, 16 for Wan latents
+    frames: int = 8
+    height: int = 32
+    width: int = 32
+    patch: tuple[int, int, int] = (1, 4, 4)  # (frames, rows, columns) per token
+    dim: int = 128
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+    causal_block: int = 0  # frames per causal block; 0 = bidirectional
+    rope_theta: float = 10000.0
+
+    def __post_init__(self):
+        self.patch = tuple(self.patch)
+        pf, ph, pw = self.patch
+        if self.frames % pf or self.height % ph or self.width % pw:
+            raise UserError(
+                f"a {self.frames}x{self.height}x{self.width} video does not split into {pf}x{ph}x{pw} patches: "
+                f"use frames divisible by {pf} and height/width divisible by {ph}/{pw}"
+            )
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise UserError(f"dim {self.dim} must split into {self.heads} heads of even size: pick dim = heads * even number")
+        if self.causal_block and (self.frames // pf) % self.causal_block:
+            raise UserError(f"causal_block {self.causal_block} must divide the {self.frames // pf} latent frames")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        pf, ph, pw = self.patch
+        return self.frames // pf, self.height // ph, self.width // pw
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(dim=64, depth=2, heads=2),  # tests: seconds on the CPU
+    "small": dict(dim=128, depth=6, heads=4),  # the embedded teacher
+    "base": dict(dim=256, depth=8, heads=8),
+}
+
+
+def preset(name: str, **overrides) -> DiTConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown model preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return DiTConfig(**{**PRESETS[name], **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# Embeddings and positions
+
+
+def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """Sinusoidal embedding of 1000 t (the diffusers timestep scale), (...,) -> (..., dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = 1000.0 * t.float()[..., None] * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float, frame_offset: int = 0, device=None) -> tuple[Tensor, Tensor]:
+    """cos, sin of 3D rotary positions, each (N, head_dim) in rotate-half layout; head_dim is split
+    between axes as Wan does (frame | row | column)."""
+    d_hw = 2 * (head_dim // 6)
+    dims = (head_dim - 2 * d_hw, d_hw, d_hw)
+    f, h, w = grid
+    pos = torch.stack(
+        torch.meshgrid(
+            torch.arange(frame_offset, frame_offset + f, device=device),
+            torch.arange(h, device=device),
+            torch.arange(w, device=device),
+            indexing="ij",
+        ),
+        dim=-1,
+    ).reshape(-1, 3).float()  # (N, 3)
+    angles = []
+    for axis, d in enumerate(dims):
+        freqs = theta ** (-torch.arange(0, d, 2, device=device).float() / d)  # (d / 2,)
+        angles.append(pos[:, axis : axis + 1] * freqs)
+    angles = torch.cat(angles, dim=-1)  # (N, head_dim / 2)
+    angles = torch.cat([angles, angles], dim=-1)  # (N, head_dim): pairs (i, i + head_dim / 2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate channel pairs (i, i + d/2) by the position angle: x (B, heads, N, head_dim)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos.to(x.dtype) + torch.cat([-x2, x1], dim=-1) * sin.to(x.dtype)
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    return x * (1 + scale) + shift
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.norm_q = nn.RMSNorm(dim // heads)  # QK-norm (as Wan) keeps logits tame at high lr
+        self.norm_k = nn.RMSNorm(dim // heads)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
+        q, k, v = self.qkv(x).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)  # 3 x (B, h, N, d)
+        q, k = apply_rope(self.norm_q(q), *rope), apply_rope(self.norm_k(k), *rope)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).flatten(2))
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.norm_q = nn.RMSNorm(dim // heads)
+        self.norm_k = nn.RMSNorm(dim // heads)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
+        q = self.q(x).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, h, N, d)
+        k, v = self.kv(context).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)  # (B, h, L, d)
+        y = F.scaled_dot_product_attention(self.norm_q(q), self.norm_k(k), v, attn_mask=context_mask[:, None, None, :])
+        return self.out(y.transpose(1, 2).flatten(2))
+
+
+class Block(nn.Module):
+    """adaLN-zero self-attention, cross-attention to [text | image] tokens, adaLN-zero MLP."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.cross = CrossAttention(dim, heads)
+        self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.ada = nn.Linear(dim, 6 * dim)
+
+    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor) -> Tensor:
+        # c: (B, N or 1, D) conditioning per token
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
+        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask)
+        x = x + self.cross(self.norm2(x), context, context_mask)
+        x = x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
+        return x
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+class VideoDiT(nn.Module):
+    """Denoiser: forward(x_t, t, cond) -> v, all (B, C, F, H, W)."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.config = c = config
+        pf, ph, pw = c.patch
+        self.patch_embed = nn.Conv3d(2 * c.channels + 1, c.dim, kernel_size=c.patch, stride=c.patch)
+        self.image_embed = nn.Sequential(nn.Conv2d(c.channels, c.dim, kernel_size=(ph, pw), stride=(ph, pw)), nn.Flatten(2))
+        self.image_proj = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim))
+        self.text_proj = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim))
+        self.modality = nn.Parameter(torch.zeros(2, c.dim))  # added to text (0) and image (1) tokens
+        self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
+        self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
+        self.blocks = nn.ModuleList([Block(c.dim, c.heads, c.mlp_ratio) for _ in range(c.depth)])
+        self.norm_out = nn.LayerNorm(c.dim, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Linear(c.dim, 2 * c.dim)
+        self.out = nn.Linear(c.dim, pf * ph * pw * c.channels)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """All init in one place: xavier linears (DiT), zero adaLN and output (adaLN-zero)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for block in self.blocks:
+            nn.init.zeros_(block.ada.weight)
+            nn.init.zeros_(block.ada.bias)
+        for m in (self.ada_out, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        nn.init.normal_(self.modality, std=0.02)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
+        c = self.config
+        want = (c.channels, c.frames, c.height, c.width)
+        if x_t.ndim != 5 or tuple(x_t.shape[1:]) != want:
+            raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))})")
+        if cond.image is not None and tuple(cond.image.shape[1:]) != (c.channels, c.height, c.width):
+            raise UserError(f"first-frame image of shape {tuple(cond.image.shape)} does not fit: expected (B, {c.channels}, {c.height}, {c.width})")
+        if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
+            raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
+
+    def condition_video(self, x_t: Tensor, cond: Cond) -> Tensor:
+        """[mask | condition video] channels (B, 1 + C, F, H, W) in Wan's I2V layout."""
+        B, C, Fr, H, W = x_t.shape
+        extra = x_t.new_zeros(B, 1 + C, Fr, H, W)
+        if cond.image is not None:
+            keep = cond.image_mask.to(x_t.dtype).view(B, 1, 1, 1)
+            extra[:, 0, 0] = keep[:, 0]
+            extra[:, 1:, 0] = cond.image.to(x_t.dtype) * keep
+        return extra
+
+    def context(self, cond: Cond, dtype) -> tuple[Tensor, Tensor]:
+        """Cross-attention context [text | image] tokens (B, L + Ni, D) and its key mask."""
+        text = self.text_proj(cond.text.to(dtype)) + self.modality[0]
+        mask = cond.text_mask.bool()
+        if cond.image is not None:
+            img = self.image_proj(self.image_embed(cond.image.to(dtype)).transpose(1, 2)) + self.modality[1]
+            img_mask = (cond.image_mask > 0)[:, None].expand(-1, img.shape[1])
+            text, mask = torch.cat([text, img], 1), torch.cat([mask, img_mask], 1)
+        return text, mask
+
+    def attention_mask(self, device) -> Tensor | None:
+        """Block-causal mask (N, N): a query block sees its own and earlier frame blocks."""
+        c = self.config
+        if not c.causal_block:
+            return None
+        f, h, w = c.grid
+        block_of_token = (torch.arange(f, device=device) // c.causal_block).repeat_interleave(h * w)
+        return block_of_token[None, :] <= block_of_token[:, None]
+
+    def conditioning(self, t: Tensor, cond: Cond) -> Tensor:
+        """Per-frame conditioning vectors (B, F', D): time embedding + pooled text embedding."""
+        c = self.config
+        f = c.grid[0]
+        if t.ndim == 1:
+            t = t[:, None].expand(-1, f)
+        elif t.shape[1] == c.frames and c.patch[0] > 1:
+            t = t[:, :: c.patch[0]]  # one time per latent frame
+        emb = self.time_mlp(timestep_embedding(t, 256))  # (B, F', D)
+        m = cond.text_mask.to(cond.text.dtype)[..., None]
+        pooled = (cond.text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, text_dim)
+        return emb + self.pooled_mlp(pooled)[:, None, :]
+
+    # -- forward -------------------------------------------------------------------------------
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
+        self.check_input(x_t, t, cond)
+        c = self.config
+        B = x_t.shape[0]
+        f, h, w = c.grid
+        dtype = self.patch_embed.weight.dtype
+
+        inp = torch.cat([x_t, self.condition_video(x_t, cond)], dim=1).to(dtype)  # (B, 2C + 1, F, H, W)
+        x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
+        cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
+        cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
+        context, context_mask = self.context(cond, dtype)
+        rope = rope_tables(c.grid, c.dim // c.heads, c.rope_theta, frame_offset, device=x.device)
+        mask = self.attention_mask(x.device)
+        for block in self.blocks:
+            x = block(x, cvec, rope, mask, context, context_mask)
+
+        shift, scale = self.ada_out(cvec).chunk(2, dim=-1)
+        x = self.out(modulate(self.norm_out(x), shift, scale))  # (B, N, pf ph pw C)
+        pf, ph, pw = c.patch
+        x = x.view(B, f, h, w, pf, ph, pw, c.channels)
+        x = x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(B, c.channels, c.frames, c.height, c.width)
+        return x.to(x_t.dtype)
+
+    def config_dict(self) -> dict:
+        d = asdict(self.config)
+        d["patch"] = list(d["patch"])
+        return d

@@ -1,0 +1,66 @@
+"""Deterministic batches of world clips: the batch at step s depends only on (seed, s), so a resumed
+run sees exactly the batches an uninterrupted run would, whichever process renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from onestep import world
+from onestep.media import frames_to_tensor
+from onestep.world.clip import Clip, WorldConfig
+
+
+@dataclass
+class Batch:
+    """video (B, 3, F, H, W) and image (B, 3, H, W) in [-1, 1]; text (B, L, D) + mask once encoded."""
+
+    video: Tensor
+    image: Tensor
+    prompts: list[str]
+    tracks: list[str]
+    clips: list[Clip] = field(default_factory=list)
+    text: Tensor | None = None
+    text_mask: Tensor | None = None
+
+
+def clip_seed(seed: int, step: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, step, index]).generate_state(1)[0])
+
+
+def collate(clips: list[Clip], keep_clips: bool = False) -> Batch:
+    video = torch.stack([frames_to_tensor(c.video) for c in clips])
+    return Batch(video, video[:, :, 0].clone(), [c.prompt for c in clips], [c.track for c in clips], clips if keep_clips else [])
+
+
+def batch_at(step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None) -> Batch:
+    names, weights = list(tracks), np.array(list(tracks.values()), dtype=np.float64)
+    clips = []
+    for i in range(batch_size):
+        s = clip_seed(seed, step, i)
+        track = names[int(np.random.default_rng(s).choice(len(names), p=weights / weights.sum()))]
+        clips.append(world.sample(track, s, split, config))
+    return collate(clips)
+
+
+class WorldStream(torch.utils.data.IterableDataset):
+    """Batches for steps start, start + 1, ...; text encoded in the worker (MiniLM, cached)."""
+
+    def __init__(self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int):
+        self.start, self.seed, self.batch_size, self.tracks, self.config, self.max_text = start, seed, batch_size, tracks, config, max_text
+
+    def __iter__(self):
+        from onestep.models.text import TextEncoder
+
+        if torch.utils.data.get_worker_info() is not None:
+            torch.set_num_threads(1)
+        encoder = TextEncoder(self.max_text)
+        step = self.start
+        while True:
+            b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config)
+            b.text, b.text_mask = encoder(b.prompts)
+            yield b
+            step += 1

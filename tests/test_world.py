@@ -1,0 +1,75 @@
+"""The world is deterministic, prompts say what the video shows, and the instruments read it back."""
+
+import numpy as np
+import pytest
+
+from onestep import world
+from onestep.errors import UserError
+from onestep.world import instruments, photos, prompts
+from onestep.world.photocam import camera_path
+
+
+@pytest.mark.parametrize("track", ["shapes", "photocam"])
+def test_deterministic_by_seed(track):
+    a, b, c = world.sample(track, 5), world.sample(track, 5), world.sample(track, 6)
+    assert np.array_equal(a.video, b.video) and a.prompt == b.prompt
+    assert not np.array_equal(a.video, c.video)
+    assert a.video.shape == (8, 32, 32, 3) and a.video.dtype == np.float32
+    assert 0.0 <= a.video.min() and a.video.max() <= 1.0
+
+
+def test_heldout_photos_never_in_training():
+    assert not set(photos.TRAIN) & set(photos.HELDOUT)
+    seen = {world.sample("photocam", s, "heldout").truth["photo"] for s in range(60)}
+    assert seen <= set(photos.HELDOUT) and len(seen) > 1
+
+
+def test_bad_track_and_split():
+    with pytest.raises(UserError, match="unknown track"):
+        world.sample("cars", 0)
+    with pytest.raises(UserError, match="unknown split"):
+        world.sample("shapes", 0, "test")
+
+
+def test_film_convention():
+    """pan left: the camera centre moves left, so content moves right; zoom in: content grows."""
+    assert camera_path("pan left", "slow", 3)[2, 0] < 0
+    assert camera_path("tilt up", "fast", 3)[2, 1] < 0
+    assert camera_path("zoom in", "slow", 3)[2, 2] > 1
+    # and the estimator reads content motion back under the same convention
+    for move in prompts.CAMERA_MOVES:
+        found = [world.sample("photocam", s, "heldout") for s in range(400)]
+        clip = next(c for c in found if c.truth["move"] == move)
+        assert instruments.estimate_camera(clip.video)["move"] == move
+
+
+def test_prompts_name_the_facts():
+    for s in range(30):
+        clip = world.sample("shapes", s)
+        for o in clip.truth["objects"]:
+            assert o["colour"] in clip.prompt
+        cam = world.sample("photocam", s)
+        if cam.truth["move"] != "static":
+            assert cam.truth["move"].split()[0][:3] in cam.prompt
+
+
+def test_shapes_instrument_floor_on_clean_renders():
+    """The parser's own floor on ground truth (written in docs/teacher.md): near perfect."""
+    rows = [instruments.shapes_report(c.video, c.truth) for c in (world.sample("shapes", s, "heldout") for s in range(64))]
+    mean = {k: np.nanmean([r[k] for r in rows]) for k in rows[0]}
+    assert mean["presence"] >= 0.99 and mean["colour_acc"] >= 0.97 and mean["shape_acc"] >= 0.97
+    assert mean["direction_acc"] >= 0.98 and mean["position_err"] < 1.0
+
+
+def test_camera_instrument_floor_on_clean_renders():
+    clips = [world.sample("photocam", s, "heldout") for s in range(64)]
+    acc = np.mean([instruments.estimate_camera(c.video)["move"] == c.truth["move"] for c in clips])
+    assert acc >= 0.97
+
+
+def test_instruments_catch_a_frozen_video():
+    clip = next(c for c in (world.sample("shapes", s) for s in range(50)) if len(c.truth["objects"]) == 1)
+    frozen = np.repeat(clip.video[:1], 8, axis=0)
+    assert instruments.shapes_report(frozen, clip.truth)["direction_acc"] == 0.0
+    cam = next(c for c in (world.sample("photocam", s) for s in range(50)) if c.truth["move"].startswith("pan"))
+    assert instruments.estimate_camera(np.repeat(cam.video[:1], 8, axis=0))["move"] == "static"
