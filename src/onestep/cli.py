@@ -32,6 +32,23 @@ def teacher(
     run(out=out, preset=preset, overrides=set_, max_steps=max_steps, probe=probe)
 
 
+@app.command()
+def sample(
+    model: Path = typer.Option(..., help="model directory (config.json + model.safetensors)"),
+    prompt: str = typer.Option(..., help="what the video shows"),
+    image: Optional[Path] = typer.Option(None, help="first frame for image-to-video (resized and centre-cropped)"),
+    nfe: Optional[int] = typer.Option(None, help="network evaluations: a CFG teacher takes nfe/2 steps, a student nfe steps"),
+    steps: Optional[int] = typer.Option(None, help="sampling steps (instead of --nfe)"),
+    cfg: Optional[float] = typer.Option(None, help="classifier-free guidance scale for a teacher (1 = none)"),
+    seed: int = typer.Option(0, help="noise seed"),
+    out: Path = typer.Option(..., help="output .mp4 or .gif"),
+):
+    """Generate one video."""
+    from onestep.commands.sample import run
+
+    run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, say=typer.echo)
+
+
 def main() -> None:
     try:
         app()

@@ -50,7 +50,7 @@ def drop_conditions(cfg: TeacherConfig, cond: Cond, null_text: torch.Tensor, nul
 
 
 def export(out: Path, ema: VideoDiT, cfg: TeacherConfig, step: int) -> None:
-    save_model(out / "model", ema, {"sampling": to_dict(cfg.sampling), "trained_steps": step, "max_text": cfg.max_text})
+    save_model(out / "model", ema, {"role": "teacher", "sampling": {"kind": "euler", **to_dict(cfg.sampling)}, "trained_steps": step, "max_text": cfg.max_text})
 
 
 def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, probe=None, progress: bool = True) -> Path:
@@ -67,6 +67,7 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
         raise UserError(f"{out} holds a run of another model: pass a new --out directory, or the same config to resume")
     config_path.write_text(json.dumps(resolved, indent=2) + "\n")
 
+    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed alone
     model = VideoDiT(cfg.model)
     ema = make_ema(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)

@@ -1,0 +1,26 @@
+"""Typed configs: dotted overrides, unknown keys are errors."""
+
+import pytest
+
+from onestep.configs.base import override, parse_overrides
+from onestep.configs.teacher import teacher_small
+from onestep.errors import UserError
+
+
+def test_override_types():
+    cfg = override(teacher_small(), parse_overrides(["lr=1e-4", "model.depth=3", "betas=0.5,0.9", "tracks={\"shapes\": 1}"]))
+    assert cfg.lr == 1e-4 and cfg.model.depth == 3 and cfg.betas == (0.5, 0.9) and cfg.tracks == {"shapes": 1}
+
+
+def test_unknown_key_is_an_error():
+    with pytest.raises(UserError, match="unknown config key 'lrr'"):
+        override(teacher_small(), {"lrr": 1})
+    with pytest.raises(UserError, match="takes a int"):
+        override(teacher_small(), {"steps": "many"})
+    with pytest.raises(UserError, match="no '='"):
+        parse_overrides(["steps"])
+
+
+def test_world_and_model_must_agree():
+    with pytest.raises(UserError, match="frames"):
+        override(teacher_small(), {"frames": 12}).__post_init__()
