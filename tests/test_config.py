@@ -21,6 +21,8 @@ def test_unknown_key_is_an_error():
         parse_overrides(["steps"])
 
 
-def test_world_and_model_must_agree():
-    with pytest.raises(UserError, match="frames"):
-        override(teacher_small(), {"frames": 12}).__post_init__()
+def test_model_follows_the_world_size():
+    cfg = override(teacher_small(), {"frames": 12, "size": 24})
+    assert (cfg.model.frames, cfg.model.height, cfg.model.width) == (12, 24, 24)
+    with pytest.raises(UserError, match="patches"):
+        override(teacher_small(), {"frames": 7})

@@ -39,6 +39,15 @@ def sample_times(cfg: TeacherConfig, n: int, g: torch.Generator) -> torch.Tensor
     return t.clamp(1e-3, 1.0)
 
 
+def learning_rate(cfg: TeacherConfig, step: int) -> float:
+    """Linear warmup, constant, then a linear decay to 10% over the last (1 - lr_decay_from) of the run."""
+    lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+    decay_start = cfg.lr_decay_from * cfg.steps
+    if step >= decay_start:
+        lr *= 1.0 - 0.9 * (step - decay_start) / max(cfg.steps - decay_start, 1)
+    return lr
+
+
 def drop_conditions(cfg: TeacherConfig, cond: Cond, null_text: torch.Tensor, null_mask: torch.Tensor, g: torch.Generator) -> Cond:
     """CFG dropout: the empty prompt with p_drop_text, no first frame with p_drop_image."""
     B = cond.batch_size
@@ -96,7 +105,7 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
             t = sample_times(cfg, batch.video.shape[0], g)
             noise = torch.randn(batch.video.shape, generator=g)
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+                group["lr"] = learning_rate(cfg, step)
             loss = flow_matching_loss(model, batch.video, cond, t, noise).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
