@@ -49,6 +49,18 @@ def sample(
     run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, say=typer.echo)
 
 
+@app.command()
+def featnet(
+    out: Path = typer.Option(Path("assets/featnet"), help="where to write the feature network"),
+    steps: int = typer.Option(1500, help="training steps"),
+    seed: int = typer.Option(0, help="seed"),
+):
+    """Train the feature network of the FD/KID distances on ground-truth world clips."""
+    from onestep.commands.featnet import run
+
+    run(out=out, steps=steps, seed=seed)
+
+
 def main() -> None:
     try:
         app()
