@@ -61,6 +61,40 @@ def featnet(
     run(out=out, steps=steps, seed=seed)
 
 
+@app.command("eval")
+def eval_(
+    model: Path = typer.Option(..., help="model directory"),
+    nfe: Optional[int] = typer.Option(None, help="network evaluations (default: the model's own sampling)"),
+    track: str = typer.Option("all", help="shapes | photocam | all"),
+    n: int = typer.Option(256, help="held-out clips per track"),
+    photos: Optional[Path] = typer.Option(None, help="a folder of your own photos for the photocam benchmark"),
+    conditions: Optional[Path] = typer.Option(None, help="JSONL of your own {prompt, image}: metrics that need no ground truth"),
+    seed: int = typer.Option(0, help="noise seed (paired across models)"),
+    featnet: Optional[Path] = typer.Option(None, help="feature network for FD/KID (default assets/featnet)"),
+    json_: bool = typer.Option(False, "--json", help="print metrics.json"),
+    out: Path = typer.Option(..., help="output directory for metrics.json and videos"),
+):
+    """Evaluate a model: ground-truth panel, VBench-style proxies, FD/KID, intervals."""
+    import json as _json
+
+    from rich.progress import Progress
+
+    from onestep.commands.eval import run
+    from onestep.commands.report import print_metrics
+
+    tracks = ["shapes", "photocam"] if track == "all" else [track]
+    with Progress(transient=True, disable=json_) as bar:
+        task = bar.add_task("generating", total=n * len(tracks) if conditions is None else None)
+        metrics = run(
+            model_dir=model, nfe=nfe, tracks=tracks, n=n, photos=photos, conditions=conditions, out=out, seed=seed, featnet=featnet,
+            progress=lambda k: bar.advance(task, k),
+        )
+    if json_:
+        typer.echo(_json.dumps(metrics, indent=2))
+    else:
+        print_metrics(metrics)
+
+
 def main() -> None:
     try:
         app()

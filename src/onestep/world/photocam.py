@@ -71,9 +71,19 @@ def visible_masks(path: np.ndarray, size: int) -> np.ndarray:
 
 def sample(seed: int, split: str, config: WorldConfig) -> Clip:
     rng = np.random.default_rng([seed, 0 if split == "train" else 1, 23])
-    size, frames = config.size, config.frames
     name = prompts.pick(rng, list(photos.names(split)))
-    photo = photos.load(name)
+    return clip_from_photo(photos.load(name), name, rng, config)
+
+
+def sample_from_photos(library: dict[str, np.ndarray], seed: int, config: WorldConfig) -> Clip:
+    """A clip over one of the user's own photos ({name: (H, W, 3) float in [0, 1]})."""
+    rng = np.random.default_rng([seed, 2, 23])
+    name = prompts.pick(rng, sorted(library))
+    return clip_from_photo(library[name], name, rng, config)
+
+
+def clip_from_photo(photo: np.ndarray, name: str, rng: np.random.Generator, config: WorldConfig) -> Clip:
+    size, frames = config.size, config.frames
     move = prompts.pick(rng, list(prompts.CAMERA_MOVES))
     speed = prompts.pick(rng, ["slow", "fast"])
     path = camera_path(move, speed, frames)

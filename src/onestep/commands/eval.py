@@ -1,0 +1,132 @@
+"""`onestep eval`: the evaluation suite on held-out world clips, the user's photos or conditions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from onestep import paths
+from onestep.commands.sample import sampler_for
+from onestep.errors import UserError
+from onestep.eval import aggregate, suite
+from onestep.media import read_image
+from onestep.world.clip import Clip, WorldConfig
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def load_photos(directory: Path) -> dict[str, np.ndarray]:
+    """The user's photos, full size, for the photocam benchmark (each must be readable)."""
+    import cv2
+
+    if not directory.is_dir():
+        raise UserError(f"--photos {directory} is not a directory: pass a folder of PNG or JPEG photos")
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"--photos {directory} holds no PNG/JPEG/BMP/WebP/TIFF photos: add some or pass another folder")
+    photos = {}
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img is None:
+            raise UserError(f"cannot read {f} as an image: remove it from {directory} or re-save it as PNG/JPEG")
+        if min(img.shape[:2]) < 96:
+            raise UserError(f"{f.name} is {img.shape[1]}x{img.shape[0]}: photocam needs photos of at least 96 px on the short side")
+        photos[f.name] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return photos
+
+
+def load_conditions(path: Path, size: tuple[int, int]) -> list[tuple[str, np.ndarray | None]]:
+    """(prompt, first frame or None) per line of a JSONL file: {"prompt": ..., "image": "path"}."""
+    if not path.is_file():
+        raise UserError(f"--conditions {path} does not exist: pass a JSONL file with one {{\"prompt\": ...}} per line")
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{i} is not JSON ({e.msg}): write one JSON object per line") from e
+        if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+            raise UserError(f"{path}:{i} has no \"prompt\" string: every line needs {{\"prompt\": \"...\"}} (and optionally \"image\")")
+        image = None
+        if item.get("image"):
+            img_path = Path(item["image"])
+            image, _ = read_image(img_path if img_path.is_absolute() else path.parent / img_path, size)
+        out.append((item["prompt"], image))
+    if not out:
+        raise UserError(f"{path} holds no conditions: write one {{\"prompt\": ...}} per line")
+    return out
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    tmp.replace(path)
+
+
+def evaluate_conditions(model, encoder, conditions, spec, config: WorldConfig, seed: int) -> dict:
+    """The user's own prompts and images: only the metrics that need no ground truth."""
+    import torch
+
+    from onestep.eval.sample import generate
+
+    images = [c[1] for c in conditions]
+    has_image = all(i is not None for i in images)
+    first = torch.stack([torch.from_numpy(i).permute(2, 0, 1) * 2 - 1 for i in images]) if has_image else None
+    t0 = time.perf_counter()
+    videos = generate(model, encoder, [c[0] for c in conditions], first, spec, seed=seed, shape=(3, config.frames, config.size, config.size))
+    seconds = (time.perf_counter() - t0) / len(videos)
+    rows = []
+    for video, (_, image) in zip(videos, conditions):
+        row = aggregate.proxies.proxies(video)
+        if image is not None:
+            row.update(aggregate.image_similarity(video, image))
+            row["first_frame_psnr"] = float(10 * np.log10(1 / max(float(((video[0] - image) ** 2).mean()), 1e-10)))
+        rows.append(row)
+    keys = sorted({k for r in rows for k in r})
+    return {"nfe": spec.nfe, "n": len(rows), "seconds_per_video": seconds, "conditions": {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}}, videos
+
+
+def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None, progress=None) -> dict:
+    import torch
+
+    from onestep.commands.featnet import load as load_featnet
+    from onestep.models.io import load_model
+    from onestep.models.text import TextEncoder
+
+    for t in tracks:
+        if t not in ("shapes", "photocam"):
+            raise UserError(f"unknown track {t!r}: use shapes, photocam or all")
+    if n < 2:
+        raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
+    # read and check every input before generating anything, so a bad input costs nothing
+    model, config = load_model(model_dir)
+    spec = sampler_for(config, nfe, None, None)
+    mc = model.config
+    wc = WorldConfig(frames=mc.frames, size=mc.height)
+    user_photos = load_photos(photos) if photos is not None else None
+    user_conditions = load_conditions(conditions, (mc.height, mc.width)) if conditions is not None else None
+    net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    encoder = TextEncoder(config.get("max_text", 32))
+    out.mkdir(parents=True, exist_ok=True)
+
+    if user_conditions is not None:
+        metrics, videos = evaluate_conditions(model, encoder, user_conditions, spec, wc, seed)
+        np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
+    else:
+        results = {}
+        for track in tracks:
+            results[track] = suite.evaluate_track(
+                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, seed=seed, progress=progress
+            )
+            np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
+        metrics = suite.summarise(results, spec, n, seed)
+    metrics["model"] = str(model_dir)
+    metrics["role"] = config.get("role", "unknown")
+    write_json(out / "metrics.json", metrics)
+    return metrics

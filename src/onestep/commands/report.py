@@ -1,0 +1,33 @@
+"""Printing metrics for people: a rich table of headlines with their 95% intervals."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+HEADLINE_ORDER = (
+    "total", "quality", "i2v", "first_frame_psnr_db", "gt_psnr_db", "repeat_first_frame_psnr_db", "motion_direction_acc",
+    "object_presence", "shape_acc", "colour_acc", "camera_motion_acc", "dynamic_degree", "seconds_per_video",
+)
+
+
+def print_metrics(metrics: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"{metrics.get('model', '')}  NFE {metrics.get('nfe')}  n={metrics.get('n')} per track")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    intervals = metrics.get("intervals", {})
+    for key in HEADLINE_ORDER:
+        if key in metrics:
+            lo_hi = intervals.get(key)
+            table.add_row(key, f"{metrics[key]:.4g}", f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]" if lo_hi else "")
+    for key, value in metrics.get("conditions", {}).items():
+        table.add_row(key, f"{value:.4g}", "")
+    console.print(table)
+    for track, data in metrics.get("per_track", {}).items():
+        d = data["distances"]
+        names = sorted({k.split("/")[0] for k in d})
+        pairs = ", ".join(f"{k} {d[k]:.4g} (floor {d[k + '/data_floor']:.4g})" for k in names)
+        console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))

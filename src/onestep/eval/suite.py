@@ -1,0 +1,146 @@
+"""The evaluation suite: one model, one sampler, held-out conditions -> metrics.json.
+
+For each track: held-out clips (fixed seeds, so every model sees the same conditions and noise),
+generated videos, the ground-truth panel, the VBench-style proxies and aggregates (anchored on the
+same clips' ground truth), FD/KID in two feature spaces next to the data-vs-data floor, and
+bootstrap 95% intervals (clips resampled within each track) on every headline number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from onestep import world
+from onestep.eval import aggregate, distance, features, panel
+from onestep.eval.sample import SamplerSpec, generate_for_clips
+from onestep.world import instruments
+from onestep.world.clip import Clip, WorldConfig
+
+HELDOUT_SEED = 1_000_000_000  # eval clip i of a track uses seed HELDOUT_SEED + i (training never does)
+FLOOR_SEED = 2_000_000_000  # a disjoint ground-truth set for the data-vs-data floor
+ANCHOR_CLIPS = 64
+BOOTSTRAP = 1000
+# headline key -> (track, per-clip field); Total/Quality/I2V are handled separately
+HEADLINES = {
+    "first_frame_psnr_db": (None, "first_frame_psnr"),
+    "gt_psnr_db": ("photocam", "gt_psnr"),
+    "repeat_first_frame_psnr_db": ("photocam", "repeat_psnr"),
+    "motion_direction_acc": ("shapes", "direction_acc"),
+    "object_presence": ("shapes", "presence"),
+    "shape_acc": ("shapes", "shape_acc"),
+    "colour_acc": ("shapes", "colour_acc"),
+    "camera_motion_acc": ("photocam", "camera_acc"),
+    "dynamic_degree": (None, "dynamic_degree[dis]"),
+}
+
+
+def motion_following(video: np.ndarray, clip: Clip) -> float | None:
+    """Does the video move as the prompt says: shapes direction, camera move (ground truth)."""
+    if clip.track == "shapes":
+        return instruments.shapes_report(video, clip.truth)["direction_acc"]
+    if clip.track == "photocam":
+        return float(instruments.estimate_camera(video)["move"] == clip.truth["move"])
+    return None
+
+
+def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None = None, seed: int = HELDOUT_SEED) -> list[Clip]:
+    if track == "photocam" and photos is not None:
+        return [world.photocam.sample_from_photos(photos, seed + i, config) for i in range(n)]
+    return [world.sample(track, seed + i, "heldout", config) for i in range(n)]
+
+
+def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path) -> dict:
+    """Anchors depend only on the conditions: computed once, kept in the cache directory."""
+    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v1"]).encode()).hexdigest()[:12]
+    path = cache_dir / f"anchors-{track}-{key}.json"
+    if path.is_file():
+        return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+    clips = heldout_clips(track, ANCHOR_CLIPS, config, photos)
+    bounds = aggregate.anchors(clips, motion_following)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(bounds))
+    return bounds
+
+
+def bootstrap(per_track: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[float, float]:
+    """95% interval of the mean over tracks of per-track means, clips resampled within each track."""
+    draws = []
+    for _ in range(BOOTSTRAP):
+        means = [np.nanmean(v[rng.integers(0, len(v), len(v))]) for v in per_track.values() if len(v)]
+        draws.append(np.nanmean(means))
+    return float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5))
+
+
+@dataclass
+class TrackResult:
+    clips: list[Clip]
+    videos: np.ndarray
+    rows: list[dict]  # per clip: panel + raw dimensions + normalised dimensions + scores
+    distances: dict
+    seconds: float
+
+
+def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, seed: int = 0, progress=None) -> TrackResult:
+    clips = heldout_clips(track, n, config, photos)
+    t0 = time.perf_counter()
+    videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress)
+    seconds = time.perf_counter() - t0
+    bounds = cached_anchors(track, config, photos, cache_dir)
+    rows = []
+    for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips)):
+        raw = aggregate.dimensions(video, clip, motion_following(video, clip))
+        norm = aggregate.normalise(raw, bounds)
+        rows.append({**gt_row, **raw, **{f"norm/{k}": v for k, v in norm.items()}, **aggregate.scores(norm)})
+    floor = heldout_clips(track, n, config, photos, seed=FLOOR_SEED)
+    truth = np.stack([c.video for c in clips])
+    dists = {}
+    for name, net in (("featnet", featnet), ("random", features.random_net())):
+        f_gen, f_gt, f_floor = (features.extract(net, v) for v in (videos, truth, np.stack([c.video for c in floor])))
+        dists[f"fd[{name}]"] = distance.frechet_distance(f_gen, f_gt)
+        dists[f"kid[{name}]"] = distance.kernel_inception_distance(f_gen, f_gt)
+        dists[f"fd[{name}]/data_floor"] = distance.frechet_distance(f_floor, f_gt)
+        dists[f"kid[{name}]/data_floor"] = distance.kernel_inception_distance(f_floor, f_gt)
+    return TrackResult(clips, videos, rows, dists, seconds)
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: int = 0) -> dict:
+    """metrics.json content: headlines with 95% intervals, per-track tables, distances."""
+    rng = np.random.default_rng(seed)
+    out = {"nfe": spec.nfe, "n": n, "tracks": sorted(results), "sampler": spec.__dict__.copy(), "intervals": {}}
+
+    def per_track(field: str, only: str | None = None) -> dict[str, np.ndarray]:
+        return {
+            t: np.array([r[field] for r in res.rows if field in r and np.isfinite(r[field])])
+            for t, res in results.items()
+            if only in (None, t)
+        }
+
+    for key in ("total", "quality", "i2v"):
+        vals = per_track(key)
+        out[key] = float(np.nanmean([v.mean() for v in vals.values() if len(v)]))
+        out["intervals"][key] = bootstrap(vals, rng)
+    for key, (track, field) in HEADLINES.items():
+        vals = {t: v for t, v in per_track(field, track).items() if len(v)}
+        if not vals:
+            continue
+        out[key] = float(np.mean([v.mean() for v in vals.values()]))
+        out["intervals"][key] = bootstrap(vals, rng)
+    videos = sum(len(r.videos) for r in results.values())
+    out["seconds_per_video"] = sum(r.seconds for r in results.values()) / max(videos, 1)
+    out["per_track"] = {}
+    for t, res in results.items():
+        keys = sorted({k for r in res.rows for k in r})
+        table = {k: _mean([r[k] for r in res.rows if k in r]) for k in keys}
+        out["per_track"][t] = {"metrics": table, "distances": res.distances}
+    return out
