@@ -15,7 +15,7 @@ from scipy import linalg
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
+    covmean = linalg.sqrtm(s_a @ s_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise as the reference code does
         eps = 1e-6 * np.eye(a.shape[1])
         covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))

@@ -81,9 +81,18 @@ def bootstrap(per_track: dict[str, np.ndarray], rng: np.random.Generator) -> tup
 class TrackResult:
     clips: list[Clip]
     videos: np.ndarray
-    rows: list[dict]  # per clip: panel + raw dimensions + normalised dimensions + scores
+    rows: list[dict]  # per clip: ground-truth panel + raw dimensions
+    bounds: dict  # anchors {dimension: (lo, hi)}
     distances: dict
     seconds: float
+
+    def scores(self, idx: np.ndarray | None = None) -> dict[str, float]:
+        """Quality / I2V / Total of the mean raw dimensions over clips idx (all by default): like VBench,
+        the average of each dimension is normalised, so ground truth scores exactly 100."""
+        rows = self.rows if idx is None else [self.rows[i] for i in idx]
+        means = {k: _mean([r[k] for r in rows if k in r]) for k in self.bounds}
+        norm = aggregate.normalise(means, self.bounds)
+        return {**aggregate.scores(norm), **{f"norm/{k}": v for k, v in norm.items()}}
 
 
 def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, seed: int = 0, progress=None) -> TrackResult:
@@ -92,11 +101,10 @@ def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, con
     videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress)
     seconds = time.perf_counter() - t0
     bounds = cached_anchors(track, config, photos, cache_dir)
-    rows = []
-    for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips)):
-        raw = aggregate.dimensions(video, clip, motion_following(video, clip))
-        norm = aggregate.normalise(raw, bounds)
-        rows.append({**gt_row, **raw, **{f"norm/{k}": v for k, v in norm.items()}, **aggregate.scores(norm)})
+    rows = [
+        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip))}
+        for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips))
+    ]
     floor = heldout_clips(track, n, config, photos, seed=FLOOR_SEED)
     truth = np.stack([c.video for c in clips])
     dists = {}
@@ -106,7 +114,7 @@ def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, con
         dists[f"kid[{name}]"] = distance.kernel_inception_distance(f_gen, f_gt)
         dists[f"fd[{name}]/data_floor"] = distance.frechet_distance(f_floor, f_gt)
         dists[f"kid[{name}]/data_floor"] = distance.kernel_inception_distance(f_floor, f_gt)
-    return TrackResult(clips, videos, rows, dists, seconds)
+    return TrackResult(clips, videos, rows, bounds, dists, seconds)
 
 
 def _mean(values: list[float]) -> float:
@@ -127,9 +135,12 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
         }
 
     for key in ("total", "quality", "i2v"):
-        vals = per_track(key)
-        out[key] = float(np.nanmean([v.mean() for v in vals.values() if len(v)]))
-        out["intervals"][key] = bootstrap(vals, rng)
+        out[key] = float(np.nanmean([res.scores()[key] for res in results.values()]))
+        draws = [
+            np.nanmean([res.scores(rng.integers(0, len(res.rows), len(res.rows)))[key] for res in results.values()])
+            for _ in range(BOOTSTRAP)  # each draw re-normalises the resampled means
+        ]
+        out["intervals"][key] = (float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5)))
     for key, (track, field) in HEADLINES.items():
         vals = {t: v for t, v in per_track(field, track).items() if len(v)}
         if not vals:
@@ -142,5 +153,5 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
     for t, res in results.items():
         keys = sorted({k for r in res.rows for k in r})
         table = {k: _mean([r[k] for r in res.rows if k in r]) for k in keys}
-        out["per_track"][t] = {"metrics": table, "distances": res.distances}
+        out["per_track"][t] = {"metrics": table, "scores": res.scores(), "anchors": res.bounds, "distances": res.distances}
     return out
