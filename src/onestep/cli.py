@@ -95,6 +95,46 @@ def eval_(
         print_metrics(metrics)
 
 
+@app.command()
+def bench(
+    model: Path = typer.Option(..., help="model directory (a student, or any model)"),
+    teacher: Optional[Path] = typer.Option(None, help="teacher directory (default assets/teacher)"),
+    repeats: int = typer.Option(3, help="timed runs per row (median reported)"),
+    json_: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Latency and throughput of a model against the teacher at 100, 4 and 1 NFE, in one run."""
+    import json as _json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from onestep.commands.bench import run
+
+    result = run(model_dir=model, teacher_dir=teacher, repeats=repeats, say=(lambda _: None) if json_ else typer.echo)
+    if json_:
+        typer.echo(_json.dumps(result, indent=2))
+        return
+    table = Table(title=f"denoising speedup {result['speedup']:.1f}x, end to end {result['speedup_end_to_end']:.1f}x")
+    for col in ("role", "NFE", "batch", "denoise ms/video", "end-to-end ms/video", "videos/s", "peak MB"):
+        table.add_column(col, justify="right")
+    for r in result["rows"]:
+        table.add_row(r["role"], str(r["nfe"]), str(r["batch"]), f"{r['denoise_s'] * 1e3:.1f}", f"{r['end_to_end_s'] * 1e3:.1f}", f"{r['videos_per_s']:.2f}", f"{r['peak_mb']:.0f}")
+    Console().print(table)
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="eval output directories (each with metrics.json)"),
+    out: Path = typer.Option(..., help="directory for report.md, report.html, plots and videos"),
+    title: str = typer.Option("onestep report", help="page title"),
+):
+    """Compare eval runs: headline and per-dimension tables, Total vs NFE, latency, paired sample videos."""
+    from onestep.commands.report import run
+
+    md, page = run(runs, out, title)
+    typer.echo(f"wrote {md} and {page}")
+
+
 def main() -> None:
     try:
         app()

@@ -1,10 +1,14 @@
-"""Printing metrics for people: a rich table of headlines with their 95% intervals."""
+"""Metrics for people: a rich table of one run's headlines, and `onestep report` over several runs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from onestep.errors import UserError
 
 HEADLINE_ORDER = (
     "total", "quality", "i2v", "first_frame_psnr_db", "gt_psnr_db", "repeat_first_frame_psnr_db", "motion_direction_acc",
@@ -31,3 +35,17 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
         names = sorted({k.split("/")[0] for k in d})
         pairs = ", ".join(f"{k} {d[k]:.4g} (floor {d[k + '/data_floor']:.4g})" for k in names)
         console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))
+
+
+def run(runs: list[Path], out: Path, title: str) -> tuple[Path, Path]:
+    """Check every run directory first, then write out/report.md and out/report.html."""
+    from onestep.eval.report import build_report
+
+    if not runs:
+        raise UserError("no run directories given: pass one or more `onestep eval --out` directories")
+    for d in runs:
+        if not d.is_dir():
+            raise UserError(f"run directory {d} does not exist: pass a directory written by `onestep eval --out`")
+        if not (d / "metrics.json").is_file():
+            raise UserError(f"{d} has no metrics.json: pass a directory written by `onestep eval --out` (or re-run the eval)")
+    return build_report(runs, out, title)

@@ -201,6 +201,7 @@ class VideoDiT(nn.Module):
         self.norm_out = nn.LayerNorm(c.dim, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(c.dim, 2 * c.dim)
         self.out = nn.Linear(c.dim, pf * ph * pw * c.channels)
+        self._rope_cache: dict = {}
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -249,6 +250,14 @@ class VideoDiT(nn.Module):
             text, mask = torch.cat([text, img], 1), torch.cat([mask, img_mask], 1)
         return text, mask
 
+    def rope(self, frame_offset: int, device) -> tuple[Tensor, Tensor]:
+        """Rotary tables for this grid and frame offset, computed once per (offset, device)."""
+        key = (frame_offset, str(device))
+        if key not in self._rope_cache:
+            c = self.config
+            self._rope_cache[key] = rope_tables(c.grid, c.dim // c.heads, c.rope_theta, frame_offset, device=device)
+        return self._rope_cache[key]
+
     def attention_mask(self, device) -> Tensor | None:
         """Block-causal mask (N, N): a query block sees its own and earlier frame blocks."""
         c = self.config
@@ -285,7 +294,7 @@ class VideoDiT(nn.Module):
         cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
         cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
         context, context_mask = self.context(cond, dtype)
-        rope = rope_tables(c.grid, c.dim // c.heads, c.rope_theta, frame_offset, device=x.device)
+        rope = self.rope(frame_offset, x.device)
         mask = self.attention_mask(x.device)
         for block in self.blocks:
             x = block(x, cvec, rope, mask, context, context_mask)

@@ -1,0 +1,92 @@
+"""Latency, throughput and memory of sampling, measured as the POSE paper does: denoising latency
+(the network evaluations) apart from text encoding and decoding, and end to end beside it.
+
+Every figure is the median of `repeats` timed runs after `warmup` untimed ones; peak memory is the
+largest resident-set increase seen by a 2 ms sampler thread during the timed runs (CPU), or
+torch.cuda.max_memory_allocated on a GPU.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+import torch
+
+from onestep import samplers
+from onestep.eval.sample import SamplerSpec
+from onestep.media import tensor_to_frames
+from onestep.models.text import TextEncoder
+from onestep.types import Cond, Denoiser
+
+
+class PeakRSS:
+    """Largest RSS increase over the baseline while active (sampled every 2 ms)."""
+
+    def __enter__(self):
+        self.proc = psutil.Process()
+        self.base = self.peak = self.proc.memory_info().rss
+        self.running = True
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def _poll(self):
+        while self.running:
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+
+    @property
+    def increase_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+@dataclass
+class Timing:
+    nfe: int
+    batch: int
+    denoise_s: float  # per video
+    end_to_end_s: float  # per video: text encoding + denoising + decoding to frames
+    videos_per_s: float
+    peak_mb: float
+
+
+def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond, uncond: Cond) -> torch.Tensor:
+    if spec.kind == "euler":
+        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, uncond=uncond)
+    return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
+
+
+@torch.no_grad()
+def measure(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3) -> Timing:
+    prompts = [f"a red circle moves left {i}" for i in range(batch)]  # distinct, so the cache never answers
+    image = torch.zeros(batch, shape[0], shape[2], shape[3])
+    noise = torch.randn(batch, *shape)
+
+    def run(i: int) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        encoder._cache.clear()
+        text, mask = encoder([f"{p} {i}" for p in prompts])
+        null_text, null_mask = encoder.null(batch)
+        cond = Cond(text, mask, image)
+        t1 = time.perf_counter()
+        x0 = denoise(model, spec, noise, cond, cond.with_text(null_text, null_mask))
+        t2 = time.perf_counter()
+        _ = [tensor_to_frames(v) for v in x0]
+        t3 = time.perf_counter()
+        return t2 - t1, t3 - t0
+
+    for i in range(warmup):
+        run(-1 - i)
+    with PeakRSS() as mem:
+        times = [run(i) for i in range(repeats)]
+    den = statistics.median(t[0] for t in times)
+    e2e = statistics.median(t[1] for t in times)
+    return Timing(spec.nfe, batch, den / batch, e2e / batch, batch / den, mem.increase_mb)

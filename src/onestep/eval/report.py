@@ -1,0 +1,299 @@
+"""The report people read: `onestep eval` outputs -> report.md and one self-contained report.html.
+
+One row of headlines per run with its 95% bootstrap intervals; per track, every dimension (an
+aggregate hides which one moved) and FD/KID beside the data-vs-data floor; Total against NFE;
+latency; and the sample videos side by side. Eval clip i of a track is the same condition for every
+run (world seed suite.HELDOUT_SEED + i) and the same noise when the runs share --seed, so a row of
+the video grid is a paired comparison, next to the ground-truth clip itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from onestep.eval import aggregate, suite
+from onestep.media import to_uint8
+from onestep.world.clip import WorldConfig
+
+SAMPLE_CLIPS = 6  # rows of the video grid per track
+GIF_SCALE, GIF_FPS = 4, 8
+TRACK_ORDER = ("shapes", "photocam")
+# headline column -> metrics.json key (suite.summarise)
+HEADLINES = {
+    "Total": "total", "Quality": "quality", "I2V": "i2v", "first-frame PSNR (dB)": "first_frame_psnr_db",
+    "GT PSNR (dB), photocam": "gt_psnr_db", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
+    "motion direction acc, shapes": "motion_direction_acc", "camera move acc, photocam": "camera_motion_acc",
+    "dynamic degree": "dynamic_degree", "seconds / video": "seconds_per_video",
+}
+
+
+@dataclass
+class Run:
+    path: Path
+    metrics: dict
+    videos: dict[str, np.ndarray]  # track -> (N, F, H, W, 3) uint8
+    label: str
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str] | str]  # a str row is a section heading spanning the table
+
+
+def load_runs(paths: list[Path]) -> list[Run]:
+    runs = []
+    for path in paths:
+        metrics = json.loads((path / "metrics.json").read_text())
+        videos = {}
+        for track in (t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()):  # not --conditions videos
+            with np.load(path / f"videos-{track}.npz") as data:
+                videos[track] = data["videos"]
+        runs.append(Run(path, metrics, videos, f"{Path(metrics.get('model', path.name)).name} @ NFE {metrics.get('nfe', '?')}"))
+    labels = [r.label for r in runs]
+    for r in runs:
+        if labels.count(r.label) > 1:  # same model and NFE twice (other seed or n): name the run directory too
+            r.label += f" ({r.path.name})"
+    return runs
+
+
+# ---- tables ----
+
+
+def fmt(value) -> str:
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def with_interval(metrics: dict, key: str) -> str:
+    lo_hi = metrics.get("intervals", {}).get(key)
+    return fmt(metrics.get(key)) + (f" [{fmt(lo_hi[0])}, {fmt(lo_hi[1])}]" if lo_hi and key in metrics else "")
+
+
+def headline_table(runs: list[Run]) -> Table:
+    rows = [[r.label, r.metrics.get("role", "—"), *(with_interval(r.metrics, k) for k in HEADLINES.values())] for r in runs]
+    return Table("Headlines: value [95% bootstrap interval]", ["run", "role", *HEADLINES], rows)
+
+
+def dimension_table(runs: list[Run], track: str) -> Table:
+    """Scores, then each anchored dimension as 'normalised (raw mean)', then the raw-only means."""
+    data = [r.metrics.get("per_track", {}).get(track, {}) for r in runs]
+    anchors = next((d["anchors"] for d in data if d.get("anchors")), {})
+    raw_keys = sorted({k for d in data for k in d.get("metrics", {})})
+    anchored = [k for k in aggregate.QUALITY + aggregate.I2V if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
+    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v")]
+    rows.append("normalised dimensions: score 0-100 (raw mean)")
+    for k in anchored:
+        lo_hi = " → ".join(fmt(v) for v in anchors.get(k, ())) or "—"
+        cells = [f"{fmt(d.get('scores', {}).get(f'norm/{k}'))} ({fmt(d.get('metrics', {}).get(k))})" for d in data]
+        rows.append([k, lo_hi, *cells])
+    rows.append("other raw means")
+    rows += [[k, "", *(fmt(d.get("metrics", {}).get(k)) for d in data)] for k in raw_keys if k not in anchored]
+    return Table(f"{track}: dimensions", ["dimension", "raw at score 0 → 100", *(r.label for r in runs)], rows)
+
+
+def distance_table(runs: list[Run], track: str) -> Table:
+    data = [r.metrics.get("per_track", {}).get(track, {}).get("distances", {}) for r in runs]
+    names = sorted({k for d in data for k in d if "/" not in k})
+    rows = []
+    for k in names:
+        floors = {fmt(d.get(f"{k}/data_floor")) for d in data if k in d}  # one value unless n or featnet differ
+        cells = [fmt(d.get(k)) + ("" if len(floors) == 1 else f" (floor {fmt(d.get(f'{k}/data_floor'))})") for d in data]
+        rows.append([k, floors.pop() if len(floors) == 1 else "differs by run", *cells])
+    return Table(f"{track}: distances to the ground truth (lower is better; the floor is a second ground-truth set)", ["distance", "data floor", *(r.label for r in runs)], rows)
+
+
+# ---- plots (matplotlib's Agg canvas, no pyplot state) ----
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _colours(runs: list[Run]) -> dict[str, str]:
+    return {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(r.metrics.get("model", "") for r in runs))}
+
+
+def quality_vs_nfe(runs: list[Run]) -> bytes:
+    """Total against NFE (log x), one series per model, error bars from the bootstrap interval."""
+    from matplotlib.figure import Figure
+
+    ax = Figure(figsize=(5.4, 3.4), dpi=100).subplots()
+    for model, colour in _colours(runs).items():
+        ms = sorted((r.metrics for r in runs if r.metrics.get("model", "") == model and "total" in r.metrics), key=lambda m: m["nfe"])
+        if not ms:
+            continue
+        x, y = [m["nfe"] for m in ms], [m["total"] for m in ms]
+        lo_hi = [m.get("intervals", {}).get("total", (m["total"], m["total"])) for m in ms]
+        yerr = [[max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)], [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)]]
+        ax.errorbar(x, y, yerr=yerr, marker="o", capsize=3, color=colour, label=Path(model).name or "?")
+    ticks = sorted({r.metrics["nfe"] for r in runs if "total" in r.metrics})
+    ax.set(xscale="log", xlabel="NFE (network evaluations per video)", ylabel="Total (0-100)")
+    ax.set_xticks(ticks, [str(t) for t in ticks], minor=False)
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return _png(ax.figure)
+
+
+def latency(runs: list[Run]) -> bytes:
+    from matplotlib.figure import Figure
+
+    timed = [r for r in runs if "seconds_per_video" in r.metrics]
+    ax = Figure(figsize=(5.4, 0.9 + 0.4 * max(len(timed), 1)), dpi=100).subplots()
+    secs, colours = [r.metrics["seconds_per_video"] for r in timed], _colours(runs)
+    ax.barh(range(len(timed)), secs, color=[colours[r.metrics.get("model", "")] for r in timed])
+    ax.set_yticks(range(len(timed)), [r.label for r in timed])
+    ax.set(xlabel="seconds per video (this machine)", ylim=(len(timed) - 0.5, -0.5))  # first run on top
+    ax.margins(x=0.15)
+    for i, s in enumerate(secs):
+        ax.text(s, i, f" {fmt(s)} s", va="center", fontsize=8)
+    return _png(ax.figure)
+
+
+# ---- videos ----
+
+
+def gif(video: np.ndarray) -> bytes:
+    """(F, H, W, 3) uint8 -> an animated GIF, upscaled nearest-neighbour, looping forever."""
+    from PIL import Image
+
+    frames = [Image.fromarray(f) for f in video.repeat(GIF_SCALE, axis=1).repeat(GIF_SCALE, axis=2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=1000 // GIF_FPS, loop=0)
+    return buf.getvalue()
+
+
+def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
+    """(Markdown, HTML) of one track's video grid: row i = eval clip i, one column per run, and the
+    ground truth first; the GIFs are written to out/videos for the Markdown and embedded in the HTML."""
+    have = [r.videos[track] for r in runs if track in r.videos]
+    n = min(SAMPLE_CLIPS, max(len(v) for v in have))
+    columns = {f"run{j}": (r.label, r.videos.get(track, ())) for j, r in enumerate(runs)}
+    prompts = [""] * n
+    if not any("photos" in r.metrics for r in runs):  # a run on the user's photos cannot rebuild its ground truth
+        clips = suite.heldout_clips(track, n, WorldConfig(frames=have[0].shape[1], size=have[0].shape[2]))
+        columns = {"gt": ("ground truth", [to_uint8(c.video) for c in clips]), **columns}
+        prompts = [c.prompt for c in clips]
+    md_rows, rows = [], []
+    for i, prompt in enumerate(prompts):
+        md_cells, cells = [], []
+        for slug, (label, videos) in columns.items():
+            if i >= len(videos):
+                md_cells.append("—")
+                cells.append('<td><div class="missing">—</div></td>')
+                continue
+            data, name = gif(videos[i]), f"{track}-{i:02d}-{slug}.gif"
+            write_atomic(out / "videos" / name, data)
+            md_cells.append(f"![{track} {i} {slug}](videos/{name})")
+            cells.append(f'<td><img src="{data_uri("image/gif", data)}" alt="{html.escape(f"{track} clip {i}: {label}")}"></td>')
+        md_rows.append([f"{i}: {prompt}" if prompt else str(i), *md_cells])
+        rows.append(f"<tr><td>{i}</td>{''.join(cells)}</tr>")
+        rows.append(f'<tr class="prompt"><td></td><td colspan="{len(columns)}">{html.escape(prompt)}</td></tr>' if prompt else "")
+    labels = ["clip", *(label for label, _ in columns.values())]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in labels)
+    grid = f'<div class="scroll"><table class="grid" style="width:{44 + 140 * len(columns)}px"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return md_table(Table(f"{track}: samples", labels, md_rows)), f"<h3>{html.escape(track)}</h3>{grid}"
+
+
+# ---- writing ----
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    tmp.replace(path)
+
+
+def md_table(t: Table) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    rows = [[f"*{row}*"] + [""] * (len(t.header) - 1) if isinstance(row, str) else row for row in t.rows]
+    return "\n".join([f"**{t.caption}**", "", line(t.header), "|---" + "|---:" * (len(t.header) - 1) + "|", *map(line, rows)]) + "\n"
+
+
+def html_table(t: Table) -> str:
+    def cell(s: str) -> str:  # "v [lo, hi]" -> the interval on its own line, smaller
+        m = re.fullmatch(r"(\S+) (\[.+\])", s)
+        return f'{html.escape(m[1])}<span class="ci">{html.escape(m[2])}</span>' if m else html.escape(s)
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
+    body = [
+        f'<tr class="section"><td colspan="{len(t.header)}">{html.escape(row)}</td></tr>' if isinstance(row, str)
+        else "<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
+        for row in t.rows
+    ]
+    return f'<div class="scroll"><table><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def data_uri(kind: str, data: bytes) -> str:
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+CSS = """
+body{margin:0;background:#fff;color:#1f2328;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}h1{font-size:26px;margin:0 0 4px}h3{font-size:16px;margin:20px 0 4px}
+h2{font-size:19px;margin:32px 0 8px;padding-bottom:4px;border-bottom:1px solid #d8dee4}.runs code{font-size:12px}
+.note,.runs,figcaption{color:#59636e;font-size:13px;margin:4px 0}.scroll{overflow-x:auto}figure{margin:0}figure img{max-width:100%}
+table{border-collapse:collapse;margin:6px 0 18px;font-size:13px}caption{text-align:left;font-weight:600;padding:4px 0;color:#343a40;white-space:nowrap}
+th,td{padding:5px 10px;border-bottom:1px solid #e5e8eb;text-align:right;vertical-align:top;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa;font-weight:600;font-size:12px;line-height:1.3;vertical-align:bottom;max-width:120px}
+td:first-child,th:first-child{text-align:left;white-space:nowrap;font-weight:600}tbody tr:hover{background:#f6f8fa}
+.ci{display:block;color:#6e7781;font-size:11px;white-space:nowrap}.plots{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+tr.section td{background:#eef1f4;color:#59636e;font-style:italic;font-weight:400;text-align:left}
+table.grid{table-layout:fixed}table.grid th{background:none;text-align:center;max-width:none;white-space:normal}table.grid th:first-child{width:44px}
+table.grid td{border:none;padding:6px 4px 0;text-align:center}table.grid td:first-child{color:#59636e;vertical-align:middle}
+table.grid img,.missing{display:block;width:128px;height:128px;image-rendering:pixelated;border-radius:3px;background:#000}
+.missing{display:flex;align-items:center;justify-content:center;background:#f6f8fa;color:#8c959f}
+table.grid tr.prompt td{padding:2px 4px 10px;border-bottom:1px solid #e5e8eb;color:#59636e;font-size:12px;font-weight:400;text-align:left}
+"""
+
+
+def build_report(runs: list[Path], out: Path, title: str = "onestep report") -> tuple[Path, Path]:
+    """Write out/report.md (+ PNG plots and out/videos/*.gif beside it) and a self-contained out/report.html."""
+    loaded = load_runs([Path(p) for p in runs])
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    tracks = sorted({t for r in loaded for t in (*r.videos, *r.metrics.get("per_track", {}))}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
+    plots = {"quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)), "latency.png": ("Latency", latency(loaded))}
+    for name, (_, png) in plots.items():
+        write_atomic(out / name, png)
+    run_lines = [(r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track") for r in loaded]
+    pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
+
+    md = [f"# {title}", "", *(f"- **{label}**: {where}" for label, where in run_lines), "", "## Headlines", "", md_table(headline_table(loaded))]
+    md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
+    body = [f"<h1>{html.escape(title)}</h1>", *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
+    body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>', "<h2>Plots</h2>", '<div class="plots">']
+    body += [f'<figure><img src="{data_uri("image/png", png)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>' for caption, png in plots.values()]
+    body.append("</div>")
+    for track in tracks:
+        tables = [dimension_table(loaded, track), distance_table(loaded, track)]
+        md += [f"## {track}", "", *(md_table(t) for t in tables)]
+        body += [f"<h2>{html.escape(track)}</h2>", *(html_table(t) for t in tables)]
+    md += ["## Samples", "", pairing, ""]
+    body += ["<h2>Samples</h2>", f'<p class="note">{html.escape(pairing)}</p>']
+    sections = [sample_section(loaded, t, out) for t in tracks if any(t in r.videos for r in loaded)]
+    md, body = md + [m for m, _ in sections], body + [h for _, h in sections]
+
+    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
+    write_atomic(out / "report.md", "\n".join(md))
+    write_atomic(out / "report.html", page)
+    return out / "report.md", out / "report.html"
