@@ -128,5 +128,8 @@ def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: 
         metrics = suite.summarise(results, spec, n, seed)
     metrics["model"] = str(model_dir)
     metrics["role"] = config.get("role", "unknown")
+    metrics["seed"] = seed
+    if photos is not None:
+        metrics["photos"] = str(photos)
     write_json(out / "metrics.json", metrics)
     return metrics
