@@ -22,6 +22,8 @@ REQUIRED = ("nfe", "n", "total", "quality", "i2v", "first_frame_psnr_db", "gt_ps
 def small_anchors(monkeypatch, tmp_path):
     monkeypatch.setattr(suite, "ANCHOR_CLIPS", 6)
     monkeypatch.setattr(suite, "BOOTSTRAP", 50)
+    monkeypatch.setattr(suite, "DIVERSITY_CONDITIONS", 2)
+    monkeypatch.setattr(suite, "DIVERSITY_SEEDS", 2)
     monkeypatch.setattr(paths, "CACHE", tmp_path / "cache")
 
 
@@ -125,3 +127,15 @@ def test_user_photos(model_dir, tmp_path):
         cv2.imwrite(str(photos / f"p{i}.png"), (img[..., ::-1] * 255).astype(np.uint8))
     code, text = invoke("eval", "--model", model_dir, "--track", "photocam", "--photos", photos, "--n", 3, "--out", tmp_path / "ev")
     assert code == 0, text
+
+
+def test_distances_see_a_shift_and_not_a_resample():
+    from onestep.eval import distance
+
+    rng = np.random.default_rng(0)
+    a, b, shifted = rng.normal(size=(200, 8)), rng.normal(size=(200, 8)), rng.normal(0.7, 1.0, size=(200, 8))
+    assert distance.frechet_distance(a, b) < 0.5 < distance.frechet_distance(a, shifted)
+    assert distance.kernel_inception_distance(a, b) < 0.05 < distance.kernel_inception_distance(a, shifted)
+    collapsed = np.repeat(b[:1], 200, axis=0)
+    assert distance.coverage(a, b) > 0.8 > 0.1 > distance.coverage(a, collapsed)
+    assert distance.spread(collapsed[:4]) == 0.0 < distance.spread(b[:4])

@@ -36,6 +36,8 @@ def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(suite, "ANCHOR_CLIPS", 4)
         mp.setattr(suite, "BOOTSTRAP", 20)
+        mp.setattr(suite, "DIVERSITY_CONDITIONS", 2)
+        mp.setattr(suite, "DIVERSITY_SEEDS", 2)
         mp.setattr(paths, "CACHE", root / "cache")
         for nfe in (1, 2):
             code, text = invoke("eval", "--model", root / "student", "--nfe", nfe, "--n", 3, "--out", root / f"nfe{nfe}", "--json")

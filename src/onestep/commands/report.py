@@ -33,7 +33,7 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
     for track, data in metrics.get("per_track", {}).items():
         d = data["distances"]
         names = sorted({k.split("/")[0] for k in d})
-        pairs = ", ".join(f"{k} {d[k]:.4g} (floor {d[k + '/data_floor']:.4g})" for k in names)
+        pairs = ", ".join(f"{k} {d[k]:.4g}" + (f" (floor {d[k + '/data_floor']:.4g})" if k + "/data_floor" in d else "") for k in names)
         console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))
 
 

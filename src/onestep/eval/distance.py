@@ -35,3 +35,25 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 50, s
         mmd = (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
         values.append(mmd)
     return float(np.mean(values))
+
+
+def coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> float:
+    """Coverage (Naeem et al. 2020): the share of real samples whose k-NN ball (among reals) holds a fake.
+
+    In [0, 1]; 1 = the generated set reaches every region of the real one (mode coverage), whatever
+    its density; the data-vs-data floor is near 1 - (1 - 1/k)^k-ish, so read it beside the floor.
+    """
+    k = min(k, len(real) - 1)
+    d_rr = np.linalg.norm(real[:, None] - real[None], axis=-1)
+    radius = np.sort(d_rr, axis=1)[:, k]  # column 0 is the point itself
+    d_rf = np.linalg.norm(real[:, None] - fake[None], axis=-1)
+    return float((d_rf.min(axis=1) < radius).mean())
+
+
+def spread(features: np.ndarray) -> float:
+    """Mean pairwise distance within one condition's samples (N_seeds, D): per-condition diversity."""
+    n = len(features)
+    if n < 2:
+        return 0.0
+    d = np.linalg.norm(features[:, None] - features[None], axis=-1)
+    return float(d.sum() / (n * (n - 1)))

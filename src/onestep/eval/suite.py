@@ -26,6 +26,8 @@ HELDOUT_SEED = 1_000_000_000  # eval clip i of a track uses seed HELDOUT_SEED + 
 FLOOR_SEED = 2_000_000_000  # a disjoint ground-truth set for the data-vs-data floor
 ANCHOR_CLIPS = 64
 BOOTSTRAP = 1000
+DIVERSITY_CONDITIONS = 8  # conditions sampled at DIVERSITY_SEEDS noise seeds each
+DIVERSITY_SEEDS = 4
 # headline key -> (track, per-clip field); Total/Quality/I2V are handled separately
 HEADLINES = {
     "first_frame_psnr_db": (None, "first_frame_psnr"),
@@ -114,12 +116,32 @@ def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, con
         dists[f"kid[{name}]"] = distance.kernel_inception_distance(f_gen, f_gt)
         dists[f"fd[{name}]/data_floor"] = distance.frechet_distance(f_floor, f_gt)
         dists[f"kid[{name}]/data_floor"] = distance.kernel_inception_distance(f_floor, f_gt)
+        dists[f"coverage[{name}]"] = distance.coverage(f_gt, f_gen)
+        dists[f"coverage[{name}]/data_floor"] = distance.coverage(f_gt, f_floor)
+    dists.update(diversity(model, encoder, clips[:DIVERSITY_CONDITIONS], spec, featnet, seed))
     return TrackResult(clips, videos, rows, bounds, dists, seconds)
 
 
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
+
+
+def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int) -> dict[str, float]:
+    """Per-condition spread across noise seeds, in featnet space and in pixels (mean pairwise distance).
+
+    Compare with the teacher's: a mode-collapsed student has a spread near 0 for the same conditions.
+    """
+    feats, pixels = [], []
+    for s in range(DIVERSITY_SEEDS):
+        videos = generate_for_clips(model, encoder, clips, spec, seed=seed + 1000 + s)
+        feats.append(features.extract(featnet, videos))
+        pixels.append(videos.reshape(len(videos), -1))
+    feats, pixels = np.stack(feats, 1), np.stack(pixels, 1)  # (conditions, seeds, D)
+    return {
+        "spread[featnet]": float(np.mean([distance.spread(f) for f in feats])),
+        "spread[pixels]": float(np.mean([distance.spread(p) / np.sqrt(p.shape[1]) for p in pixels])),  # RMS per pixel
+    }
 
 
 def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: int = 0) -> dict:
