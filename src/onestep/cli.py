@@ -135,6 +135,21 @@ def report(
     typer.echo(f"wrote {md} and {page}")
 
 
+@app.command()
+def distill(
+    preset: str = typer.Argument(..., help="pose-tiny | pose-demo | pose-wan-i2v-14b"),
+    teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
+    out: Path = typer.Option(..., help="run directory (resumes if it holds checkpoints)"),
+    set_: list[str] = typer.Option([], "--set", help="override key=value, e.g. --set equilibrium.method.consistency_weight=0"),
+    max_steps: Optional[int] = typer.Option(None, help="stop after this many more steps (resume later)"),
+):
+    """Distill a teacher into a one-step student (phases of a preset, resumable)."""
+    from onestep.commands.distill import run
+
+    student = run(preset=preset, teacher=teacher, out=out, overrides=set_, max_steps=max_steps)
+    typer.echo(f"student written to {student}")
+
+
 def main() -> None:
     try:
         app()

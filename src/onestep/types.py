@@ -88,3 +88,44 @@ class Denoiser(Protocol):
     blocks: nn.ModuleList
 
     def __call__(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor: ...
+
+
+@dataclass
+class Nets:
+    """The roles of a distillation run. The trainer never names a recipe; methods see these.
+
+    generator:     the student (trained).
+    teacher:       frozen; the "real score". May carry a method's LoRA adapter (the fake score of
+                   VSD), switched off with `models.lora.adapters_disabled` to get the teacher back.
+    generator_ema: the EMA of the generator; read-only (never receives gradients).
+    critic:        what a method trains besides the generator (discriminator heads), by name.
+    null_text:     (1, L, D) and mask (1, L): the empty prompt, for classifier-free guidance.
+    """
+
+    generator: nn.Module
+    teacher: nn.Module
+    generator_ema: nn.Module
+    critic: nn.ModuleDict
+    null_text: Tensor
+    null_mask: Tensor
+
+    def uncond(self, cond: Cond) -> Cond:
+        """The unconditional branch of CFG: the empty prompt, the image condition kept (I2V)."""
+        B = cond.batch_size
+        return cond.with_text(self.null_text.expand(B, -1, -1), self.null_mask.expand(B, -1))
+
+
+@dataclass
+class LossOutput:
+    """A scalar loss to backpropagate into one role, and named floats to log (`method/metric`)."""
+
+    loss: Tensor
+    logs: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class Update:
+    """One optimiser step of `role` on `loss(nets, batch, generator) -> LossOutput`."""
+
+    role: str
+    loss: object  # Callable[[Nets, Batch, torch.Generator], LossOutput]

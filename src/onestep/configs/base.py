@@ -48,17 +48,28 @@ def override(config, overrides: dict[str, object]):
 
 
 def _set(config, path: list[str], value, full: str):
+    name = path[0]
+    if isinstance(config, (list, tuple)):
+        # a list of sections (e.g. phases) is indexed by position or by each section's `name`
+        names = [getattr(c, "name", None) for c in config]
+        index = int(name) if name.isdigit() else names.index(name) if name in names else None
+        if index is None or not 0 <= index < len(config):
+            raise UserError(f"unknown config key {full!r}: {name!r} is not one of {', '.join(map(str, names))} or an index below {len(config)}")
+        items = list(config)
+        items[index] = _set(items[index], path[1:], value, full) if len(path) > 1 else value
+        return type(config)(items)
     if not dataclasses.is_dataclass(config):
         raise UserError(f"unknown config key {full!r}: {'.'.join(path)} is not a section")
     fields = {f.name: f for f in dataclasses.fields(config)}
-    name = path[0]
     if name not in fields:
         raise UserError(f"unknown config key {full!r}: valid keys here are {', '.join(sorted(fields))}")
     current = getattr(config, name)
     if len(path) > 1:
         return dataclasses.replace(config, **{name: _set(current, path[1:], value, full)})
-    hints = typing.get_type_hints(type(config))
-    return dataclasses.replace(config, **{name: _coerce(value, hints[name], full)})
+    kind = typing.get_type_hints(type(config))[name]
+    if kind is object or typing.get_origin(kind) is typing.Union:
+        kind = type(current)  # loosely typed fields take the type of their current value
+    return dataclasses.replace(config, **{name: _coerce(value, kind, full)})
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:

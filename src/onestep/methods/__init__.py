@@ -1,1 +1,13 @@
-"""Recipes: one file each, a loss called with the networks (STYLE.md 3)."""
+"""Recipes: one file each, a loss called with the networks (STYLE.md 3). The registry maps each
+method's config type to the method, so a phase names its method by the config it carries."""
+
+from onestep.methods.pose import PoseConfig, PoseEquilibrium
+from onestep.methods.vsd import VSD, VSDConfig
+
+METHODS = {VSDConfig: VSD, PoseConfig: PoseEquilibrium}
+
+
+def build(config):
+    if type(config) not in METHODS:
+        raise ValueError(f"no method takes a {type(config).__name__}: known configs are {', '.join(c.__name__ for c in METHODS)}")
+    return METHODS[type(config)](config)

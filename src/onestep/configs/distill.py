@@ -1,0 +1,102 @@
+"""Distillation runs: a list of phases, each one method with its own steps and optimiser settings.
+
+Presets are Python functions (STYLE.md 8). `pose-tiny` is the full POSE recipe on the embedded
+teacher; `pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6,
+Adam betas (0.9, 0.999) / (0.5, 0.999), EMA 0.995, shift 5) and needs the real-model path to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from onestep.errors import UserError
+from onestep.methods.pose import PoseConfig
+from onestep.methods.vsd import VSDConfig
+
+
+@dataclass
+class PhaseConfig:
+    name: str
+    method: object  # a method's config dataclass: VSDConfig, PoseConfig, ...
+    steps: int
+    lr: float = 1e-5  # generator
+    critic_lr: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    critic_betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    ema_reset: bool = False  # copy the generator into its EMA when the phase starts
+
+
+@dataclass
+class DistillConfig:
+    phases: list = field(default_factory=list)
+    batch_size: int = 8
+    seed: int = 0
+    tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
+    student_shift: float = 3.0  # the times a few-step student visits (flow.shift of linspace)
+    log_every: int = 10
+    checkpoint_every: int = 50
+    sample_every: int = 100
+    threads: int = 2
+
+    def __post_init__(self):
+        if not self.phases:
+            raise UserError("a distillation run needs at least one phase")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise UserError(f"phase names must differ: {names}")
+        for p in self.phases:
+            if p.steps < 0:
+                raise UserError(f"phase {p.name} has {p.steps} steps: use 0 or more")
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.steps for p in self.phases)
+
+
+def pose_tiny() -> DistillConfig:
+    """The full POSE recipe on the embedded teacher (the shipped student)."""
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(), steps=300, lr=2e-5, critic_lr=1e-4, betas=(0.9, 0.999)),
+            PhaseConfig("equilibrium", PoseConfig(), steps=600, lr=2e-5, critic_lr=1e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+        ],
+    )
+
+
+def pose_demo() -> DistillConfig:
+    """`make demo`: the same recipe on a short budget."""
+    cfg = pose_tiny()
+    cfg.phases[0].steps, cfg.phases[1].steps = 60, 120
+    cfg.checkpoint_every, cfg.sample_every = 30, 60
+    return cfg
+
+
+def pose_wan_i2v_14b() -> DistillConfig:
+    """The paper's settings for Wan2.1-I2V-14B (POSE Sec. 4.1); needs the diffusers Wan adapter."""
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999)),
+            PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+        ],
+        batch_size=32,
+        student_shift=5.0,
+    )
+
+
+def pose_tiny_test() -> DistillConfig:
+    """Tests: three steps of each phase, a tiny discriminator head."""
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4), steps=3),
+            PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
+        ],
+        batch_size=2,
+        log_every=1,
+        checkpoint_every=2,
+        sample_every=0,
+    )
+
+
+PRESETS = {"pose-tiny": pose_tiny, "pose-demo": pose_demo, "pose-wan-i2v-14b": pose_wan_i2v_14b, "pose-test": pose_tiny_test}

@@ -1,0 +1,144 @@
+"""Discriminator heads on multi-layer backbone features, and the hooks that tap those features.
+
+- `FeatureTaps`: forward hooks on `backbone.blocks[i]` that keep each tapped block's output tokens
+  (B, N, D) as it is computed (read right after the forward: activation checkpointing would replay
+  hooks), and stop the forward after the last tapped block: later blocks are never run.
+- `SemanticHead` (POSE Sec. 3.3, Fig. 4): n learnable query tokens, concatenated with the condition
+  image's tokens and the text tokens (plus learned modality embeddings), self-attention over that set,
+  the noise level injected into the queries (adaLN), then for each tapped layer the queries
+  cross-attend to its features; the per-layer query outputs are concatenated along channels and
+  projected to one logit per query: (B, n) logits.
+- `ConvHead`: the ablation's convolutional head: per tapped layer a small 3D conv over the token grid,
+  pooled to one logit: (B, n_taps).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from onestep.models.video_dit import timestep_embedding
+from onestep.types import Cond
+
+
+class _StopForward(Exception):
+    """Raised by the last tap: the rest of the backbone is not needed."""
+
+
+class FeatureTaps:
+    def __init__(self, backbone: nn.Module, layers: tuple[int, ...]):
+        self.backbone, self.layers = backbone, tuple(sorted(layers))
+        self.features: dict[int, Tensor] = {}
+
+    @contextmanager
+    def _hooks(self):
+        handles = []
+        last = self.layers[-1]
+
+        def make(i):
+            def hook(_module, _inputs, output):
+                self.features[i] = output
+                if i == last:
+                    raise _StopForward
+
+            return hook
+
+        for i in self.layers:
+            handles.append(self.backbone.blocks[i].register_forward_hook(make(i)))
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def __call__(self, x_t: Tensor, t: Tensor, cond: Cond) -> list[Tensor]:
+        """Tapped features [(B, N, D)] of the backbone on x_t, in layer order."""
+        self.features = {}
+        with self._hooks():
+            try:
+                self.backbone(x_t, t, cond)
+            except _StopForward:
+                pass
+        return [self.features[i] for i in self.layers]
+
+
+def default_taps(depth: int, n: int = 3) -> tuple[int, ...]:
+    """n blocks spread over the depth, the last block included."""
+    return tuple(sorted({round((k + 1) * depth / n) - 1 for k in range(n)}))
+
+
+class Attention(nn.Module):
+    """Pre-norm multi-head attention + MLP, with an optional key mask (True = attend)."""
+
+    def __init__(self, dim: int, heads: int, kv_dim: int | None = None):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(dim)
+        self.norm_kv = nn.LayerNorm(kv_dim or dim)
+        self.attn = nn.MultiheadAttention(dim, heads, kdim=kv_dim or dim, vdim=kv_dim or dim, batch_first=True)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: Tensor, kv: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+        kv = self.norm_kv(x if kv is None else kv)
+        y, _ = self.attn(self.norm_q(x), kv, kv, key_padding_mask=None if mask is None else ~mask, need_weights=False)
+        x = x + y
+        return x + self.mlp(self.norm_mlp(x))
+
+
+class SemanticHead(nn.Module):
+    def __init__(self, backbone_dim: int, n_taps: int, *, text_dim: int = 384, channels: int = 3, patch: int = 4, queries: int = 4, dim: int = 128, heads: int = 4):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(queries, dim) * 0.02)
+        self.modality = nn.Parameter(torch.randn(3, dim) * 0.02)  # query, image, text
+        self.text_proj = nn.Linear(text_dim, dim)
+        self.image_embed = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.mix = Attention(dim, heads)
+        self.time = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, 2 * dim))
+        self.feature_proj = nn.ModuleList([nn.Sequential(nn.LayerNorm(backbone_dim), nn.Linear(backbone_dim, dim)) for _ in range(n_taps)])
+        self.read = nn.ModuleList([Attention(dim, heads) for _ in range(n_taps)])
+        self.out = nn.Linear(n_taps * dim, 1)
+
+    def forward(self, features: list[Tensor], cond: Cond, t: Tensor) -> Tensor:
+        B = features[0].shape[0]
+        q = self.queries.expand(B, -1, -1) + self.modality[0]
+        text = self.text_proj(cond.text) + self.modality[2]
+        tokens, mask = [q, text], [torch.ones(B, q.shape[1], dtype=torch.bool, device=q.device), cond.text_mask.bool()]
+        if cond.image is not None:
+            img = self.image_embed(cond.image).flatten(2).transpose(1, 2) + self.modality[1]
+            tokens.append(img)
+            mask.append((cond.image_mask > 0)[:, None].expand(-1, img.shape[1]))
+        mixed = self.mix(torch.cat(tokens, 1), mask=torch.cat(mask, 1))[:, : q.shape[1]]  # (B, n, dim)
+        shift, scale = self.time(timestep_embedding(t, 256)).chunk(2, dim=-1)
+        mixed = mixed * (1 + scale[:, None]) + shift[:, None]  # noise-level injection
+        per_layer = [read(mixed, proj(f)) for read, proj, f in zip(self.read, self.feature_proj, features)]
+        return self.out(torch.cat(per_layer, dim=-1)).squeeze(-1)  # (B, n)
+
+
+class ConvHead(nn.Module):
+    def __init__(self, backbone_dim: int, n_taps: int, grid: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        self.grid = grid
+        self.convs = nn.ModuleList(
+            [nn.Sequential(nn.Conv3d(backbone_dim, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, 1, 1)) for _ in range(n_taps)]
+        )
+
+    def forward(self, features: list[Tensor], cond: Cond, t: Tensor) -> Tensor:
+        f, h, w = self.grid
+        logits = []
+        for conv, x in zip(self.convs, features):
+            x = x.transpose(1, 2).reshape(x.shape[0], -1, f, h, w)  # (B, N, D) -> (B, D, f, h, w)
+            logits.append(conv(x).mean(dim=(1, 2, 3, 4)))
+        return torch.stack(logits, dim=-1)  # (B, n_taps)
+
+
+def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
+    """Discriminator hinge loss (Miyato et al. 2018): relu(1 - D(real)) + relu(1 + D(fake))."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_g(fake: Tensor) -> Tensor:
+    """Generator hinge loss: -D(fake)."""
+    return -fake.mean()

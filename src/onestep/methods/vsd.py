@@ -1,0 +1,103 @@
+"""VSD / DMD: POSE phase I, "stability priming" (POSE Eq. 1-2; DMD, Yin et al. 2024).
+
+The generator, initialised from the teacher, maps real videos noised to s ~ U[0.9, 1] (the paper's
+low-SNR regime; pure noise at s = 1 when `input_lo = 1`) to x0_g = x_s - s G(x_s, s, c). The
+distribution-matching gradient (Eq. 1) in x0 form:
+
+    t ~ shifted U[t_lo, t_hi],  x_t = (1 - t) sg(x0_g) + t eps
+    grad = (x0_fake - x0_real) / mean_{C,F,H,W} |x0_g - x0_real|      (per-sample normaliser, DMD2)
+    L_G  = 0.5 || x0_g - sg(x0_g - grad) ||^2
+
+x0_real comes from the teacher with classifier-free guidance; x0_fake from the fake score, which is
+the teacher's frozen weights plus a zero-initialised LoRA (so it equals the teacher at step 0), never
+guided, trained with the flow loss of Eq. 2: || F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
+The critic steps every iteration, the generator every `critic_ratio`-th (5 in DMD2 and Self-Forcing;
+POSE does not say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from onestep import flow
+from onestep.models.lora import adapters_disabled, add_lora, has_lora, lora_parameters
+from onestep.samplers import guided_velocity
+from onestep.types import Cond, LossOutput, Nets, Update
+
+
+@dataclass
+class VSDConfig:
+    input_lo: float = 0.9  # generator input level s ~ U[input_lo, 1] on real videos (1.0 = pure noise)
+    t_lo: float = 0.02  # distribution-matching and fake-score times, before the shift
+    t_hi: float = 0.98
+    t_shift: float = 3.0
+    guidance: float = 3.0  # CFG of the real score (the teacher's own default)
+    critic_ratio: int = 5  # critic steps per generator step
+    lora_rank: int = 16
+
+
+def batch_cond(batch) -> Cond:
+    return Cond(batch.text, batch.text_mask, batch.image)
+
+
+def draw_t(cfg, n: int, g: torch.Generator) -> Tensor:
+    return flow.shift(cfg.t_lo + (cfg.t_hi - cfg.t_lo) * torch.rand(n, generator=g), cfg.t_shift)
+
+
+class VSD:
+    name = "vsd"
+
+    def __init__(self, config: VSDConfig | None = None):
+        self.cfg = config or VSDConfig()
+
+    # -- the trainer's interface -----------------------------------------------------------------
+
+    def setup(self, nets: Nets) -> None:
+        if not has_lora(nets.teacher):
+            add_lora(nets.teacher, self.cfg.lora_rank)
+
+    def trainable(self, nets: Nets) -> dict[str, list]:
+        return {"generator": list(nets.generator.parameters()), "critic": list(lora_parameters(nets.teacher).values())}
+
+    def updates(self, step: int) -> list[Update]:
+        ups = [Update("generator", self.generator_loss)] if step % self.cfg.critic_ratio == 0 else []
+        return ups + [Update("critic", self.critic_loss)]
+
+    # -- losses ----------------------------------------------------------------------------------
+
+    def generate(self, nets: Nets, batch, g: torch.Generator) -> Tensor:
+        """x0_g from real videos noised to s ~ U[input_lo, 1] (the generator's own input)."""
+        x = batch.video
+        s = self.cfg.input_lo + (1.0 - self.cfg.input_lo) * torch.rand(x.shape[0], generator=g)
+        x_s = flow.interpolate(x, torch.randn(x.shape, generator=g), s)
+        return flow.x0_from_v(x_s, nets.generator(x_s, s, batch_cond(batch)), s)
+
+    def generator_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
+        cond = batch_cond(batch)
+        x0_g = self.generate(nets, batch, g)
+        with torch.no_grad():
+            t = draw_t(self.cfg, x0_g.shape[0], g)
+            x_t = flow.interpolate(x0_g, torch.randn(x0_g.shape, generator=g), t)
+            x0_fake = flow.x0_from_v(x_t, nets.teacher(x_t, t, cond), t)
+            with adapters_disabled(nets.teacher):
+                v_real = guided_velocity(nets.teacher, x_t, t, cond, nets.uncond(cond), self.cfg.guidance)
+            x0_real = flow.x0_from_v(x_t, v_real, t)
+            x0_d = x0_g.double()
+            normaliser = (x0_d - x0_real.double()).abs().mean(dim=(1, 2, 3, 4), keepdim=True)
+            grad = torch.nan_to_num((x0_fake.double() - x0_real.double()) / normaliser)
+            target = (x0_d - grad).float()
+        loss = 0.5 * F.mse_loss(x0_g.float(), target)
+        return LossOutput(loss, {"vsd/dm_loss": loss.item(), "vsd/grad_abs": grad.abs().mean().item()})
+
+    def critic_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
+        with torch.no_grad():
+            x0_g = self.generate(nets, batch, g)
+        t = draw_t(self.cfg, x0_g.shape[0], g)
+        noise = torch.randn(x0_g.shape, generator=g)
+        x_t = flow.interpolate(x0_g, noise, t)
+        loss = F.mse_loss(nets.teacher(x_t, t, batch_cond(batch)).float(), flow.velocity(x0_g, noise).float())
+        return LossOutput(loss, {"vsd/fake_loss": loss.item()})
