@@ -96,6 +96,7 @@ def pose_tiny_test() -> DistillConfig:
         log_every=1,
         checkpoint_every=2,
         sample_every=0,
+        threads=1,
     )
 
 

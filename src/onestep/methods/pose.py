@@ -60,6 +60,12 @@ class PoseConfig:
     guidance: float = 3.0  # CFG of the teacher in the consistency loss
 
 
+def st_r1(d_pert: Tensor, d_real: Tensor, e: Tensor) -> Tensor:
+    """Per-sample finite-difference R1: ||D(x + e) - D(x)||^2 * d / ||e||^2, logits (B, n), e (B, ...)."""
+    d = e[0].numel()
+    return ((d_pert - d_real) ** 2).sum(-1) * d / e.flatten(1).pow(2).sum(-1)
+
+
 class PoseEquilibrium:
     name = "pose"
 
@@ -135,9 +141,7 @@ class PoseEquilibrium:
         d_real, d_fake = self.logits(nets, real, cond, t_r, eps_r), self.logits(nets, fake, cond, t_f, eps_f)
         adv = hinge_d(d_real, d_fake)
         e = self.perturbation(real, cond, g)
-        d_pert = self.logits(nets, real + e, cond, t_r, eps_r)
-        d = e[0].numel()
-        r1 = ((d_pert - d_real) ** 2).sum(-1) * d / e.flatten(1).pow(2).sum(-1)
+        r1 = st_r1(self.logits(nets, real + e, cond, t_r, eps_r), d_real, e)
         loss = adv + self.cfg.r1_weight * r1.mean()
         return LossOutput(loss, {"pose/d_hinge": adv.item(), "pose/st_r1": r1.mean().item(), "pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
 

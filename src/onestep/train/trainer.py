@@ -57,6 +57,7 @@ class Trainer:
     def enter_phase(self, index: int, fresh: bool) -> None:
         """Set up methods up to `index` (adapters and heads exist from then on) and its optimisers."""
         for i in range(index + 1):
+            torch.manual_seed(self.cfg.seed * 1000 + i)  # new adapters and heads start the same in every run
             self.methods[i].setup(self.nets)
         p, method = self.cfg.phases[index], self.methods[index]
         self.trainable = method.trainable(self.nets)
@@ -108,7 +109,7 @@ class Trainer:
         batches = self.data(start)
         writer = SummaryWriter(str(self.out / "logs"))
         logs: dict[str, list[float]] = defaultdict(list)
-        t0 = time.time()
+        t0, logged = time.time(), start
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
         with Progress(*columns, disable=not self.progress) as bar:
             task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start)
@@ -126,9 +127,9 @@ class Trainer:
                 if done % self.cfg.log_every == 0 or done == end:
                     for name, values in logs.items():
                         writer.add_scalar(name, float(np.mean(values)), done)
-                    writer.add_scalar("train/steps_per_s", len(next(iter(logs.values()), [0])) / max(time.time() - t0, 1e-9), done)
+                    writer.add_scalar("train/steps_per_s", (done - logged) / max(time.time() - t0, 1e-9), done)
                     logs.clear()
-                    t0 = time.time()
+                    t0, logged = time.time(), done
                 if done % self.cfg.checkpoint_every == 0 or done == end:
                     self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name})
                 if self.sample_fn is not None and self.cfg.sample_every and done % self.cfg.sample_every == 0:

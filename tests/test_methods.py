@@ -1,0 +1,138 @@
+"""The method contract every recipe passes, the pieces of POSE on known inputs, and short runs."""
+
+import copy
+
+import pytest
+import torch
+
+from onestep import world
+from onestep.methods.heads import FeatureTaps, default_taps, hinge_d, hinge_g
+from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
+from onestep.methods.vsd import VSD, VSDConfig
+from onestep.models.lora import adapters_disabled, lora_parameters
+from onestep.models.video_dit import DiTConfig, VideoDiT
+from onestep.train.ema import make_ema
+from onestep.types import Cond, Nets
+from onestep.world.stream import collate
+
+
+def tiny_teacher():
+    torch.manual_seed(0)
+    m = VideoDiT(DiTConfig(dim=32, depth=3, heads=2, patch=(2, 4, 4)))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return m.eval().requires_grad_(False)
+
+
+@pytest.fixture
+def nets(encoder):
+    teacher = tiny_teacher()
+    generator = copy.deepcopy(teacher).requires_grad_(True)
+    null_text, null_mask = encoder.null(1)
+    return Nets(generator, teacher, make_ema(generator), torch.nn.ModuleDict(), null_text, null_mask)
+
+
+@pytest.fixture
+def batch(encoder):
+    b = collate([world.sample("shapes", 1), world.sample("photocam", 2)])
+    b.text, b.text_mask = encoder(b.prompts)
+    return b
+
+
+METHODS = [
+    lambda: VSD(VSDConfig(critic_ratio=1, lora_rank=4)),
+    lambda: PoseEquilibrium(PoseConfig(head="semantic", head_dim=32, queries=2)),
+    lambda: PoseEquilibrium(PoseConfig(head="conv")),
+    lambda: PoseEquilibrium(PoseConfig(backbone="teacher", head_dim=32)),
+    lambda: PoseEquilibrium(PoseConfig(backbone="trainable", head_dim=32)),
+]
+
+
+@pytest.mark.parametrize("make", METHODS, ids=["vsd", "pose-semantic", "pose-conv", "pose-teacher-backbone", "pose-trainable-backbone"])
+def test_method_contract(make, nets, batch):
+    method = make()
+    method.setup(nets)
+    trainable = method.trainable(nets)
+    teacher_before = {k: v.clone() for k, v in nets.teacher.state_dict().items() if "lora_" not in k}
+    everything = [p for ps in trainable.values() for p in ps]
+    for step in range(2):
+        for k, update in enumerate(method.updates(step)):
+            for p in everything:
+                p.requires_grad_(False)
+                p.grad = None
+            for p in trainable[update.role]:
+                p.requires_grad_(True)
+            out = update.loss(nets, batch, torch.Generator().manual_seed(10 * step + k))
+            assert torch.isfinite(out.loss) and all(torch.isfinite(torch.tensor(v)) for v in out.logs.values())
+            out.loss.backward()
+            own = {id(p) for p in trainable[update.role]}
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable[update.role]), update.role
+            assert all(p.grad is None for p in everything if id(p) not in own), f"gradient leaked out of {update.role}"
+            assert all(p.grad is None for p in nets.generator_ema.parameters()), "the EMA received a gradient"
+            with torch.no_grad():
+                for p in trainable[update.role]:
+                    if p.grad is not None:
+                        p.add_(-1e-3 * p.grad.sign())
+    after = {k: v for k, v in nets.teacher.state_dict().items() if "lora_" not in k}
+    assert all(torch.equal(teacher_before[k], after[k]) for k in teacher_before), "the teacher changed"
+
+
+def test_lora_fake_score_is_the_teacher_at_step_zero(nets, batch):
+    cond = Cond(batch.text, batch.text_mask, batch.image)
+    x, t = torch.randn(batch.video.shape), torch.full((2,), 0.6)
+    before = nets.teacher(x, t, cond)
+    VSD(VSDConfig(lora_rank=4)).setup(nets)
+    assert lora_parameters(nets.teacher)
+    assert torch.equal(nets.teacher(x, t, cond), before)  # zero-initialised B
+    with torch.no_grad():
+        for p in lora_parameters(nets.teacher).values():
+            p.add_(0.1)
+    assert not torch.allclose(nets.teacher(x, t, cond), before)
+    with adapters_disabled(nets.teacher):
+        assert torch.equal(nets.teacher(x, t, cond), before)  # the real score comes back exactly
+
+
+def test_vsd_schedule():
+    vsd = VSD(VSDConfig(critic_ratio=5))
+    roles = [[u.role for u in vsd.updates(s)] for s in range(6)]
+    assert roles[0] == ["generator", "critic"] and roles[1:5] == [["critic"]] * 4 and roles[5] == ["generator", "critic"]
+
+
+def test_hinge_on_known_inputs():
+    assert hinge_d(torch.tensor([2.0, 1.5]), torch.tensor([-3.0, -1.0])) == 0.0
+    assert hinge_d(torch.zeros(3), torch.zeros(3)) == 2.0
+    assert hinge_d(torch.tensor([0.5]), torch.tensor([0.5])) == pytest.approx(0.5 + 1.5)
+    assert hinge_g(torch.tensor([1.0, 3.0])) == -2.0
+
+
+def test_st_r1_estimates_the_gradient_norm_of_a_linear_discriminator():
+    """For D(x) = w.x and isotropic e, E[(D(x+e) - D(x))^2 d / ||e||^2] = ||w||^2 (the R1 penalty)."""
+    torch.manual_seed(0)
+    w = torch.randn(3 * 4 * 8 * 8)
+    x = torch.randn(2000, 3, 4, 8, 8)
+    e = 0.01 * torch.randn_like(x)
+    d = lambda v: (v.flatten(1) @ w)[:, None]  # noqa: E731
+    est = st_r1(d(x + e), d(x), e).mean()
+    assert float(est) == pytest.approx(float(w.pow(2).sum()), rel=0.1)
+    assert st_r1(d(x), d(x), e).abs().max() == 0  # a flat D has no penalty
+
+
+def test_perturbation_keeps_the_condition_frame_clean(batch):
+    pose = PoseEquilibrium(PoseConfig(sigma_s=0.01, sigma_t=0.1))
+    cond = Cond(batch.text, batch.text_mask, batch.image, torch.tensor([1.0, 0.0]))
+    e = pose.perturbation(batch.video, cond, torch.Generator().manual_seed(0))
+    assert e[0, :, 0].abs().max() == 0 and e[1, :, 0].abs().max() > 0  # frame 0 clean only under I2V
+    per_frame = e[0, :, 1:].mean(dim=(-1, -2))  # the temporal part: offsets of scale sigma_t
+    assert 0.02 < per_frame.std() < 0.3
+
+
+def test_feature_taps_stop_after_the_last_tapped_block():
+    m = tiny_teacher()
+    calls = []
+    m.blocks[2].register_forward_hook(lambda *a: calls.append(2))
+    taps = FeatureTaps(m, (0, 1))
+    x = torch.randn(1, 3, 8, 32, 32)
+    feats = taps(x, torch.rand(1), Cond(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool)))
+    assert [f.shape for f in feats] == [torch.Size([1, 64 * 4, 32])] * 2 and calls == []
+    assert default_taps(6) == (1, 3, 5) and default_taps(3) == (0, 1, 2)
