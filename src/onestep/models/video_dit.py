@@ -4,7 +4,10 @@ One model serves text-to-video and image-to-video:
 - input channels in Wan's I2V layout: [x_t | mask | condition video], where the condition video is
   the first frame followed by zeros and the mask is 1 on frame 0 (both zero when no image is given);
 - the image is also embedded as tokens that the cross-attention reads beside the text tokens;
-- 3D rotary positions (frame, row, column) with a frame offset, so a block-causal rollout can reuse them;
+- 3D rotary positions (frame, row, column) with a frame offset, so a block-causal rollout can reuse them,
+  in self-attention and in cross-attention, where the image tokens sit at their (row, column) of frame
+  0 (text tokens unrotated): a token can find the first frame's content where it is, or moved; plus a
+  learned embedding of the absolute frame index;
 - adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
   pooled text), so the prompt steers every block, not only through cross-attention;
 - `causal_block > 0` makes self-attention block-causal: a query frame block sees itself and earlier
@@ -149,10 +152,11 @@ class CrossAttention(nn.Module):
         self.norm_k = nn.RMSNorm(dim // heads)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor, rope_q, rope_k) -> Tensor:
         q = self.q(x).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, h, N, d)
         k, v = self.kv(context).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)  # (B, h, L, d)
-        y = F.scaled_dot_product_attention(self.norm_q(q), self.norm_k(k), v, attn_mask=context_mask[:, None, None, :])
+        q, k = apply_rope(self.norm_q(q), *rope_q), apply_rope(self.norm_k(k), *rope_k)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=context_mask[:, None, None, :])
         return self.out(y.transpose(1, 2).flatten(2))
 
 
@@ -170,11 +174,11 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
         self.ada = nn.Linear(dim, 6 * dim)
 
-    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor, rope_context) -> Tensor:
         # c: (B, N or 1, D) conditioning per token
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
         x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask)
-        x = x + self.cross(self.norm2(x), context, context_mask)
+        x = x + self.cross(self.norm2(x), context, context_mask, rope, rope_context)
         x = x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
         return x
 
@@ -195,6 +199,7 @@ class VideoDiT(nn.Module):
         self.image_proj = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim))
         self.text_proj = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim))
         self.modality = nn.Parameter(torch.zeros(2, c.dim))  # added to text (0) and image (1) tokens
+        self.frame_embed = nn.Linear(64, c.dim)  # absolute (latent) frame index, sinusoidal -> learned
         self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.blocks = nn.ModuleList([Block(c.dim, c.heads, c.mlp_ratio) for _ in range(c.depth)])
@@ -258,6 +263,21 @@ class VideoDiT(nn.Module):
             self._rope_cache[key] = rope_tables(c.grid, c.dim // c.heads, c.rope_theta, frame_offset, device=device)
         return self._rope_cache[key]
 
+    def context_rope(self, n_text: int, with_image: bool, device) -> tuple[Tensor, Tensor]:
+        """Rotary tables for the cross-attention keys: text tokens unrotated, image tokens at their
+        (row, column) in frame 0, so a query can look up the first frame where it is (or nearby)."""
+        key = ("context", n_text, with_image, str(device))
+        if key not in self._rope_cache:
+            c = self.config
+            f, h, w = c.grid
+            d = c.dim // c.heads
+            cos, sin = torch.ones(n_text, d, device=device), torch.zeros(n_text, d, device=device)
+            if with_image:
+                img_cos, img_sin = rope_tables((1, h, w), d, c.rope_theta, 0, device=device)
+                cos, sin = torch.cat([cos, img_cos]), torch.cat([sin, img_sin])
+            self._rope_cache[key] = (cos, sin)
+        return self._rope_cache[key]
+
     def attention_mask(self, device) -> Tensor | None:
         """Block-causal mask (N, N): a query block sees its own and earlier frame blocks."""
         c = self.config
@@ -291,13 +311,16 @@ class VideoDiT(nn.Module):
 
         inp = torch.cat([x_t, self.condition_video(x_t, cond)], dim=1).to(dtype)  # (B, 2C + 1, F, H, W)
         x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
+        frames = torch.arange(frame_offset, frame_offset + f, device=x.device)
+        x = x + self.frame_embed(timestep_embedding(frames / 1000.0, 64).to(dtype)).repeat_interleave(h * w, dim=0)
         cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
         cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
         context, context_mask = self.context(cond, dtype)
         rope = self.rope(frame_offset, x.device)
+        rope_context = self.context_rope(cond.text.shape[1], cond.image is not None, x.device)
         mask = self.attention_mask(x.device)
         for block in self.blocks:
-            x = block(x, cvec, rope, mask, context, context_mask)
+            x = block(x, cvec, rope, mask, context, context_mask, rope_context)
 
         shift, scale = self.ada_out(cvec).chunk(2, dim=-1)
         x = self.out(modulate(self.norm_out(x), shift, scale))  # (B, N, pf ph pw C)
