@@ -150,6 +150,17 @@ def distill(
     typer.echo(f"student written to {student}")
 
 
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="where the run, evaluations and report go"),
+    n: int = typer.Option(32, help="held-out clips per track in each evaluation"),
+):
+    """Distill the bundled teacher with POSE (short budget), evaluate, and write the report."""
+    from onestep.commands.demo import run
+
+    run(out=out, n=n, say=typer.echo)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,63 @@
+"""Phase II memory: POSE's EMA self-discriminator against a separate trainable discriminator backbone.
+
+    .venv/bin/python benchmarks/pose_memory.py [--teacher assets/teacher] [--steps 2]
+
+Both variants run the same POSE phase II (semantic head, batch 8) for a few steps at the embedded
+teacher's size; the trainable state (parameters, gradients, optimiser states, EMA) is counted from
+the actual tensors after the steps, and peak RSS is sampled during them. Prints a Markdown section.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from onestep import paths
+from onestep.commands.distill import build_nets, world_batches
+from onestep.configs.distill import DistillConfig, PhaseConfig
+from onestep.eval.latency import PeakRSS
+from onestep.methods.pose import PoseConfig
+from onestep.train.memory import trainable_state_bytes
+from onestep.train.trainer import Trainer, phase_at
+
+
+def measure(teacher: Path, backbone: str, steps: int, out: Path) -> tuple[dict, float]:
+    cfg = DistillConfig(phases=[PhaseConfig("equilibrium", PoseConfig(backbone=backbone), steps=steps, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))], batch_size=8, sample_every=0, checkpoint_every=10**9, log_every=10**9)
+    nets = build_nets(teacher, 32)
+    trainer = Trainer(cfg, nets, out, world_batches(cfg, nets.generator.config, 32), progress=False)
+    trainer.enter_phase(0, fresh=True)
+    batches = trainer.data(0)
+    with PeakRSS() as mem:
+        for step in range(steps):
+            batch = next(batches)
+            for k, update in enumerate(trainer.methods[0].updates(phase_at(cfg, step)[1])):
+                trainer.apply(update, batch, step, k)
+    return trainable_state_bytes(trainer.trainable, trainer.optimizers, nets.generator_ema), mem.increase_mb
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--teacher", type=Path, default=paths.TEACHER)
+    p.add_argument("--steps", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    rows = {b: measure(args.teacher, b, args.steps, Path("/tmp/pose_memory") / b) for b in ("ema", "trainable")}
+    mb = lambda x: x / 2**20  # noqa: E731
+    lines = [
+        "## POSE phase II memory (`python benchmarks/pose_memory.py`)",
+        "",
+        "| discriminator backbone | params MB | grads MB | optimiser MB | EMA MB | trainable state MB | peak RSS increase MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, label in (("ema", "generator EMA (POSE)"), ("trainable", "separate trainable copy")):
+        s, peak = rows[name]
+        lines.append(f"| {label} | {mb(s['params']):.1f} | {mb(s['grads']):.1f} | {mb(s['optimizer']):.1f} | {mb(s['ema']):.1f} | {mb(s['total']):.1f} | {peak:.0f} |")
+    ratio = rows["ema"][0]["total"] / rows["trainable"][0]["total"]
+    lines += ["", f"Trainable-state ratio, self-discriminator / separate backbone: **{ratio:.3f}** (target <= 0.65).", ""]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

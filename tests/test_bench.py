@@ -1,0 +1,22 @@
+"""`onestep bench`: rows for the model and the teacher at 100, 4 and 1 NFE, and the speedup ratios."""
+
+import json
+
+from typer.testing import CliRunner
+
+from onestep.cli import app
+from onestep.models.io import save_model
+from tests.test_methods import tiny_teacher
+
+
+def test_bench_json(tmp_path):
+    save_model(tmp_path / "teacher", tiny_teacher(), {"role": "teacher", "sampling": {"kind": "euler", "steps": 50, "guidance": 3.0, "shift": 3.0}})
+    save_model(tmp_path / "student", tiny_teacher(), {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}})
+    result = CliRunner().invoke(app, ["bench", "--model", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher"), "--repeats", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    nfes = sorted({(r["role"], r["nfe"]) for r in out["rows"]})
+    assert nfes == [("student", 1), ("teacher", 1), ("teacher", 4), ("teacher", 100)]
+    assert {r["batch"] for r in out["rows"]} == {1, 8}
+    # 100 network evaluations against 1 of the same network: far slower, whatever the machine
+    assert out["speedup"] > 20 and out["speedup_end_to_end"] > 1
