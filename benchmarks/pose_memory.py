@@ -10,6 +10,9 @@ the actual tensors after the steps, and peak RSS is sampled during them. Prints 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -41,9 +44,18 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--teacher", type=Path, default=paths.TEACHER)
     p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--variant", default=None, help="internal: measure one variant and print JSON")
     args = p.parse_args()
     torch.set_num_threads(2)
-    rows = {b: measure(args.teacher, b, args.steps, Path("/tmp/pose_memory") / b) for b in ("ema", "trainable")}
+    if args.variant:
+        state, peak = measure(args.teacher, args.variant, args.steps, Path("/tmp/pose_memory") / args.variant)
+        print(json.dumps({"state": state, "peak": peak}))
+        return
+    rows = {}
+    for b in ("ema", "trainable"):  # a fresh process each, so peak RSS is comparable
+        cmd = [sys.executable, __file__, "--teacher", str(args.teacher), "--steps", str(args.steps), "--variant", b]
+        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        rows[b] = (r["state"], r["peak"])
     mb = lambda x: x / 2**20  # noqa: E731
     lines = [
         "## POSE phase II memory (`python benchmarks/pose_memory.py`)",

@@ -22,9 +22,11 @@ def trainable_state_bytes(trainable: dict[str, list[nn.Parameter]], optimizers: 
                 for p in ps:
                     _add(seen, p)
         elif name == "grads":
+            # a gradient buffer the size of each trainable parameter exists during its update (the
+            # trainer frees it after the step, so it is counted from the parameter, not looked up)
             for ps in trainable.values():
                 for p in ps:
-                    _add(seen, p.grad)
+                    seen.setdefault(p.untyped_storage().data_ptr(), p.untyped_storage().nbytes())
         elif name == "optimizer":
             for opt in optimizers.values():
                 for state in opt.state.values():

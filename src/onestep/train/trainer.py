@@ -60,6 +60,8 @@ class Trainer:
             torch.manual_seed(self.cfg.seed * 1000 + i)  # new adapters and heads start the same in every run
             self.methods[i].setup(self.nets)
         p, method = self.cfg.phases[index], self.methods[index]
+        for module in (self.nets.generator, self.nets.teacher, self.nets.critic, self.nets.generator_ema):
+            module.requires_grad_(False)  # `only(role)` opens the role being updated, nothing else
         self.trainable = method.trainable(self.nets)
         self.optimizers = {
             role: torch.optim.Adam(params, lr=p.lr if role == "generator" else p.critic_lr, betas=p.betas if role == "generator" else p.critic_betas)
