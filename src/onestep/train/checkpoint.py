@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,16 +26,35 @@ STEP_DIR = re.compile(r"^step_(\d{8})$")
 
 
 class OptimizerState:
-    """Stateful wrapper: DCP-friendly optimiser state keyed by parameter names."""
+    """Stateful wrapper: DCP-friendly optimiser state keyed by parameter names.
+
+    torch's state_dict helpers initialise, save and load optimiser state only for parameters that
+    require grad; the trainer keeps every role closed between its updates, so both directions open
+    the optimiser's parameters for the duration and restore the flags after.
+    """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer):
         self.model, self.optimizer = model, optimizer
 
+    @contextmanager
+    def _open(self):
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        flags = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            yield
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+
     def state_dict(self) -> dict:
-        return get_optimizer_state_dict(self.model, self.optimizer)
+        with self._open():
+            return get_optimizer_state_dict(self.model, self.optimizer)
 
     def load_state_dict(self, state: dict) -> None:
-        set_optimizer_state_dict(self.model, self.optimizer, optim_state_dict=state)
+        with self._open():
+            set_optimizer_state_dict(self.model, self.optimizer, optim_state_dict=state)
 
 
 class Checkpointer:
