@@ -7,7 +7,9 @@ One model serves text-to-video and image-to-video:
 - 3D rotary positions (frame, row, column) with a frame offset, so a block-causal rollout can reuse them,
   in self-attention and in cross-attention, where the image tokens sit at their (row, column) of frame
   0 (text tokens unrotated): a token can find the first frame's content where it is, or moved; plus a
-  learned embedding of the absolute frame index;
+  learned embedding of the absolute frame index, and the first frame's patch tokens added (through a
+  zero-initialised projection) to every frame's tokens, so a token sees the unmoved first frame where
+  it is; the channel layout stays Wan's and no frame is pre-warped;
 - adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
   pooled text), so the prompt steers every block, not only through cross-attention;
 - `causal_block > 0` makes self-attention block-causal: a query frame block sees itself and earlier
@@ -200,6 +202,7 @@ class VideoDiT(nn.Module):
         self.text_proj = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim))
         self.modality = nn.Parameter(torch.zeros(2, c.dim))  # added to text (0) and image (1) tokens
         self.frame_embed = nn.Linear(64, c.dim)  # absolute (latent) frame index, sinusoidal -> learned
+        self.image_to_frames = nn.Linear(c.dim, c.dim)  # first frame's patch tokens added to every frame (zero-init)
         self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.blocks = nn.ModuleList([Block(c.dim, c.heads, c.mlp_ratio) for _ in range(c.depth)])
@@ -218,7 +221,7 @@ class VideoDiT(nn.Module):
         for block in self.blocks:
             nn.init.zeros_(block.ada.weight)
             nn.init.zeros_(block.ada.bias)
-        for m in (self.ada_out, self.out):
+        for m in (self.ada_out, self.out, self.image_to_frames):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
         nn.init.normal_(self.modality, std=0.02)
@@ -313,6 +316,9 @@ class VideoDiT(nn.Module):
         x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
         frames = torch.arange(frame_offset, frame_offset + f, device=x.device)
         x = x + self.frame_embed(timestep_embedding(frames / 1000.0, 64).to(dtype)).repeat_interleave(h * w, dim=0)
+        if cond.image is not None:  # every frame sees the (unmoved) first frame at its own place
+            img = self.image_to_frames(self.image_embed(cond.image.to(dtype)).transpose(1, 2))  # (B, h w, D)
+            x = x + (img * cond.image_mask.to(dtype).view(B, 1, 1)).repeat(1, f, 1)
         cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
         cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
         context, context_mask = self.context(cond, dtype)
