@@ -47,9 +47,6 @@ class Cond:
         """Each sample repeated n times in a row: (B, ...) -> (B * n, ...)."""
         return self.map(lambda v: v.repeat_interleave(n, dim=0))
 
-    def to(self, *args, **kwargs) -> "Cond":
-        return self.map(lambda v: v.to(*args, **kwargs) if v.is_floating_point() else v.to(kwargs.get("device", args[0] if args else None)))
-
     def with_text(self, text: Tensor, text_mask: Tensor) -> "Cond":
         """The same condition with other text (for CFG the unconditional branch keeps the image)."""
         return dataclasses.replace(self, text=text, text_mask=text_mask)
