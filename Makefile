@@ -24,4 +24,5 @@ test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/teacher.py
+	$(BIN)/python benchmarks/pose_memory.py

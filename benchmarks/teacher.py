@@ -1,6 +1,6 @@
 """Teacher training steps/s and sampling clips/s on this machine.
 
-    .venv/bin/python benchmarks/teacher.py [--model assets/teacher] [--out docs/benchmarks.md]
+    .venv/bin/python benchmarks/teacher.py [--model assets/teacher] [--out teacher-bench.md]
 
 Training: the teacher-small config, batch 16, the real data path (world rendering and MiniLM in
 the loader process); sampling: 50 Euler steps with CFG (100 NFE), batch 8. Medians over repeats.

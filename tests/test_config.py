@@ -26,3 +26,13 @@ def test_model_follows_the_world_size():
     assert (cfg.model.frames, cfg.model.height, cfg.model.width) == (12, 24, 24)
     with pytest.raises(UserError, match="patches"):
         override(teacher_small(), {"frames": 7})
+
+
+def test_phases_by_name_index_or_shorthand():
+    from onestep.configs.distill import pose_tiny
+
+    cfg = override(pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.1.lr": "3e-5"})
+    assert cfg.phases[0].steps == 0
+    assert cfg.phases[1].method.consistency_weight == 0.0 and cfg.phases[1].lr == 3e-5
+    with pytest.raises(UserError, match="warmup"):
+        override(pose_tiny(), {"warmup.steps": "1"})

@@ -41,7 +41,10 @@ def _coerce(value, kind, key: str):
 
 
 def override(config, overrides: dict[str, object]):
-    """A copy of `config` with dotted keys replaced ("optim.lr": 1e-4); unknown keys raise UserError."""
+    """A copy of `config` with dotted keys replaced ("optim.lr": 1e-4); unknown keys raise UserError.
+
+    A phase of a run is addressed by position or name, with or without the "phases." prefix.
+    """
     for key, value in overrides.items():
         config = _set(config, key.split("."), value, key)
     return config
@@ -61,6 +64,9 @@ def _set(config, path: list[str], value, full: str):
     if not dataclasses.is_dataclass(config):
         raise UserError(f"unknown config key {full!r}: {'.'.join(path)} is not a section")
     fields = {f.name: f for f in dataclasses.fields(config)}
+    phase_names = [getattr(p, "name", None) for p in getattr(config, "phases", [])]
+    if name not in fields and name in phase_names:  # shorthand: "priming.steps" = "phases.priming.steps"
+        path, name = ["phases", *path], "phases"
     if name not in fields:
         raise UserError(f"unknown config key {full!r}: valid keys here are {', '.join(sorted(fields))}")
     current = getattr(config, name)
