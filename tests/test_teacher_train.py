@@ -34,3 +34,15 @@ def test_resume_refuses_another_model(tmp_path):
     train(override(cfg, {"steps": 2}), tmp_path / "run", progress=False)
     with pytest.raises(UserError, match="another model"):
         train(override(cfg, {"model.dim": 64}), tmp_path / "run", progress=False)
+
+
+def test_init_from_keeps_the_source_weights_and_sets_text_stats(tmp_path):
+    from onestep.train.teacher import initial_model
+    from onestep.models.text import TextEncoder
+
+    source = train(override(teacher_tiny(), {"steps": 2}), tmp_path / "a", progress=False)
+    cfg = override(teacher_tiny(), {"init_from": str(source), "text_stats_prompts": 64})
+    model = initial_model(cfg, TextEncoder(cfg.max_text))
+    old, _ = load_model(source)
+    assert torch.equal(model.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
+    assert model.text_std.min() > 0 and not torch.equal(model.text_mean, torch.zeros_like(model.text_mean))

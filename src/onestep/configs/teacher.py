@@ -53,6 +53,8 @@ class TeacherConfig:
     probe_every: int = 500  # motion probe on held-out clips (the motion metric in the training log)
     probe_clips: int = 32
     threads: int = 2
+    init_from: str = ""  # a model directory whose weights start a new run (modules it lacks keep their init)
+    text_stats_prompts: int = 2048  # training prompts that set the DiT's pooled-text standardisation
 
     def __post_init__(self):
         if isinstance(self.model, dict):

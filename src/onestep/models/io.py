@@ -48,8 +48,12 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
-def load_model(directory: str | Path, map_location: str = "cpu") -> tuple[VideoDiT, dict]:
-    """(model in eval mode, config dict). Errors name a missing file or a mismatched checkpoint."""
+def load_model(directory: str | Path, map_location: str = "cpu", *, strict: bool = True) -> tuple[VideoDiT, dict]:
+    """(model in eval mode, config dict). Errors name a missing file or a mismatched checkpoint.
+
+    strict=False accepts weights that lack some of the model's tensors (they keep their init): a new
+    run started from an older model's weights.
+    """
     directory = Path(directory)
     config = read_config(directory)
     try:
@@ -66,8 +70,10 @@ def load_model(directory: str | Path, map_location: str = "cpu") -> tuple[VideoD
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
     wrong = [k for k in own.keys() & weights.keys() if own[k].shape != weights[k].shape]
+    if not strict:
+        missing = []
     if missing or unexpected or wrong:
         detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected else f"shape of {wrong[:3]}"
         raise UserError(f"{weights_path} does not match its config.json ({detail}): the weights come from another model; save them again with that model's config")
-    model.load_state_dict(weights)
+    model.load_state_dict(weights, strict=strict)
     return model.eval().requires_grad_(False), config

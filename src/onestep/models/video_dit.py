@@ -11,7 +11,11 @@ One model serves text-to-video and image-to-video:
   zero-initialised projection) to every frame's tokens, so a token sees the unmoved first frame where
   it is; the channel layout stays Wan's and no frame is pre-warped;
 - adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
-  pooled text), so the prompt steers every block, not only through cross-attention;
+  pooled text), so the prompt steers every block, not only through cross-attention; the pooled
+  embedding enters twice: raw, and standardised per dimension by statistics of the training prompts
+  (`text_mean`, `text_std`, buffers saved with the weights; identity until `set_text_stats`) through
+  a zero-initialised MLP. Pooled MiniLM embeddings of "pans left" and "pans right" differ by a few
+  per cent of their norm; standardised, the words that decide the motion become O(1) inputs;
 - `causal_block > 0` makes self-attention block-causal: a query frame block sees itself and earlier
   blocks (the student of the causal ASD recipe; the teacher is bidirectional).
 
@@ -205,6 +209,9 @@ class VideoDiT(nn.Module):
         self.image_to_frames = nn.Linear(c.dim, c.dim)  # first frame's patch tokens added to every frame (zero-init)
         self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
+        self.standardised_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
+        self.register_buffer("text_mean", torch.zeros(c.text_dim))
+        self.register_buffer("text_std", torch.ones(c.text_dim))
         self.blocks = nn.ModuleList([Block(c.dim, c.heads, c.mlp_ratio) for _ in range(c.depth)])
         self.norm_out = nn.LayerNorm(c.dim, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(c.dim, 2 * c.dim)
@@ -221,12 +228,24 @@ class VideoDiT(nn.Module):
         for block in self.blocks:
             nn.init.zeros_(block.ada.weight)
             nn.init.zeros_(block.ada.bias)
-        for m in (self.ada_out, self.out, self.image_to_frames):
+        for m in (self.ada_out, self.out, self.image_to_frames, self.standardised_mlp[-1]):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
         nn.init.normal_(self.modality, std=0.02)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def pooled_text(cond: Cond) -> Tensor:
+        """Masked mean of the text token states, (B, text_dim)."""
+        m = cond.text_mask.to(cond.text.dtype)[..., None]
+        return (cond.text * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    @torch.no_grad()
+    def set_text_stats(self, pooled: Tensor) -> None:
+        """Standardise the pooled text by the mean and std of these (N, text_dim) training prompts."""
+        self.text_mean.copy_(pooled.mean(0))
+        self.text_std.copy_(pooled.std(0).clamp(min=1e-4))
 
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         c = self.config
@@ -299,9 +318,9 @@ class VideoDiT(nn.Module):
         elif t.shape[1] == c.frames and c.patch[0] > 1:
             t = t[:, :: c.patch[0]]  # one time per latent frame
         emb = self.time_mlp(timestep_embedding(t, 256))  # (B, F', D)
-        m = cond.text_mask.to(cond.text.dtype)[..., None]
-        pooled = (cond.text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, text_dim)
-        return emb + self.pooled_mlp(pooled)[:, None, :]
+        pooled = self.pooled_text(cond)
+        standardised = (pooled - self.text_mean.to(pooled.dtype)) / self.text_std.to(pooled.dtype)
+        return emb + (self.pooled_mlp(pooled) + self.standardised_mlp(standardised))[:, None, :]
 
     # -- forward -------------------------------------------------------------------------------
 

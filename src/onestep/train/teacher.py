@@ -20,7 +20,7 @@ from onestep.configs.base import to_dict
 from onestep.configs.teacher import TeacherConfig
 from onestep.errors import UserError
 from onestep.methods.flow_matching import flow_matching_loss
-from onestep.models.io import save_model
+from onestep.models.io import load_model, save_model
 from onestep.models.text import TextEncoder
 from onestep.models.video_dit import VideoDiT
 from onestep.train.checkpoint import Checkpointer, OptimizerState
@@ -28,7 +28,7 @@ from onestep.train.ema import make_ema, update_ema, warmup_decay
 from onestep.train.seeding import step_generator
 from onestep.types import Cond
 from onestep.world.clip import WorldConfig
-from onestep.world.stream import WorldStream
+from onestep.world.stream import WorldStream, batch_at
 
 
 def sample_times(cfg: TeacherConfig, n: int, g: torch.Generator) -> torch.Tensor:
@@ -58,6 +58,34 @@ def drop_conditions(cfg: TeacherConfig, cond: Cond, null_text: torch.Tensor, nul
     return Cond(text, mask, cond.image, keep_image)
 
 
+def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:
+    """Pooled text of `text_stats_prompts` training prompts (both tracks, seeds of steps 0, 1, ...)."""
+    prompts: list[str] = []
+    step = 0
+    while len(prompts) < cfg.text_stats_prompts:
+        prompts += batch_at(step, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=WorldConfig(cfg.frames, cfg.size)).prompts
+        step += 1
+    pooled = []
+    for i in range(0, len(prompts), 256):
+        text, mask = encoder(prompts[i : i + 256])
+        pooled.append(VideoDiT.pooled_text(Cond(text, mask)))
+    return torch.cat(pooled)
+
+
+def initial_model(cfg: TeacherConfig, encoder: TextEncoder) -> VideoDiT:
+    """A fresh model (a function of the seed), optionally started from `init_from`'s weights, with the
+    pooled-text standardisation set from training prompts."""
+    torch.manual_seed(cfg.seed)
+    model = VideoDiT(cfg.model)
+    if cfg.init_from:
+        source, _ = load_model(cfg.init_from, strict=False)
+        own = model.state_dict()
+        kept = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(kept, strict=False)
+    model.set_text_stats(text_stats(cfg, encoder))
+    return model
+
+
 def export(out: Path, ema: VideoDiT, cfg: TeacherConfig, step: int) -> None:
     save_model(out / "model", ema, {"role": "teacher", "sampling": {"kind": "euler", **to_dict(cfg.sampling)}, "trained_steps": step, "max_text": cfg.max_text})
 
@@ -76,20 +104,18 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
         raise UserError(f"{out} holds a run of another model: pass a new --out directory, or the same config to resume")
     config_path.write_text(json.dumps(resolved, indent=2) + "\n")
 
-    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed alone
-    model = VideoDiT(cfg.model)
+    encoder = TextEncoder(cfg.max_text)
+    ckpt = Checkpointer(out / "checkpoints")
+    model = VideoDiT(cfg.model) if ckpt.latest() is not None else initial_model(cfg, encoder)
     ema = make_ema(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    progress_state = {"step": 0}
     state = {"model": model, "ema": ema, "optimizer": OptimizerState(model, optimizer)}
-    ckpt = Checkpointer(out / "checkpoints")
     start = 0
     if (last := ckpt.latest()) is not None:
         ckpt.load(last, state)
         start = last
     end = cfg.steps if max_steps is None else min(cfg.steps, start + max_steps)
 
-    encoder = TextEncoder(cfg.max_text)
     null_text, null_mask = encoder.null(1)
     stream = WorldStream(start=start, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=WorldConfig(cfg.frames, cfg.size), max_text=cfg.max_text)
     loader = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False))
