@@ -1,6 +1,10 @@
 """Figures for docs/teacher.md from a teacher run: loss and probe curves (png), a sample grid (gif).
 
-    .venv/bin/python scripts/teacher_docs.py --run runs/teacher --out docs/img
+    .venv/bin/python scripts/teacher_docs.py --run runs/teacher --out docs/img \
+        [--prior assets/teacher-run/logs-v3 --prior-steps 2250]
+
+`--prior` draws the logs of the run this one started from (`init_from`) before it, the later run's
+steps shifted by `--prior-steps`.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", type=Path, default=Path("runs/teacher"))
     p.add_argument("--out", type=Path, default=Path("docs/img"))
+    p.add_argument("--prior", type=Path, default=None, help="logs of the run this one started from")
+    p.add_argument("--prior-steps", type=int, default=0, help="the step of the prior run it started at")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     s = scalars([args.run / "logs"])
+    if args.prior is not None:
+        before = scalars([args.prior])
+        s = {k: [kv for kv in before.get(k, []) if kv[0] <= args.prior_steps] + [(step + args.prior_steps, v) for step, v in s[k]] for k in s}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     steps, loss = zip(*s["teacher/loss"])
     axes[0].plot(steps, loss)
