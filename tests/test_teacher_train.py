@@ -36,7 +36,7 @@ def test_resume_refuses_another_model(tmp_path):
         train(override(cfg, {"model.dim": 64}), tmp_path / "run", progress=False)
 
 
-def test_init_from_keeps_the_source_weights_and_sets_text_stats(tmp_path):
+def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     from onestep.train.teacher import initial_model
     from onestep.models.text import TextEncoder
 
@@ -45,4 +45,5 @@ def test_init_from_keeps_the_source_weights_and_sets_text_stats(tmp_path):
     model = initial_model(cfg, TextEncoder(cfg.max_text))
     old, _ = load_model(source)
     assert torch.equal(model.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
+    assert torch.equal(model.text_mean, old.text_mean) and torch.equal(model.text_std, old.text_std)
     assert model.text_std.min() > 0 and not torch.equal(model.text_mean, torch.zeros_like(model.text_mean))

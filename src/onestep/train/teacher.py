@@ -74,15 +74,18 @@ def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:
 
 def initial_model(cfg: TeacherConfig, encoder: TextEncoder) -> VideoDiT:
     """A fresh model (a function of the seed), optionally started from `init_from`'s weights, with the
-    pooled-text standardisation set from training prompts."""
+    pooled-text standardisation set from training prompts unless the source brings its own (the
+    weights it trained were fitted to those)."""
     torch.manual_seed(cfg.seed)
     model = VideoDiT(cfg.model)
+    kept = {}
     if cfg.init_from:
         source, _ = load_model(cfg.init_from, strict=False)
         own = model.state_dict()
         kept = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
         model.load_state_dict(kept, strict=False)
-    model.set_text_stats(text_stats(cfg, encoder))
+    if "text_mean" not in kept:
+        model.set_text_stats(text_stats(cfg, encoder))
     return model
 
 
