@@ -19,4 +19,21 @@ def test_bench_json(tmp_path):
     assert nfes == [("student", 1), ("teacher", 1), ("teacher", 4), ("teacher", 100)]
     assert {r["batch"] for r in out["rows"]} == {1, 8}
     # 100 network evaluations against 1 of the same network: far slower, whatever the machine
-    assert out["speedup"] > 20 and out["speedup_end_to_end"] > 1
+    assert out["speedup"] > 20 and out["speedup_end_to_end"] > 1 and out["speedup_cfg_batched"] > 10
+    top = [r for r in out["rows"] if r["role"] == "teacher" and r["nfe"] == 100 and r["batch"] == 1]
+    assert sorted(r["cfg"] for r in top) == ["batched", "two forwards"] and out["reference"]["teacher_cfg"] == "two forwards"
+
+
+def test_cfg_as_two_forwards_equals_batched():
+    import torch
+
+    from onestep import samplers
+    from onestep.types import Cond
+
+    net = tiny_teacher()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 8, 32, 32, generator=g)
+    cond = Cond(torch.randn(2, 5, 384, generator=g), torch.ones(2, 5), torch.randn(2, 3, 32, 32, generator=g))
+    uncond = cond.with_text(torch.zeros(2, 5, 384), torch.ones(2, 5))
+    a, b = (samplers.euler(net, x, cond, steps=2, guidance=3.0, uncond=uncond, cfg_batched=flag) for flag in (True, False))
+    assert torch.allclose(a, b, atol=1e-5)

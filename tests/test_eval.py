@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from onestep import paths, world
 from onestep.cli import app
-from onestep.eval import aggregate, suite
+from onestep.eval import aggregate, panel, suite
 from onestep.eval.suite import TrackResult, motion_following
 from onestep.models.io import save_model
 from onestep.models.video_dit import DiTConfig, VideoDiT
@@ -57,7 +57,8 @@ def test_eval_writes_every_required_key(model_dir, tmp_path):
 def ground_truth_result(track, n=6):
     clips = suite.heldout_clips(track, n, world.WorldConfig())
     bounds = aggregate.anchors(clips, motion_following)
-    rows = [aggregate.dimensions(c.video, c, motion_following(c.video, c)) for c in clips]
+    videos = [c.video for c in clips]
+    rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(videos, clips, panel.panel(videos, clips))]
     return clips, bounds, TrackResult(clips, np.stack([c.video for c in clips]), rows, bounds, {}, 0.0)
 
 
@@ -69,7 +70,7 @@ def test_data_scores_at_the_top_and_corruptions_below():
     for name in ("freeze", "blur", "first_frame_replace"):
         rng = np.random.default_rng(0)
         videos = [corruptions.CORRUPTIONS[name](c.video, 1.0, rng) for c in clips]
-        rows = [aggregate.dimensions(v, c, motion_following(v, c)) for v, c in zip(videos, clips)]
+        rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(videos, clips, panel.panel(videos, clips))]
         bad = TrackResult(clips, np.stack(videos), rows, bounds, {}, 0.0).scores()
         assert bad["total"] < 85, (name, bad["total"])
     # the metric meant for each failure catches it
@@ -79,6 +80,18 @@ def test_data_scores_at_the_top_and_corruptions_below():
     assert np.mean([aggregate.proxies.dynamic_degree_dis(v) for v in frozen]) == 0.0
     collapsed = aggregate.dimensions(corruptions.first_frame_replace(clips[0].video, 1.0, None), clips[0], 1.0)
     assert collapsed["first_frame[psnr]"] < 20 < aggregate.dimensions(clips[0].video, clips[0], 1.0)["first_frame[psnr]"]
+
+
+def test_semantic_score_sees_objects_the_other_scores_miss():
+    """A video of the background alone (smooth, steady, the first frame's colours) keeps a high
+    Quality; Semantic, which asks for the prompted objects, drops to the floor and pulls Total down."""
+    clips, bounds, data = ground_truth_result("shapes")
+    assert data.scores()["semantic"] == pytest.approx(100.0)
+    empty = [np.broadcast_to(np.median(c.video.reshape(-1, 3), 0), c.video.shape).copy() for c in clips]
+    rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(empty, clips, panel.panel(empty, clips))]
+    bad = TrackResult(clips, np.stack(empty), rows, bounds, {}, 0.0).scores()
+    assert bad["quality"] > 50 and bad["semantic"] < 10, bad
+    assert bad["total"] < data.scores()["total"] - 40, bad
 
 
 @pytest.mark.parametrize(

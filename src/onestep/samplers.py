@@ -17,11 +17,15 @@ from onestep import flow
 from onestep.types import Cond, Denoiser
 
 
-def guided_velocity(net: Denoiser, x: Tensor, t: Tensor, cond: Cond, uncond: Cond | None, guidance: float) -> Tensor:
-    """v = v_uncond + g (v_cond - v_uncond), cond and uncond evaluated in one batch of 2B."""
+def guided_velocity(net: Denoiser, x: Tensor, t: Tensor, cond: Cond, uncond: Cond | None, guidance: float, batched: bool = True) -> Tensor:
+    """v = v_uncond + g (v_cond - v_uncond), cond and uncond evaluated in one batch of 2B, or, with
+    batched=False, as two forwards of B (as Wan's and diffusers' pipelines do; same result)."""
     if uncond is None or guidance == 1.0:
         return net(x, t, cond)
-    v_cond, v_uncond = net(torch.cat([x, x]), torch.cat([t, t]), Cond.cat([cond, uncond])).chunk(2)
+    if batched:
+        v_cond, v_uncond = net(torch.cat([x, x]), torch.cat([t, t]), Cond.cat([cond, uncond])).chunk(2)
+    else:
+        v_cond, v_uncond = net(x, t, cond), net(x, t, uncond)
     return v_uncond + guidance * (v_cond - v_uncond)
 
 
@@ -36,6 +40,7 @@ def euler(
     guidance: float = 1.0,
     uncond: Cond | None = None,
     t_max: float = 1.0,
+    cfg_batched: bool = True,
     callback: Callable[[int], None] | None = None,
 ) -> Tensor:
     """Integrate the ODE from t_max to 0 in `steps` Euler steps on the shifted grid; returns x0.
@@ -46,7 +51,7 @@ def euler(
     x = noise
     for i in range(steps):
         t = ts[i].expand(x.shape[0])
-        v = guided_velocity(net, x, t, cond, uncond, guidance)
+        v = guided_velocity(net, x, t, cond, uncond, guidance, cfg_batched)
         x = x + (ts[i + 1] - ts[i]) * v
         if callback is not None:
             callback(i)

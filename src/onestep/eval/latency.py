@@ -60,7 +60,7 @@ class Timing:
 
 def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond, uncond: Cond) -> torch.Tensor:
     if spec.kind == "euler":
-        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, uncond=uncond)
+        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, uncond=uncond, cfg_batched=spec.cfg_batched)
     return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
 
 

@@ -29,7 +29,7 @@ GIF_SCALE, GIF_FPS = 4, 8
 TRACK_ORDER = ("shapes", "photocam")
 # headline column -> metrics.json key (suite.summarise)
 HEADLINES = {
-    "Total": "total", "Quality": "quality", "I2V": "i2v", "first-frame PSNR (dB)": "first_frame_psnr_db",
+    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "first-frame PSNR (dB)": "first_frame_psnr_db",
     "GT PSNR (dB), photocam": "gt_psnr_db", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
     "motion direction acc, shapes": "motion_direction_acc", "camera move acc, photocam": "camera_motion_acc",
     "dynamic degree": "dynamic_degree", "seconds / video": "seconds_per_video",
@@ -91,8 +91,8 @@ def dimension_table(runs: list[Run], track: str) -> Table:
     data = [r.metrics.get("per_track", {}).get(track, {}) for r in runs]
     anchors = next((d["anchors"] for d in data if d.get("anchors")), {})
     raw_keys = sorted({k for d in data for k in d.get("metrics", {})})
-    anchored = [k for k in aggregate.QUALITY + aggregate.I2V if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
-    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v")]
+    anchored = [k for k in (*aggregate.QUALITY, *aggregate.I2V, *aggregate.SEMANTIC) if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
+    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v", "semantic")]
     rows.append("normalised dimensions: score 0-100 (raw mean)")
     for k in anchored:
         lo_hi = " → ".join(fmt(v) for v in anchors.get(k, ())) or "—"

@@ -26,6 +26,7 @@ class SamplerSpec:
     steps: int = 50
     guidance: float = 1.0
     shift: float = 1.0
+    cfg_batched: bool = True  # the CFG pair as one forward of 2B; False: two forwards of B (Wan's pipeline)
 
     @property
     def nfe(self) -> int:

@@ -28,7 +28,7 @@ ANCHOR_CLIPS = 64
 BOOTSTRAP = 1000
 DIVERSITY_CONDITIONS = 8  # conditions sampled at DIVERSITY_SEEDS noise seeds each
 DIVERSITY_SEEDS = 4
-# headline key -> (track, per-clip field); Total/Quality/I2V are handled separately
+# headline key -> (track, per-clip field); Total/Quality/I2V/Semantic are handled separately
 HEADLINES = {
     "first_frame_psnr_db": (None, "first_frame_psnr"),
     "gt_psnr_db": ("photocam", "gt_psnr"),
@@ -59,7 +59,7 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
 
 def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path) -> dict:
     """Anchors depend only on the conditions: computed once, kept in the cache directory."""
-    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v1"]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v2"]).encode()).hexdigest()[:12]
     path = cache_dir / f"anchors-{track}-{key}.json"
     if path.is_file():
         return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
@@ -92,7 +92,7 @@ class TrackResult:
         """Quality / I2V / Total of the mean raw dimensions over clips idx (all by default): like VBench,
         the average of each dimension is normalised, so ground truth scores exactly 100."""
         rows = self.rows if idx is None else [self.rows[i] for i in idx]
-        means = {k: _mean([r[k] for r in rows if k in r]) for k in self.bounds}
+        means = {k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in self.bounds}
         norm = aggregate.normalise(means, self.bounds)
         return {**aggregate.scores(norm), **{f"norm/{k}": v for k, v in norm.items()}}
 
@@ -104,7 +104,7 @@ def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, con
     seconds = time.perf_counter() - t0
     bounds = cached_anchors(track, config, photos, cache_dir)
     rows = [
-        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip))}
+        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip), gt_row)}
         for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips))
     ]
     floor = heldout_clips(track, n, config, photos, seed=FLOOR_SEED)
@@ -120,11 +120,6 @@ def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, con
         dists[f"coverage[{name}]/data_floor"] = distance.coverage(f_gt, f_floor)
     dists.update(diversity(model, encoder, clips[:DIVERSITY_CONDITIONS], spec, featnet, seed))
     return TrackResult(clips, videos, rows, bounds, dists, seconds)
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int) -> dict[str, float]:
@@ -156,7 +151,7 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
             if only in (None, t)
         }
 
-    for key in ("total", "quality", "i2v"):
+    for key in ("total", "quality", "i2v", "semantic"):
         out[key] = float(np.nanmean([res.scores()[key] for res in results.values()]))
         draws = [
             np.nanmean([res.scores(rng.integers(0, len(res.rows), len(res.rows)))[key] for res in results.values()])
@@ -174,6 +169,6 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
     out["per_track"] = {}
     for t, res in results.items():
         keys = sorted({k for r in res.rows for k in r})
-        table = {k: _mean([r[k] for r in res.rows if k in r]) for k in keys}
+        table = {k: aggregate.finite_mean([r[k] for r in res.rows if k in r]) for k in keys}
         out["per_track"][t] = {"metrics": table, "scores": res.scores(), "anchors": res.bounds, "distances": res.distances}
     return out

@@ -19,7 +19,7 @@ from onestep import flow
 from onestep.configs.base import to_dict
 from onestep.configs.teacher import TeacherConfig
 from onestep.errors import UserError
-from onestep.methods.flow_matching import flow_matching_loss
+from onestep.methods.flow_matching import flow_matching_loss, motion_weights
 from onestep.models.io import load_model, save_model
 from onestep.models.text import TextEncoder
 from onestep.models.video_dit import VideoDiT
@@ -135,7 +135,8 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
             noise = torch.randn(batch.video.shape, generator=g)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
-            loss = flow_matching_loss(model, batch.video, cond, t, noise).mean()
+            weight = motion_weights(batch.video, cfg.motion_weight) if cfg.motion_weight > 0 else None
+            loss = flow_matching_loss(model, batch.video, cond, t, noise, weight).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
