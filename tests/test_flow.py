@@ -99,3 +99,14 @@ def test_sample_t_in_range(kind):
     t = flow.sample_t(1000, kind=kind, s=3.0, generator=torch.Generator().manual_seed(0))
     assert t.min() >= 0 and t.max() <= 1 and math.isclose(float(flow.shift(torch.tensor(0.5), 3.0)), 0.75)
     assert t.median() > 0.5  # the shift spends more time at high noise
+
+
+def test_motion_weights_favour_moved_pixels_and_keep_the_loss_scale():
+    from onestep.methods.flow_matching import motion_weights
+
+    x0 = torch.zeros(2, 3, 4, 8, 8)
+    x0[0, :, 2:, :2, :2] = 1.0  # clip 0: a corner changes after frame 1; clip 1: static
+    w = motion_weights(x0, 4.0)
+    assert w.shape == (2, 1, 4, 8, 8)
+    assert torch.allclose(w.mean(dim=(1, 2, 3, 4)), torch.ones(2))
+    assert w[0, 0, 2, 0, 0] > 4 * w[0, 0, 2, 5, 5] and torch.allclose(w[1], torch.ones_like(w[1]))
