@@ -1,10 +1,10 @@
 """Figures for docs/teacher.md from a teacher run: loss and probe curves (png), a sample grid (gif).
 
     .venv/bin/python scripts/teacher_docs.py --run runs/teacher --out docs/img \
-        [--prior assets/teacher-run/logs-v3 --prior-steps 2250]
+        [--prior assets/teacher-run/logs-v3:2250 --prior assets/teacher-run/logs-v4:2000]
 
-`--prior` draws the logs of the run this one started from (`init_from`) before it, the later run's
-steps shifted by `--prior-steps`.
+Each `--prior LOGDIR:STEPS` draws the logs of a run this one descends from (`init_from`), oldest
+first, STEPS being how long that run was; every later run's steps are shifted by the sum before it.
 """
 
 from __future__ import annotations
@@ -41,15 +41,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", type=Path, default=Path("runs/teacher"))
     p.add_argument("--out", type=Path, default=Path("docs/img"))
-    p.add_argument("--prior", type=Path, default=None, help="logs of the run this one started from")
-    p.add_argument("--prior-steps", type=int, default=0, help="the step of the prior run it started at")
+    p.add_argument("--prior", action="append", default=[], help="LOGDIR:STEPS of a run this one descends from, oldest first")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    s = scalars([args.run / "logs"])
-    if args.prior is not None:
-        before = scalars([args.prior])
-        s = {k: [kv for kv in before.get(k, []) if kv[0] <= args.prior_steps] + [(step + args.prior_steps, v) for step, v in s[k]] for k in s}
+    s: dict[str, list[tuple[int, float]]] = {}
+    offset = 0
+    for prior in args.prior:
+        logdir, steps = prior.rsplit(":", 1)
+        for k, values in scalars([Path(logdir)]).items():
+            s.setdefault(k, []).extend((step + offset, v) for step, v in values if step <= int(steps))
+        offset += int(steps)
+    for k, values in scalars([args.run / "logs"]).items():
+        s.setdefault(k, []).extend((step + offset, v) for step, v in values)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     steps, loss = zip(*s["teacher/loss"])
     axes[0].plot(steps, loss)

@@ -109,3 +109,23 @@ def test_proxies_finite(video):
     assert set(scores) == set(P.ALL_PROXIES)
     assert all(isinstance(x, float) and np.isfinite(x) for x in scores.values())
     assert np.isfinite(P.sharpness_relative(video, video)) and np.all(np.isfinite(P.frame_psnr_curve(video, video)))
+
+
+def test_masked_ssim_punishes_blur_more_than_psnr_does(clips):
+    """The posterior mean of a moving texture is a blur: SSIM on the visible region drops where PSNR
+    barely moves; the mask restricts the average."""
+    from onestep.eval.panel import masked_ssim
+    from onestep.world.instruments import masked_psnr
+
+    truth = clips[3][1:]
+    mask = np.ones(truth.shape[:3], bool)
+    assert masked_ssim(truth, truth, mask) == pytest.approx(1.0)
+    blurred = CORRUPTIONS["blur"](truth, 1.0, np.random.default_rng(0))
+    ssim, psnr = masked_ssim(blurred, truth, mask), masked_psnr(blurred, truth)
+    assert ssim < 0.8 and psnr > 20, (ssim, psnr)
+    left = mask.copy()
+    left[:, :, 13:] = False
+    damaged = truth.copy()
+    damaged[:, :, 16:] = 0.0  # beyond the mask and its 7x7 windows: no effect
+    assert masked_ssim(damaged, truth, left) == pytest.approx(1.0)
+    assert masked_ssim(damaged, truth, mask) < 0.8

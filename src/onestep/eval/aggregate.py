@@ -9,10 +9,11 @@ guessing (`CHANCE`): no corruption of a true video hides its objects, so guessin
 Quality and I2V are the means of their normalised dimensions, as in VBench-I2V. Semantic is VBench's
 third score (its object class, colour and multiple-objects dimensions) read by the world's exact
 instruments: on shapes, are the prompted objects there, in their colour and shape; on photocam, is
-the prompted scene there (PSNR against the exact target frames on the region visible from frame 0).
-Without it a blurry posterior mean (one Euler step) scores well on smoothness and first-frame PSNR
-while its objects are gone. Total = (Quality + I2V + Semantic) / 3. The per-dimension table is
-always printed beside them: an aggregate hides which dimension moved.
+the prompted scene there, sharp (SSIM against the exact target frames on the region visible from
+frame 0; PSNR would reward the blur of a posterior mean). Without it a blurry posterior mean (one
+Euler step) scores well on smoothness and first-frame PSNR while its objects are gone.
+Total = (Quality + I2V + Semantic) / 3. The per-dimension table is always printed beside them: an
+aggregate hides which dimension moved.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ QUALITY = (
 )
 I2V = ("i2v_subject[hist]", "i2v_background[hist]", "first_frame[psnr]", "motion_following[gt]")
 # Semantic dimension -> the panel field it reads (panel.py)
-SEMANTIC = {"object_presence[gt]": "presence", "object_colour[gt]": "colour_acc", "object_shape[gt]": "shape_acc", "scene_fidelity[gt]": "gt_psnr"}
+SEMANTIC = {"object_presence[gt]": "presence", "object_colour[gt]": "colour_acc", "object_shape[gt]": "shape_acc", "scene_fidelity[gt-ssim]": "gt_ssim"}
 CHANCE = {"object_presence[gt]": 0.0, "object_colour[gt]": 1 / 6, "object_shape[gt]": 1 / 3}  # 6 colours, 3 shapes
 PSNR_CEILING = 40.0  # dB: at 32x32 a frame this close to its target is indistinguishable from it
 ANCHOR_CORRUPTIONS = ("noise", "blur", "freeze", "flicker", "jitter", "frame_drop", "colour_drift", "first_frame_replace")
@@ -58,7 +59,7 @@ def dimensions(video: np.ndarray, clip: Clip, motion_following: float | None, pa
         row["motion_following[gt]"] = motion_following
     for dim, field in SEMANTIC.items():
         if panel_row is not None and field in panel_row:
-            row[dim] = min(panel_row[field], PSNR_CEILING) if field == "gt_psnr" else panel_row[field]
+            row[dim] = panel_row[field]
     return row
 
 
@@ -74,7 +75,7 @@ def anchors(clips: list[Clip], motion_fn, seed: int = 0) -> dict[str, tuple[floa
         rng = np.random.default_rng([seed, ANCHOR_CORRUPTIONS.index(name)])
         scored = mean_rows([corruptions.CORRUPTIONS[name](c.video, 1.0, rng) for c in clips])
         worst = {k: min(worst[k], scored[k]) for k in data}
-    worst.update({k: v for k, v in CHANCE.items() if k in worst})
+    worst.update({k: v for k, v in CHANCE.items() if np.isfinite(data.get(k, np.nan))})
     return {k: (worst[k], data[k]) for k in data}
 
 

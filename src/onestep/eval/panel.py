@@ -1,8 +1,9 @@
 """The ground-truth panel: what the world's instruments read back from generated videos.
 
 shapes:   presence, colour_acc, shape_acc, direction_acc, speed_err, position_err (instruments.py)
-photocam: camera_acc (recognised move), gt_psnr on the region visible from frame 0 over frames 1..F-1
-          (moving clips), and the same for the trivial baseline that repeats the first frame
+photocam: camera_acc (recognised move), gt_psnr and gt_ssim on the region visible from frame 0 over
+          frames 1..F-1 (moving clips), and the same for the trivial baseline that repeats the first
+          frame (SSIM's contrast and structure terms punish the blur that PSNR forgives)
 both:     first_frame_psnr (generated frame 0 vs the conditioning image), first_frame_drift
           (PSNR of frame 0 minus PSNR of the last frame against their targets: how fidelity decays)
 Every function returns per-clip values; aggregation and intervals live in the suite.
@@ -11,6 +12,7 @@ Every function returns per-clip values; aggregation and intervals live in the su
 from __future__ import annotations
 
 import numpy as np
+from skimage.metrics import structural_similarity
 
 from onestep.world import instruments
 from onestep.world.clip import Clip
@@ -18,6 +20,17 @@ from onestep.world.clip import Clip
 
 def first_frame_psnr(video: np.ndarray, clip: Clip) -> float:
     return instruments.masked_psnr(video[0], clip.first_frame)
+
+
+def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Mean SSIM of (F, H, W, 3) frames in [0, 1] over the pixels of `mask` (F, H, W): skimage's
+    SSIM map (7x7 uniform window, channels averaged), averaged where the mask holds."""
+    maps = [
+        structural_similarity(x, y, channel_axis=-1, data_range=1.0, win_size=7, full=True)[1].mean(-1)
+        for x, y in zip(np.clip(a, 0, 1).astype(np.float64), np.clip(b, 0, 1).astype(np.float64))
+    ]
+    m = np.asarray(mask, bool)
+    return float(np.stack(maps)[m].mean()) if m.any() else float("nan")
 
 
 def shapes_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
@@ -35,6 +48,8 @@ def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
         out["gt_psnr"] = instruments.masked_psnr(video[1:], clip.video[1:], vis)
         repeat = np.repeat(clip.video[:1], len(clip.video) - 1, axis=0)
         out["repeat_psnr"] = instruments.masked_psnr(repeat, clip.video[1:], vis)
+        out["gt_ssim"] = masked_ssim(video[1:], clip.video[1:], vis)
+        out["repeat_ssim"] = masked_ssim(repeat, clip.video[1:], vis)
     return out
 
 

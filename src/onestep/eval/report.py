@@ -30,7 +30,7 @@ TRACK_ORDER = ("shapes", "photocam")
 # headline column -> metrics.json key (suite.summarise)
 HEADLINES = {
     "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "first-frame PSNR (dB)": "first_frame_psnr_db",
-    "GT PSNR (dB), photocam": "gt_psnr_db", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
+    "GT PSNR (dB), photocam": "gt_psnr_db", "GT SSIM, photocam": "gt_ssim", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
     "motion direction acc, shapes": "motion_direction_acc", "camera move acc, photocam": "camera_motion_acc",
     "dynamic degree": "dynamic_degree", "seconds / video": "seconds_per_video",
 }

@@ -33,6 +33,8 @@ HEADLINES = {
     "first_frame_psnr_db": (None, "first_frame_psnr"),
     "gt_psnr_db": ("photocam", "gt_psnr"),
     "repeat_first_frame_psnr_db": ("photocam", "repeat_psnr"),
+    "gt_ssim": ("photocam", "gt_ssim"),
+    "repeat_first_frame_ssim": ("photocam", "repeat_ssim"),
     "motion_direction_acc": ("shapes", "direction_acc"),
     "object_presence": ("shapes", "presence"),
     "shape_acc": ("shapes", "shape_acc"),
@@ -59,7 +61,7 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
 
 def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path) -> dict:
     """Anchors depend only on the conditions: computed once, kept in the cache directory."""
-    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v2"]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v3"]).encode()).hexdigest()[:12]
     path = cache_dir / f"anchors-{track}-{key}.json"
     if path.is_file():
         return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
