@@ -73,3 +73,28 @@ def test_instruments_catch_a_frozen_video():
     assert instruments.shapes_report(frozen, clip.truth)["direction_acc"] == 0.0
     cam = next(c for c in (world.sample("photocam", s) for s in range(50)) if c.truth["move"].startswith("pan"))
     assert instruments.estimate_camera(np.repeat(cam.video[:1], 8, axis=0))["move"] == "static"
+
+
+def test_permanence_bounce_background_and_camera_rate_instruments():
+    """Floors on clean renders, and each instrument catching the failure it is meant for."""
+    from onestep.eval import corruptions, panel
+
+    shapes = [world.sample("shapes", s, "heldout") for s in range(12)]
+    rows = [instruments.shapes_report(c.video, c.truth) for c in shapes]
+    assert all(r["permanence"] == 1.0 and r["background_err"] < 0.005 for r in rows)
+    bouncing = [c for c, r in zip(shapes, rows) if np.isfinite(r["bounce_acc"])]
+    assert bouncing and all(instruments.shapes_report(c.video, c.truth)["bounce_acc"] == 1.0 for c in bouncing)
+    frozen = [instruments.shapes_report(corruptions.freeze(c.video, 1.0, None), c.truth)["bounce_acc"] for c in bouncing]
+    assert np.mean(frozen) == 0.0
+    noisy = instruments.shapes_report(corruptions.CORRUPTIONS["noise"](shapes[0].video, 1.0, np.random.default_rng(0)), shapes[0].truth)
+    assert noisy["background_err"] > 0.1
+    vanishing = shapes[0].video.copy()
+    vanishing[4:] = shapes[0].truth["background"]  # every object gone from frame 4 on
+    assert instruments.shapes_report(vanishing, shapes[0].truth)["permanence"] == 0.0
+
+    moving = [c for c in (world.sample("photocam", s, "heldout") for s in range(12)) if c.truth["move"] != "static"]
+    errs = [panel.photocam_clip(c.video, c).get("camera_param_err", np.nan) for c in moving]
+    assert np.nanmax(errs) < 0.1
+    pans = [c for c in moving if c.truth["move"].startswith(("pan", "tilt"))]
+    twice = [panel.camera_param_error(instruments.estimate_camera(c.video[::2])["param"], c.truth["move"], c.truth["speed"]) for c in pans]
+    assert pans and np.median(twice) > 0.5  # every other frame: twice the prompted rate, about 100% off

@@ -1,7 +1,9 @@
 """The ground-truth panel: what the world's instruments read back from generated videos.
 
-shapes:   presence, colour_acc, shape_acc, direction_acc, speed_err, position_err (instruments.py)
-photocam: camera_acc (recognised move), gt_psnr and gt_ssim on the region visible from frame 0 over
+shapes:   presence, permanence, colour_acc, shape_acc, direction_acc, bounce_acc, speed_err,
+          position_err, background_err (instruments.py)
+photocam: camera_acc (recognised move), camera_param_err (relative error of the per-frame shift or
+          zoom rate, clips whose move is recognised), gt_psnr and gt_ssim on the region visible from frame 0 over
           frames 1..F-1 (moving clips), and the same for the trivial baseline that repeats the first
           frame (SSIM's contrast and structure terms punish the blur that PSNR forgives)
 both:     first_frame_psnr (generated frame 0 vs the conditioning image), first_frame_drift
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from onestep.world import instruments
+from onestep.world import instruments, photocam
 from onestep.world.clip import Clip
 
 
@@ -33,6 +35,16 @@ def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.stack(maps)[m].mean()) if m.any() else float("nan")
 
 
+def camera_param_error(param: float, move: str, speed: str) -> float:
+    """|estimated - true| / true per-frame rate: the content shift in px for pans and tilts, log of
+    the zoom factor for zooms (the instrument's grid steps are 0.25 px and 1%)."""
+    if move.startswith("zoom"):
+        true = np.log(photocam.ZOOM_RATES[speed])
+        return float(abs(abs(np.log(param)) - true) / true)
+    true = photocam.PAN_SPEEDS[speed]
+    return float(abs(param - true) / true)
+
+
 def shapes_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
     report = instruments.shapes_report(video, clip.truth)
     report["first_frame_psnr"] = first_frame_psnr(video, clip)
@@ -44,6 +56,8 @@ def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
     truth = clip.truth
     vis = truth["visible"][1:]
     out = dict(camera_acc=float(est["move"] == truth["move"]), first_frame_psnr=first_frame_psnr(video, clip))
+    if truth["move"] != "static" and out["camera_acc"]:
+        out["camera_param_err"] = camera_param_error(est["param"], truth["move"], truth["speed"])
     if truth["move"] != "static":
         out["gt_psnr"] = instruments.masked_psnr(video[1:], clip.video[1:], vis)
         repeat = np.repeat(clip.video[:1], len(clip.video) - 1, axis=0)

@@ -2,8 +2,8 @@
 
 - `parse_shapes(frame)`: the largest saturated blob per colour (hue class), with centroid, area and
   the shape whose template fitted to the blob's bounding box overlaps it best.
-- `shapes_report(video, truth)`: presence, colour and shape read-back, motion direction and speed,
-  position error, per object and frame, against the clip's truth.
+- `shapes_report(video, truth)`: presence and permanence, colour and shape read-back, motion
+  direction and speed, bounces, position error and background error, against the clip's truth.
 - `estimate_camera(video)`: the camera move that best explains consecutive frames, by a 1-D search
   per move over pan (content shift in x), tilt (shift in y) and zoom (scale about the centre).
 Frames are (H, W, 3) float in [0, 1]; videos (F, H, W, 3).
@@ -102,33 +102,42 @@ def shapes_report(video: np.ndarray, truth: dict) -> dict[str, float]:
                      (object-frames more than 10% hidden by another object are left out).
     colour_acc:      frames whose detected colours include every visible object's and no other.
     shape_acc:       present object-frames whose read-back shape is the true one (binding: by colour).
+    permanence:      objects present in every frame where they are visible (none vanishes or blinks).
     direction_acc:   objects whose per-step displacement agrees with the truth (median cosine > 0.5).
+    bounce_acc:      of the objects that bounce off a wall in the clip, those whose displacement after
+                     the bounce agrees with the reflected velocity (median cosine > 0.5); NaN if none.
     speed_err:       |median detected speed - true speed| in px / frame.
     position_err:    mean distance between detected and true centres, px.
+    background_err:  mean absolute error against the true background on the pixels more than 2 px
+                     from every true object, [0, 1] units (ghosts, smears, colour drift of the scene).
     """
     objects = truth["objects"]
     frames = [parse_shapes(f) for f in video]
     true_colours = {o["colour"] for o in objects}
     visible = visibility(objects, len(video), video.shape[1])
-    presence, shape_ok, pos_err = [], [], []
+    presence, permanence, shape_ok, pos_err = [], [], [], []
     for i, o in enumerate(objects):
         expected = float(shapes_world.shape_mask(o["shape"], video.shape[2] / 2, video.shape[1] / 2, o["radius"], video.shape[1]).sum())
+        always = True
         for f, parsed in enumerate(frames):
             if visible[i, f] < 0.9:
                 continue  # occluded by a later object: the truth itself is not fully visible
             blob = parsed.get(o["colour"])
             ok = blob is not None and blob["area"] >= 0.4 * expected
             presence.append(ok)
+            always &= ok
             if ok:
                 shape_ok.append(blob["shape"] == o["shape"])
                 pos_err.append(float(np.linalg.norm(blob["centre"] - o["centres"][f])))
+        permanence.append(always)
     colour_acc = [
         {o["colour"] for i, o in enumerate(objects) if visible[i, f] >= 0.9} <= set(p) <= true_colours for f, p in enumerate(frames)
     ]
-    direction, speed_err = [], []
+    direction, bounce, speed_err = [], [], []
     for o in objects:
         centres = [p.get(o["colour"], {}).get("centre") for p in frames]
         cos, speeds = [], []
+        after = bounce_steps(o["steps"])
         for f in range(len(frames) - 1):
             if centres[f] is None or centres[f + 1] is None:
                 cos.append(-1.0)  # a vanished object has no right direction
@@ -137,13 +146,41 @@ def shapes_report(video: np.ndarray, truth: dict) -> dict[str, float]:
             cos.append(float(d @ d_true / (np.linalg.norm(d) * np.linalg.norm(d_true) + 1e-6)))
             speeds.append(float(np.linalg.norm(d)))
         direction.append(float(np.median(cos) > 0.5))
+        if after:
+            bounce.append(float(np.median([cos[f] for f in after]) > 0.5))
         if speeds:
             speed_err.append(abs(float(np.median(speeds)) - float(np.linalg.norm(o["steps"][0]))))
     mean = lambda x: float(np.mean(x)) if len(x) else float("nan")  # noqa: E731
     return dict(
-        presence=mean(presence), colour_acc=mean(colour_acc), shape_acc=mean(shape_ok), direction_acc=mean(direction),
-        speed_err=mean(speed_err), position_err=mean(pos_err),
+        presence=mean(presence), permanence=mean(permanence), colour_acc=mean(colour_acc), shape_acc=mean(shape_ok),
+        direction_acc=mean(direction), bounce_acc=mean(bounce), speed_err=mean(speed_err), position_err=mean(pos_err),
+        background_err=background_error(video, truth),
     )
+
+
+def bounce_steps(steps: np.ndarray) -> list[int]:
+    """Indices of the steps after an object's first bounce (a velocity component changes sign), the
+    bounce step itself included only if it is the last one."""
+    flipped = [f for f in range(1, len(steps)) if np.any(np.sign(steps[f]) * np.sign(steps[0]) < 0)]
+    if not flipped:
+        return []
+    first = flipped[0]
+    return list(range(first + 1, len(steps))) or [first]
+
+
+def background_error(video: np.ndarray, truth: dict, margin: float = 2.0) -> float:
+    """Mean |video - background| over the pixels farther than `margin` px from every true object."""
+    size = video.shape[1]
+    errors = []
+    for f, frame in enumerate(video):
+        cover = np.zeros((size, size))
+        for o in truth["objects"]:
+            cx, cy = o["centres"][f]
+            cover = np.maximum(cover, shapes_world.shape_mask(o["shape"], cx, cy, o["radius"] + margin, size))
+        free = cover == 0
+        if free.any():
+            errors.append(float(np.abs(frame - truth["background"])[free].mean()))
+    return float(np.mean(errors)) if errors else float("nan")
 
 
 # ---------------------------------------------------------------------------------------------
