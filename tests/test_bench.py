@@ -12,7 +12,7 @@ from tests.test_methods import tiny_teacher
 def test_bench_json(tmp_path):
     save_model(tmp_path / "teacher", tiny_teacher(), {"role": "teacher", "sampling": {"kind": "euler", "steps": 50, "guidance": 3.0, "shift": 3.0}})
     save_model(tmp_path / "student", tiny_teacher(), {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}})
-    result = CliRunner().invoke(app, ["bench", "--model", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher"), "--repeats", "1", "--json"])
+    result = CliRunner().invoke(app, ["bench", "--model", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher"), "--repeats", "1", "--min-seconds", "0", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     nfes = sorted({(r["role"], r["nfe"]) for r in out["rows"]})

@@ -99,7 +99,8 @@ def eval_(
 def bench(
     model: Path = typer.Option(..., help="model directory (a student, or any model)"),
     teacher: Optional[Path] = typer.Option(None, help="teacher directory (default assets/teacher)"),
-    repeats: int = typer.Option(3, help="timed runs per row (median reported)"),
+    repeats: int = typer.Option(3, help="timed runs per row at least (median reported)"),
+    min_seconds: float = typer.Option(2.0, help="and more runs until this much denoising time is measured per row"),
     json_: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
     """Latency and throughput of a model against the teacher at 100, 4 and 1 NFE, in one run."""
@@ -110,7 +111,7 @@ def bench(
 
     from onestep.commands.bench import run
 
-    result = run(model_dir=model, teacher_dir=teacher, repeats=repeats, say=(lambda _: None) if json_ else typer.echo)
+    result = run(model_dir=model, teacher_dir=teacher, repeats=repeats, min_seconds=min_seconds, say=(lambda _: None) if json_ else typer.echo)
     if json_:
         typer.echo(_json.dumps(result, indent=2))
         return

@@ -22,7 +22,7 @@ from onestep.models.io import load_model
 from onestep.models.text import TextEncoder
 
 
-def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] = (1, 8), repeats: int = 3, teacher_nfes: tuple[int, ...] = (100, 4, 1), say=print) -> dict:
+def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] = (1, 8), repeats: int = 3, min_seconds: float = 2.0, teacher_nfes: tuple[int, ...] = (100, 4, 1), say=print) -> dict:
     model, config = load_model(model_dir)
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
@@ -32,7 +32,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     rows = []
     for batch in batches:
         spec = sampler_for(config, None, None, None)
-        rows.append({"model": str(model_dir), "role": config.get("role", "model"), **asdict(measure(model, encoder, spec, batch=batch, shape=shape, repeats=repeats))})
+        rows.append({"model": str(model_dir), "role": config.get("role", "model"), **asdict(measure(model, encoder, spec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))})
         say(f"model  NFE {spec.nfe:>3} batch {batch}: {rows[-1]['denoise_s'] * 1e3:.1f} ms/video")
         for nfe in teacher_nfes:
             guided = sampler_for(tconfig, nfe, None, None)
@@ -40,7 +40,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
             if guided.guidance != 1.0 and nfe == max(teacher_nfes):
                 specs.insert(0, (replace(guided, cfg_batched=False), "two forwards"))
             for tspec, cfg in specs:
-                timing = asdict(measure(teacher, encoder, tspec, batch=batch, shape=shape, repeats=repeats))
+                timing = asdict(measure(teacher, encoder, tspec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))
                 rows.append({"model": str(teacher_dir or paths.TEACHER), "role": "teacher", "cfg": cfg if tspec.guidance != 1.0 else "none", **timing})
                 say(f"teacher NFE {tspec.nfe:>3} batch {batch} (CFG {rows[-1]['cfg']}): {rows[-1]['denoise_s'] * 1e3:.1f} ms/video")
     # the speedup of the model over the teacher's 100-NFE rows, batch 1, same run

@@ -1,7 +1,9 @@
 """Latency, throughput and memory of sampling, measured as the POSE paper does: denoising latency
 (the network evaluations) apart from text encoding and decoding, and end to end beside it.
 
-Every figure is the median of `repeats` timed runs after `warmup` untimed ones; peak memory is the
+Every figure is the median of at least `repeats` timed runs after `warmup` untimed ones, and of as many
+more as fill `min_seconds` of denoising (timeit's autorange, so the fast rows get many runs; on this
+virtual machine a 20 ms forward still drifts by up to a third between rows, docs/pose.md); peak memory is the
 largest resident-set increase seen by a 2 ms sampler thread during the timed runs (CPU), or
 torch.cuda.max_memory_allocated on a GPU.
 """
@@ -65,7 +67,9 @@ def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond,
 
 
 @torch.no_grad()
-def measure(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3) -> Timing:
+def measure(
+    model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3, min_seconds: float = 2.0, max_runs: int = 1000
+) -> Timing:
     prompts = [f"a red circle moves left {i}" for i in range(batch)]  # distinct, so the cache never answers
     image = torch.zeros(batch, shape[0], shape[2], shape[3])
     noise = torch.randn(batch, *shape)
@@ -86,7 +90,9 @@ def measure(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: 
     for i in range(warmup):
         run(-1 - i)
     with PeakRSS() as mem:
-        times = [run(i) for i in range(repeats)]
+        times: list[tuple[float, float]] = []
+        while len(times) < repeats or (sum(t[0] for t in times) < min_seconds and len(times) < max_runs):
+            times.append(run(len(times)))
     den = statistics.median(t[0] for t in times)
     e2e = statistics.median(t[1] for t in times)
     return Timing(spec.nfe, batch, den / batch, e2e / batch, batch / den, mem.increase_mb)
