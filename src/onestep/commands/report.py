@@ -11,8 +11,9 @@ from rich.table import Table
 from onestep.errors import UserError
 
 HEADLINE_ORDER = (
-    "total", "quality", "i2v", "first_frame_psnr_db", "gt_psnr_db", "repeat_first_frame_psnr_db", "motion_direction_acc",
-    "object_presence", "shape_acc", "colour_acc", "camera_motion_acc", "dynamic_degree", "seconds_per_video",
+    "total", "quality", "i2v", "semantic", "first_frame_psnr_db", "gt_psnr_db", "repeat_first_frame_psnr_db", "gt_ssim",
+    "repeat_first_frame_ssim", "motion_direction_acc", "object_presence", "object_permanence", "shape_acc", "colour_acc",
+    "bounce_acc", "background_err", "camera_motion_acc", "camera_param_err", "dynamic_degree", "seconds_per_video",
 )
 
 
