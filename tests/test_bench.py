@@ -37,3 +37,21 @@ def test_cfg_as_two_forwards_equals_batched():
     uncond = cond.with_text(torch.zeros(2, 5, 384), torch.ones(2, 5))
     a, b = (samplers.euler(net, x, cond, steps=2, guidance=3.0, uncond=uncond, cfg_batched=flag) for flag in (True, False))
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_interleaved_ratio_alternates_and_takes_medians():
+    from onestep.eval.latency import interleaved_ratio
+
+    calls = []
+
+    def runner(name, seconds):
+        def run(i):
+            calls.append(name)
+            return seconds, 2 * seconds
+
+        return run
+
+    out = interleaved_ratio(runner("slow", 1.0), runner("fast", 0.01), rounds=3, fast_seconds=0.03)
+    assert out["speedup"] == 100.0 and out["speedup_end_to_end"] == 100.0
+    # warm-up of both, then per round one slow run followed by fast runs filling 0.03 s
+    assert calls[:2] == ["slow", "fast"] and calls[2] == "slow" and calls[3:6] == ["fast"] * 3 and calls[6] == "slow"

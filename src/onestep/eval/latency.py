@@ -66,14 +66,13 @@ def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond,
     return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
 
 
-@torch.no_grad()
-def measure(
-    model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3, min_seconds: float = 2.0, max_runs: int = 1000
-) -> Timing:
+def timed_runner(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple):
+    """run(i) -> (denoising seconds, end-to-end seconds) of one batch, prompts made distinct by i."""
     prompts = [f"a red circle moves left {i}" for i in range(batch)]  # distinct, so the cache never answers
     image = torch.zeros(batch, shape[0], shape[2], shape[3])
     noise = torch.randn(batch, *shape)
 
+    @torch.no_grad()
     def run(i: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         encoder._cache.clear()
@@ -87,6 +86,13 @@ def measure(
         t3 = time.perf_counter()
         return t2 - t1, t3 - t0
 
+    return run
+
+
+def measure(
+    model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3, min_seconds: float = 2.0, max_runs: int = 1000
+) -> Timing:
+    run = timed_runner(model, encoder, spec, batch=batch, shape=shape)
     for i in range(warmup):
         run(-1 - i)
     with PeakRSS() as mem:
@@ -96,3 +102,18 @@ def measure(
     den = statistics.median(t[0] for t in times)
     e2e = statistics.median(t[1] for t in times)
     return Timing(spec.nfe, batch, den / batch, e2e / batch, batch / den, mem.increase_mb)
+
+
+def interleaved_ratio(slow, fast, *, rounds: int = 5, fast_seconds: float = 0.5) -> dict[str, float]:
+    """Denoising and end-to-end ratio slow / fast of two `timed_runner`s, their timed runs interleaved:
+    each round one slow run, then fast runs for `fast_seconds` (one at least); medians over all rounds. Drift of the
+    machine's speed over minutes then falls on both sides of the ratio alike."""
+    slow(-1), fast(-1)
+    slow_times, fast_times = [], []
+    for r in range(rounds):
+        slow_times.append(slow(r))
+        start = len(fast_times)
+        while len(fast_times) == start or sum(t[0] for t in fast_times[start:]) < fast_seconds:
+            fast_times.append(fast(len(fast_times)))
+    med = lambda times, k: statistics.median(t[k] for t in times)  # noqa: E731
+    return {"speedup": med(slow_times, 0) / med(fast_times, 0), "speedup_end_to_end": med(slow_times, 1) / med(fast_times, 1)}
