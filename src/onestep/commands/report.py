@@ -9,12 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from onestep.errors import UserError
+from onestep.eval import suite
 
-HEADLINE_ORDER = (
-    "total", "quality", "i2v", "semantic", "first_frame_psnr_db", "gt_psnr_db", "repeat_first_frame_psnr_db", "gt_ssim",
-    "repeat_first_frame_ssim", "motion_direction_acc", "object_presence", "object_permanence", "shape_acc", "colour_acc",
-    "bounce_acc", "background_err", "camera_motion_acc", "camera_param_err", "dynamic_degree", "seconds_per_video",
-)
+HEADLINE_ORDER = ("total", "quality", "i2v", "semantic", *suite.HEADLINES, "seconds_per_video")  # metrics.json keys
 
 
 def print_metrics(metrics: dict, console: Console | None = None) -> None:

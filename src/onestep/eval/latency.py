@@ -1,9 +1,10 @@
 """Latency, throughput and memory of sampling, measured as the POSE paper does: denoising latency
 (the network evaluations) apart from text encoding and decoding, and end to end beside it.
 
-Every figure is the median of at least `repeats` timed runs after `warmup` untimed ones, and of as many
-more as fill `min_seconds` of denoising (timeit's autorange, so the fast rows get many runs; on this
-virtual machine a 20 ms forward still drifts by up to a third between rows, docs/pose.md); peak memory is the
+Every figure is the median of at least `repeats` timed runs after `warmup` untimed ones and of as
+many more as fill `min_seconds` of denoising (timeit's autorange, so the fast rows get many runs).
+A 20 ms forward still drifts by up to a third between rows on a shared machine (docs/pose.md), so a
+ratio of two rows is measured with their runs interleaved (`interleaved_ratio`). Peak memory is the
 largest resident-set increase seen by a 2 ms sampler thread during the timed runs (CPU), or
 torch.cuda.max_memory_allocated on a GPU.
 """
@@ -106,8 +107,8 @@ def measure(
 
 def interleaved_ratio(slow, fast, *, rounds: int = 5, fast_seconds: float = 0.5) -> dict[str, float]:
     """Denoising and end-to-end ratio slow / fast of two `timed_runner`s, their timed runs interleaved:
-    each round one slow run, then fast runs for `fast_seconds` (one at least); medians over all rounds. Drift of the
-    machine's speed over minutes then falls on both sides of the ratio alike."""
+    each round one slow run, then fast runs for `fast_seconds` (one at least); medians over all
+    rounds. Drift of the machine's speed over minutes then falls on both sides of the ratio alike."""
     slow(-1), fast(-1)
     slow_times, fast_times = [], []
     for r in range(rounds):

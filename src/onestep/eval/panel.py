@@ -3,9 +3,9 @@
 shapes:   presence, permanence, colour_acc, shape_acc, direction_acc, bounce_acc, speed_err,
           position_err, background_err (instruments.py)
 photocam: camera_acc (recognised move), camera_param_err (relative error of the per-frame shift or
-          zoom rate, clips whose move is recognised), gt_psnr and gt_ssim on the region visible from frame 0 over
-          frames 1..F-1 (moving clips), and the same for the trivial baseline that repeats the first
-          frame (SSIM's contrast and structure terms punish the blur that PSNR forgives)
+          zoom rate, clips whose move is recognised), gt_psnr and gt_ssim on the region visible from
+          frame 0 over frames 1..F-1 (moving clips), and the same for the trivial baseline that
+          repeats the first frame (SSIM's contrast and structure terms punish the blur PSNR forgives)
 both:     first_frame_psnr (generated frame 0 vs the conditioning image), first_frame_drift
           (PSNR of frame 0 minus PSNR of the last frame against their targets: how fidelity decays)
 Every function returns per-clip values; aggregation and intervals live in the suite.
@@ -56,9 +56,9 @@ def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
     truth = clip.truth
     vis = truth["visible"][1:]
     out = dict(camera_acc=float(est["move"] == truth["move"]), first_frame_psnr=first_frame_psnr(video, clip))
-    if truth["move"] != "static" and out["camera_acc"]:
-        out["camera_param_err"] = camera_param_error(est["param"], truth["move"], truth["speed"])
     if truth["move"] != "static":
+        if out["camera_acc"]:
+            out["camera_param_err"] = camera_param_error(est["param"], truth["move"], truth["speed"])
         out["gt_psnr"] = instruments.masked_psnr(video[1:], clip.video[1:], vis)
         repeat = np.repeat(clip.video[:1], len(clip.video) - 1, axis=0)
         out["repeat_psnr"] = instruments.masked_psnr(repeat, clip.video[1:], vis)
