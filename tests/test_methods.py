@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from onestep import world
+from onestep import flow, world
 from onestep.methods.heads import FeatureTaps, default_taps, hinge_d, hinge_g
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.methods.vsd import VSD, VSDConfig
@@ -116,6 +116,35 @@ def test_st_r1_estimates_the_gradient_norm_of_a_linear_discriminator():
     est = st_r1(d(x + e), d(x), e).mean()
     assert float(est) == pytest.approx(float(w.pow(2).sum()), rel=0.1)
     assert st_r1(d(x), d(x), e).abs().max() == 0  # a flat D has no penalty
+
+
+class _Linear(torch.nn.Module):
+    """A 'teacher' with v(x, t) = a x: its ODE has the closed form x(t_next) = x(t) exp(a (t_next - t))."""
+
+    def __init__(self, a: float):
+        super().__init__()
+        self.a = a
+
+    def forward(self, x, t, cond):
+        return self.a * x
+
+
+def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(nets, batch):
+    cond = Cond(batch.text, batch.text_mask, batch.image)
+    x0 = batch.video
+    target = lambda k, teacher: PoseEquilibrium(PoseConfig(consistency_steps=k, guidance=1.0)).consistency_target(  # noqa: E731
+        Nets(nets.generator, teacher, nets.generator_ema, nets.critic, nets.null_text, nets.null_mask), x0, cond, torch.Generator().manual_seed(3)
+    )
+    g = torch.Generator().manual_seed(3)  # the same draws as the method: t, then eps
+    cfg = PoseConfig()
+    t = flow.shift(cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * torch.rand(2, generator=g), cfg.consistency_t_shift)
+    x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+    with torch.no_grad():
+        one_call = flow.x0_from_v(x_t, nets.teacher(x_t, t, cond), t)
+    torch.testing.assert_close(target(1, nets.teacher), one_call)  # Eq. 5 exactly
+    exact = x_t * torch.exp(-0.5 * t).view(-1, 1, 1, 1, 1)  # dx/dt = 0.5 x, integrated from t to 0
+    errors = [(target(k, _Linear(0.5)) - exact).abs().max().item() for k in (1, 4, 16)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02  # Euler converges to the ODE's solution
 
 
 def test_perturbation_keeps_the_condition_frame_clean(batch):
