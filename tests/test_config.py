@@ -36,3 +36,5 @@ def test_phases_by_name_index_or_shorthand():
     assert cfg.phases[1].method.consistency_weight == 0.0 and cfg.phases[1].lr == 3e-5
     with pytest.raises(UserError, match="warmup"):
         override(pose_tiny(), {"warmup.steps": "1"})
+    with pytest.raises(UserError, match="consistency_steps = 0"):
+        override(pose_tiny(), {"equilibrium.method.consistency_steps": "0"})

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from onestep import flow
+from onestep.errors import UserError
 from onestep.methods.heads import ConvHead, FeatureTaps, SemanticHead, default_taps, hinge_d, hinge_g
 from onestep.methods.vsd import batch_cond
 from onestep.models.lora import adapters_disabled
@@ -61,6 +62,10 @@ class PoseConfig:
     consistency_t_shift: float = 3.0
     guidance: float = 3.0  # CFG of the teacher in the consistency loss
     consistency_steps: int = 1  # 1: Eq. 5's one x0 prediction; k > 1: k guided Euler steps from t to 0 (not in the paper)
+
+    def __post_init__(self):
+        if self.consistency_steps < 1:
+            raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
 
 def st_r1(d_pert: Tensor, d_real: Tensor, e: Tensor) -> Tensor:
