@@ -147,11 +147,11 @@ class PoseEquilibrium:
         """
         c = self.cfg
         t = flow.shift(c.consistency_t_lo + (c.consistency_t_hi - c.consistency_t_lo) * torch.rand(x0.shape[0], generator=g), c.consistency_t_shift)
-        x = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+        x, uncond = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t), nets.uncond(cond)
         with adapters_disabled(nets.teacher):
             for i in range(c.consistency_steps):
                 t_now, t_next = t * (1 - i / c.consistency_steps), t * (1 - (i + 1) / c.consistency_steps)
-                v = guided_velocity(nets.teacher, x, t_now, cond, nets.uncond(cond), c.guidance)
+                v = guided_velocity(nets.teacher, x, t_now, cond, uncond, c.guidance)
                 x = flow.x0_from_v(x, v, t_now - t_next)  # an Euler step to t_next: x - (t_now - t_next) v; to 0 it is x0
         return x
 
