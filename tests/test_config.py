@@ -31,9 +31,9 @@ def test_model_follows_the_world_size():
 def test_phases_by_name_index_or_shorthand():
     from onestep.configs.distill import pose_tiny
 
-    cfg = override(pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.1.lr": "3e-5"})
-    assert cfg.phases[0].steps == 0
-    assert cfg.phases[1].method.consistency_weight == 0.0 and cfg.phases[1].lr == 3e-5
+    cfg = override(pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.2.lr": "3e-5"})
+    assert cfg.phases[1].steps == 0
+    assert cfg.phases[2].method.consistency_weight == 0.0 and cfg.phases[2].lr == 3e-5
     with pytest.raises(UserError, match="warmup"):
         override(pose_tiny(), {"warmup.steps": "1"})
     with pytest.raises(UserError, match="consistency_steps = 0"):

@@ -165,3 +165,58 @@ def test_feature_taps_stop_after_the_last_tapped_block():
     feats = taps(x, torch.rand(1), Cond(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool)))
     assert [f.shape for f in feats] == [torch.Size([1, 64 * 4, 32])] * 2 and calls == []
     assert default_taps(6) == (1, 3, 5) and default_taps(3) == (0, 1, 2)
+
+
+def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(nets, batch, tmp_path):
+    from onestep import samplers
+    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
+
+    cfg = OdeRegressionConfig(pairs=3, chunk_batches=1, teacher_steps=3, guidance=2.0)
+    batches = lambda start: iter([batch] * 4)  # noqa: E731  (2 clips a batch: 2 chunks, the last cut to 3 pairs)
+    ode = OdeRegression(cfg)
+    ode.prepare(nets, tmp_path, batches, seed=0, progress=False)
+    d = ode.data
+    assert d["noise"].shape == (3, *batch.video.shape[1:]) and d["x0"].shape == d["noise"].shape
+    cond = Cond(d["text"][:2], d["text_mask"][:2], d["image"][:2])
+    expected = samplers.euler(nets.teacher, d["noise"][:2], cond, steps=3, shift=cfg.shift, guidance=2.0, uncond=nets.uncond(cond))
+    torch.testing.assert_close(d["x0"][:2], expected)  # the guided teacher's ODE solution from that noise
+
+    chunks = sorted((tmp_path / "ode_pairs").glob("chunk_*.safetensors"))
+    assert len(chunks) == 2 and not list((tmp_path / "ode_pairs").glob("*.partial"))
+    first = chunks[0].stat().st_mtime_ns
+    chunks[1].unlink()  # a run killed while making the second chunk
+    again = OdeRegression(cfg)
+    again.prepare(nets, tmp_path, batches, seed=0, progress=False)
+    assert chunks[0].stat().st_mtime_ns == first  # finished chunks are kept, not remade
+    assert all(torch.equal(d[k], again.data[k]) for k in d)  # the missing one is remade exactly
+
+
+def test_ode_regression_trains_only_the_generator_towards_the_pairs(nets, batch, tmp_path):
+    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
+
+    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2))
+    with pytest.raises(RuntimeError, match="prepare"):
+        ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))
+    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
+    params = ode.trainable(nets)["generator"]
+    assert list(ode.trainable(nets)) == ["generator"] and all(u.role == "generator" for u in ode.updates(0))
+    opt = torch.optim.Adam(params, lr=1e-3)
+    losses = []
+    for step in range(20):
+        out = ode.generator_loss(nets, batch, torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        out.loss.backward()
+        assert all(p.grad is None for p in nets.teacher.parameters()) and all(p.grad is None for p in nets.generator_ema.parameters())
+        opt.step()
+        losses.append(out.loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_ode_pairs_made_with_other_settings_are_refused(nets, batch, tmp_path):
+    from onestep.errors import UserError
+    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
+
+    batches = lambda start: iter([batch])  # noqa: E731
+    OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, batches, seed=0, progress=False)
+    with pytest.raises(UserError, match="teacher_steps.*delete that folder"):
+        OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=3)).prepare(nets, tmp_path, batches, seed=0, progress=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from onestep.errors import UserError
+from onestep.methods.ode_regression import OdeRegressionConfig
 from onestep.methods.pose import PoseConfig
 from onestep.methods.vsd import VSDConfig
 
@@ -56,17 +57,21 @@ class DistillConfig:
 
 
 def pose_tiny() -> DistillConfig:
-    """The full POSE recipe on the embedded teacher (the shipped student).
+    """The full POSE recipe on the embedded teacher (the shipped student), after an ODE-regression init.
 
-    Learning rates are higher than the paper's (1e-6 / 2e-6 for 14B parameters): the student has 2.5M
-    and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice per generator step
-    and draws its distribution-matching times unshifted. The discriminator sees t ~ U[0.3, 0.9] rather
-    than the default [0.7, 0.98], and the consistency target is taken at t ~ U[0.2, 0.6], where the
-    guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md.
+    The generator first regresses 1,024 of the guided teacher's ODE solutions (CausVid's initialisation,
+    not in the POSE paper): without it no POSE phase taught the one-step student the prompt's camera move
+    (docs/pose.md). Learning rates are higher than the paper's (1e-6 / 2e-6 for 14B parameters): the
+    student has 2.5M and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice
+    per generator step and draws its distribution-matching times unshifted. The discriminator sees
+    t ~ U[0.3, 0.9] rather than the default [0.7, 0.98], and the consistency target is taken at
+    t ~ U[0.2, 0.6], where the guided teacher's x0 carries the prompt's motion: both measured in
+    docs/pose.md.
     """
     equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
     return DistillConfig(
         phases=[
+            PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25), steps=400, lr=1e-4),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=200, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
@@ -74,8 +79,12 @@ def pose_tiny() -> DistillConfig:
 
 
 def pose_demo() -> DistillConfig:
-    """`make demo` (and the ablations of docs/pose.md): the same recipe on a short budget."""
+    """`make demo` (and the ablations of docs/pose.md): POSE's two phases on a short budget.
+
+    The ODE init is left out: its 1,024 teacher solutions alone take about 17 minutes here.
+    """
     cfg = pose_tiny()
+    cfg.phases = cfg.phases[1:]
     cfg.phases[0].steps, cfg.phases[1].steps = 40, 80
     cfg.checkpoint_every, cfg.sample_every = 40, 40
     return cfg
@@ -94,9 +103,10 @@ def pose_wan_i2v_14b() -> DistillConfig:
 
 
 def pose_tiny_test() -> DistillConfig:
-    """Tests: three steps of each phase, a tiny discriminator head."""
+    """Tests: three steps of each phase, four ODE pairs, a tiny discriminator head."""
     return DistillConfig(
         phases=[
+            PhaseConfig("ode", OdeRegressionConfig(pairs=4, chunk_batches=1, teacher_steps=2), steps=3),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4), steps=3),
             PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
         ],

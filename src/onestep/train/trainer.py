@@ -1,10 +1,12 @@
 """The method-agnostic distillation loop (STYLE.md 3-4, 10).
 
 A run is a list of phases; each phase is one method, which says through `updates(step)` which role
-steps on which loss. The trainer owns everything else: one optimiser per trainable role and phase,
-gradient clipping, the generator's EMA, per-step seeding from (seed, rank, step), atomic DCP
-checkpoints, TensorBoard logs, a progress bar, sample grids, and a divergence guard that stops on a
-non-finite loss or gradient before anything is stepped or saved. It never names a recipe.
+steps on which loss; a method that needs data made once per run (ODE pairs) makes it in `prepare`,
+called when its phase is entered, and keeps it in the run directory. The trainer owns everything
+else: one optimiser per trainable role and phase, gradient clipping, the generator's EMA, per-step
+seeding from (seed, rank, step), atomic DCP checkpoints, TensorBoard logs, a progress bar, sample
+grids, and a divergence guard that stops on a non-finite loss or gradient before anything is stepped
+or saved. It never names a recipe.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Trainer:
         p, method = self.cfg.phases[index], self.methods[index]
         for module in (self.nets.generator, self.nets.teacher, self.nets.critic, self.nets.generator_ema):
             module.requires_grad_(False)  # `only(role)` opens the role being updated, nothing else
+        if hasattr(method, "prepare"):  # data a method makes once per run (ODE pairs), kept in the run directory
+            method.prepare(self.nets, self.out, self.data, self.cfg.seed, self.progress)
         self.trainable = method.trainable(self.nets)
         self.optimizers = {
             role: torch.optim.Adam(params, lr=p.lr if role == "generator" else p.critic_lr, betas=p.betas if role == "generator" else p.critic_betas)
