@@ -220,3 +220,23 @@ def test_ode_pairs_made_with_other_settings_are_refused(nets, batch, tmp_path):
     OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, batches, seed=0, progress=False)
     with pytest.raises(UserError, match="teacher_steps.*delete that folder"):
         OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=3)).prepare(nets, tmp_path, batches, seed=0, progress=False)
+
+
+def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(nets, batch, tmp_path):
+    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
+
+    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)))
+    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
+    out = ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))
+    assert set(out.logs) == {"ode/mse", "ode/renoised_mse"}
+    assert out.loss.item() == pytest.approx(out.logs["ode/mse"] + out.logs["ode/renoised_mse"], rel=1e-5)
+    g = torch.Generator().manual_seed(1)
+    x0 = ode.data["x0"][:1]
+    cond = Cond(ode.data["text"][:1], ode.data["text_mask"][:1], ode.data["image"][:1])
+    loss = ode.renoised_loss(nets, x0, cond, g)
+    g = torch.Generator().manual_seed(1)
+    t = torch.tensor([0.5])[torch.randint(1, (1,), generator=g)]
+    x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+    with torch.no_grad():
+        expected = (flow.x0_from_v(x_t, nets.generator(x_t, t, cond), t) - x0).pow(2).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -10,12 +10,13 @@ finished chunks and makes only the missing ones). The loss on a batch of pairs, 
 
 The ODE maps each noise to one video, so the target is a function of the input rather than the blurry
 conditional mean a regression on data gives; this gives the one-step generator the teacher's
-noise-to-motion map before distribution matching sharpens it.
+noise-to-motion map before distribution matching sharpens it. With `renoise_t`, half of each batch is
+also regressed from its target re-noised to one of those levels with fresh noise (the inputs of the
+re-noising few-step sampler), a term added to L.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from onestep.types import Cond, LossOutput, Nets, Update
 
 PAIR_STEPS = 1 << 40  # pair chunks read the batches of steps PAIR_STEPS + k, never a training step's
 PAIR_STREAM = 11  # the noise of chunk k: step_generator(seed, k, stream=PAIR_STREAM)
+PAIR_FIELDS = ("chunk_batches", "teacher_steps", "guidance", "shift")  # what a chunk depends on, besides the seed
 
 
 @dataclass
@@ -44,6 +46,7 @@ class OdeRegressionConfig:
     teacher_steps: int = 25  # guided Euler steps per solution (2 x NFE with CFG)
     guidance: float = 3.0
     shift: float = 3.0  # the teacher's time grid (its own sampling shift)
+    renoise_t: tuple[float, ...] = ()  # also regress x0_i from x0_i re-noised to these t (the few-step sampler's inputs)
 
     def __post_init__(self):
         if self.pairs < 1 or self.chunk_batches < 1 or self.teacher_steps < 1:
@@ -78,8 +81,7 @@ class OdeRegression:
 
         folder = Path(workdir) / "ode_pairs"
         folder.mkdir(parents=True, exist_ok=True)
-        made_with = {**dataclasses.asdict(self.cfg), "seed": seed}
-        made_with.pop("pairs")  # more or fewer pairs reuse the chunks there are
+        made_with = {name: getattr(self.cfg, name) for name in PAIR_FIELDS} | {"seed": seed}
         manifest = folder / "manifest.json"
         if manifest.is_file() and json.loads(manifest.read_text()) != made_with:
             raise UserError(f"the ODE pairs in {folder} were made with {manifest.read_text().strip()}, not {json.dumps(made_with)}: delete that folder or use another --out")
@@ -127,5 +129,22 @@ class OdeRegression:
         t = torch.ones(noise.shape[0])
         x0_g = flow.x0_from_v(noise, nets.generator(noise, t, cond), t)
         loss = F.mse_loss(x0_g.float(), x0.float())
-        return LossOutput(loss, {"ode/mse": loss.item()})
+        logs = {"ode/mse": loss.item()}
+        if self.cfg.renoise_t:
+            half = slice(0, max(len(x0) // 2, 1))
+            renoised = self.renoised_loss(nets, x0[half], cond.index(half), g)
+            loss = loss + renoised
+            logs["ode/renoised_mse"] = renoised.item()
+        return LossOutput(loss, logs)
+
+    def renoised_loss(self, nets: Nets, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
+        """|| G_x0(x_t, t, c_i) - x0_i ||^2, x_t = (1 - t) x0_i + t eps' with fresh eps', t drawn from `renoise_t`.
+
+        These are the inputs a few-step student sees after its first step (x0 re-noised, DMD style), so
+        the regression keeps the student's later steps pointed at the teacher's solutions too.
+        """
+        levels = torch.tensor(self.cfg.renoise_t, dtype=x0.dtype)
+        t = levels[torch.randint(len(levels), (x0.shape[0],), generator=g)]
+        x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+        return F.mse_loss(flow.x0_from_v(x_t, nets.generator(x_t, t, cond), t).float(), x0.float())
 
