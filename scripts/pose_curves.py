@@ -1,8 +1,8 @@
-"""Training curves of a POSE run for docs/pose.md (png): both phases on one step axis.
+"""Training curves of a POSE run for docs/pose.md (png): all phases on one step axis.
 
     .venv/bin/python scripts/pose_curves.py --logs assets/students/pose/logs --out docs/img/pose_curves.png
 
-Panels: phase I's distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
+Panels: the ODE init's regression losses (when the run has that phase); phase I's distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
 gap D(real) - D(fake); phase II's frame-consistency MSE and ST-R1. Thin lines are the logged values (every
 10 steps), thick ones a running mean over 5 of them.
 """
@@ -39,7 +39,9 @@ def main() -> None:
         ("phase II: discriminator", [("pose/d_hinge", s["pose/d_hinge"]), ("D(real) - D(fake)", gap)]),
         ("phase II: regularisers", [("pose/consistency", s["pose/consistency"]), ("pose/st_r1 / 10", s["pose/st_r1"] * [1, 0.1])]),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    if "ode/mse" in s:
+        panels.insert(0, ("ODE init: regression", [(k, s[k]) for k in ("ode/mse", "ode/renoised_mse") if k in s]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (title, series) in zip(axes, panels):
         for (label, xy), colour in zip(series, ("C0", "C1")):
             ax.plot(xy[:, 0], xy[:, 1], color=colour, alpha=0.3, lw=0.8)

@@ -43,6 +43,12 @@ def test_three_steps_of_each_phase(teacher_dir, tmp_path):
     assert any(not torch.equal(t[k], v) for k, v in model.state_dict().items())
 
 
+def test_a_phase_of_zero_steps_is_skipped_and_makes_no_pairs(teacher_dir, tmp_path):
+    run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["ode.steps=0"], max_steps=1, progress=False)
+    assert not (tmp_path / "run" / "ode_pairs").exists()
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_00000001"]
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(teacher_dir, tmp_path):
     sets = ["--set", "checkpoint_every=1"]
     run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "straight", overrides=["checkpoint_every=1"], progress=False)

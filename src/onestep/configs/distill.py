@@ -60,18 +60,20 @@ def pose_tiny() -> DistillConfig:
     """The full POSE recipe on the embedded teacher (the shipped student), after an ODE-regression init.
 
     The generator first regresses 1,024 of the guided teacher's ODE solutions (CausVid's initialisation,
-    not in the POSE paper): without it no POSE phase taught the one-step student the prompt's camera move
-    (docs/pose.md). Learning rates are higher than the paper's (1e-6 / 2e-6 for 14B parameters): the
-    student has 2.5M and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice
-    per generator step and draws its distribution-matching times unshifted. The discriminator sees
-    t ~ U[0.3, 0.9] rather than the default [0.7, 0.98], and the consistency target is taken at
-    t ~ U[0.2, 0.6], where the guided teacher's x0 carries the prompt's motion: both measured in
-    docs/pose.md.
+    not in the POSE paper), from pure noise and from the targets re-noised to the 4-step sampler's later
+    levels: without it no POSE phase taught the one-step student the prompt's camera move, and the
+    re-noised term keeps the zero-shot few-step sampler above the teacher (docs/pose.md).
+
+    Learning rates are higher than the paper's (1e-6 / 2e-6 for 14B parameters): the student has 2.5M
+    and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice per generator
+    step and draws its distribution-matching times unshifted. The discriminator sees t ~ U[0.3, 0.9]
+    rather than the default [0.7, 0.98], and the consistency target is taken at t ~ U[0.2, 0.6], where
+    the guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md.
     """
     equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
     return DistillConfig(
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25), steps=400, lr=1e-4),
+            PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25, renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=200, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
@@ -106,7 +108,7 @@ def pose_tiny_test() -> DistillConfig:
     """Tests: three steps of each phase, four ODE pairs, a tiny discriminator head."""
     return DistillConfig(
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(pairs=4, chunk_batches=1, teacher_steps=2), steps=3),
+            PhaseConfig("ode", OdeRegressionConfig(pairs=4, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)), steps=3),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4), steps=3),
             PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
         ],

@@ -1,10 +1,12 @@
-"""ODE regression: the generator regresses the teacher's probability-flow ODE solutions (CausVid's
-initialisation, Yin et al. 2025, Sec. 3.3; Self-Forcing starts from it too).
+"""ODE regression: the generator regresses the teacher's probability-flow ODE solutions (the student
+initialisation of CausVid, Yin et al. 2025; Self-Forcing starts from it too).
 
 Pairs (eps_i, c_i) -> x0_i = ODE_teacher(eps_i, c_i), integrated by the guided teacher in
-`teacher_steps` Euler steps on the teacher's shifted grid, are made once per run (`prepare`) and kept in
-the run directory, one safetensors file per chunk, each written atomically (a killed run keeps its
-finished chunks and makes only the missing ones). The loss on a batch of pairs, one step from noise:
+`teacher_steps` Euler steps on the teacher's shifted grid, are made once per run (`prepare`) and kept
+in the run directory, one safetensors file per chunk, each written atomically: a killed run keeps
+its finished chunks and makes only the missing ones, and a manifest refuses chunks made with other
+ODE settings or another seed (the teacher is the run's own). The loss on a batch of pairs, one step
+from noise:
 
     L = || G_x0(eps_i, t = 1, c_i) - x0_i ||^2,    G_x0(x, t, c) = x - t G(x, t, c)
 

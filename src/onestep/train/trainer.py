@@ -97,7 +97,7 @@ class Trainer:
     def resume(self) -> int:
         last = self.ckpt.latest()
         if last is None:
-            self.enter_phase(0, fresh=True)
+            self.enter_phase(phase_at(self.cfg, 0)[0], fresh=True)  # a phase of 0 steps is skipped, never prepared
             return 0
         self.enter_phase(phase_at(self.cfg, last - 1)[0], fresh=False)
         self.ckpt.load(last, self.state())
