@@ -149,4 +149,3 @@ class OdeRegression:
         t = levels[torch.randint(len(levels), (x0.shape[0],), generator=g)]
         x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
         return F.mse_loss(flow.x0_from_v(x_t, nets.generator(x_t, t, cond), t).float(), x0.float())
-
