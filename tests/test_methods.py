@@ -5,8 +5,10 @@ import copy
 import pytest
 import torch
 
-from onestep import flow, world
+from onestep import flow, samplers, world
+from onestep.errors import UserError
 from onestep.methods.heads import FeatureTaps, default_taps, hinge_d, hinge_g
+from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.methods.vsd import VSD, VSDConfig
 from onestep.models.lora import adapters_disabled, lora_parameters
@@ -168,13 +170,16 @@ def test_feature_taps_stop_after_the_last_tapped_block():
 
 
 def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(nets, batch, tmp_path):
-    from onestep import samplers
-    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
-
     cfg = OdeRegressionConfig(pairs=3, chunk_batches=1, teacher_steps=3, guidance=2.0)
-    batches = lambda start: iter([batch] * 4)  # noqa: E731  (2 clips a batch: 2 chunks, the last cut to 3 pairs)
+    opened = []
+
+    def batches(start):  # 2 clips a batch: 2 chunks, the last cut to 3 pairs
+        opened.append(start)
+        return iter([batch] * 4)
+
     ode = OdeRegression(cfg)
     ode.prepare(nets, tmp_path, batches, seed=0, progress=False)
+    assert len(opened) == 1  # consecutive chunks share one batch stream
     d = ode.data
     assert d["noise"].shape == (3, *batch.video.shape[1:]) and d["x0"].shape == d["noise"].shape
     cond = Cond(d["text"][:2], d["text_mask"][:2], d["image"][:2])
@@ -192,8 +197,6 @@ def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(nets,
 
 
 def test_ode_regression_trains_only_the_generator_towards_the_pairs(nets, batch, tmp_path):
-    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
-
     ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2))
     with pytest.raises(RuntimeError, match="prepare"):
         ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))
@@ -213,9 +216,6 @@ def test_ode_regression_trains_only_the_generator_towards_the_pairs(nets, batch,
 
 
 def test_ode_pairs_made_with_other_settings_are_refused(nets, batch, tmp_path):
-    from onestep.errors import UserError
-    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
-
     batches = lambda start: iter([batch])  # noqa: E731
     OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, batches, seed=0, progress=False)
     with pytest.raises(UserError, match="teacher_steps.*delete that folder"):
@@ -223,8 +223,6 @@ def test_ode_pairs_made_with_other_settings_are_refused(nets, batch, tmp_path):
 
 
 def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(nets, batch, tmp_path):
-    from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
-
     ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)))
     ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
     out = ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))

@@ -89,12 +89,17 @@ class OdeRegression:
             raise UserError(f"the ODE pairs in {folder} were made with {manifest.read_text().strip()}, not {json.dumps(made_with)}: delete that folder or use another --out")
         manifest.write_text(json.dumps(made_with))
         chunks, made, k = [], 0, 0
+        stream, at = None, None  # one batch stream across consecutive missing chunks (a worker start each is slow)
         with Progress(disable=not progress) as bar:
             task = bar.add_task("ODE pairs", total=self.cfg.pairs)
             while made < self.cfg.pairs:
                 path = folder / f"chunk_{k:05d}.safetensors"
+                start = PAIR_STEPS + k * self.cfg.chunk_batches
                 if not path.is_file():
-                    self.make_chunk(nets, path, batches(PAIR_STEPS + k * self.cfg.chunk_batches), seed, k)
+                    if at != start:
+                        stream = batches(start)
+                    self.make_chunk(nets, path, stream, seed, k)
+                    at = start + self.cfg.chunk_batches
                 chunks.append(load_file(str(path)))
                 made += len(chunks[-1]["noise"])
                 bar.update(task, completed=min(made, self.cfg.pairs))
