@@ -238,3 +238,22 @@ def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(nets, 
     with torch.no_grad():
         expected = (flow.x0_from_v(x_t, nets.generator(x_t, t, cond), t) - x0).pow(2).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda w: VSD(VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=w)), lambda w: PoseEquilibrium(PoseConfig(head_dim=32, queries=2, ode_weight=w))], ids=["vsd", "pose"])
+def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, nets, batch, tmp_path):
+    with pytest.raises(UserError, match="ode phase"):
+        make(2.0).prepare(nets, tmp_path, None, seed=0, progress=False)
+    OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
+    plain, anchored = make(0.0), make(2.0)
+    for method in (plain, anchored):
+        method.setup(nets)
+        method.prepare(nets, tmp_path, None, seed=0, progress=False)
+    assert plain.pairs is None and anchored.pairs["x0"].shape[0] == 2
+    base = plain.generator_loss(nets, batch, torch.Generator().manual_seed(3))
+    out = anchored.generator_loss(nets, batch, torch.Generator().manual_seed(3))
+    assert set(out.logs) == set(base.logs) | {"ode/anchor_mse"} and out.logs["ode/anchor_mse"] > 0
+    assert out.loss.item() == pytest.approx(base.loss.item() + 2.0 * out.logs["ode/anchor_mse"], rel=1e-5)
+    out.loss.backward()
+    assert any(p.grad is not None for p in nets.generator.parameters())
+    assert all(p.grad is None for p in nets.teacher.parameters()) and all(p.grad is None for p in nets.generator_ema.parameters())

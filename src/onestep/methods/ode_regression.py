@@ -31,6 +31,7 @@ from torch import Tensor
 
 from onestep import flow, samplers
 from onestep.errors import UserError
+from onestep.methods.pairs import FOLDER, draw_pairs, one_step_loss
 from onestep.methods.vsd import batch_cond
 from onestep.models.lora import adapters_disabled
 from onestep.train.seeding import step_generator
@@ -81,7 +82,7 @@ class OdeRegression:
         """
         from rich.progress import Progress
 
-        folder = Path(workdir) / "ode_pairs"
+        folder = Path(workdir) / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         made_with = {name: getattr(self.cfg, name) for name in PAIR_FIELDS} | {"seed": seed}
         manifest = folder / "manifest.json"
@@ -124,18 +125,11 @@ class OdeRegression:
 
     # -- the loss --------------------------------------------------------------------------------
 
-    def pairs(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor, Cond]:
+    def generator_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
         if self.data is None:
             raise RuntimeError("ODE regression has no pairs: the trainer calls prepare() when the phase starts")
-        idx = torch.randint(len(self.data["noise"]), (n,), generator=g)
-        d = {name: v[idx] for name, v in self.data.items()}
-        return d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("image"))
-
-    def generator_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
-        noise, x0, cond = self.pairs(batch.video.shape[0], g)
-        t = torch.ones(noise.shape[0])
-        x0_g = flow.x0_from_v(noise, nets.generator(noise, t, cond), t)
-        loss = F.mse_loss(x0_g.float(), x0.float())
+        noise, x0, cond = draw_pairs(self.data, batch.video.shape[0], g)
+        loss = one_step_loss(nets, noise, x0, cond)
         logs = {"ode/mse": loss.item()}
         if self.cfg.renoise_t:
             half = slice(0, max(len(x0) // 2, 1))

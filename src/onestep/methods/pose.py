@@ -23,13 +23,16 @@ the spatial part equal to APT's lambda = 100 on sigma = 0.01 without the divisio
 Frame consistency (Eq. 5): x_t = noise(sg(x0_g), t), x0_teacher from the frozen teacher (CFG,
 conditioned on the first frame), L_consist = || x0_g - sg(x0_teacher) ||^2. `consistency_steps` = k > 1
 replaces the teacher's one x0 prediction by k guided Euler steps from t to 0 (an option beyond the paper,
-measured in docs/pose.md; k = 1 is Eq. 5).
+measured in docs/pose.md; k = 1 is Eq. 5). With `ode_weight` = w > 0 the generator also regresses the
+run's ODE pairs, L_G += w || G_x0(eps_i, 1, c_i) - x0_i ||^2 (DMD's regression loss, methods/pairs.py;
+not in the paper).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +41,7 @@ from torch import Tensor
 from onestep import flow
 from onestep.errors import UserError
 from onestep.methods.heads import ConvHead, FeatureTaps, SemanticHead, default_taps, hinge_d, hinge_g
+from onestep.methods.pairs import saved_pairs, with_anchor
 from onestep.methods.vsd import batch_cond
 from onestep.models.lora import adapters_disabled
 from onestep.samplers import guided_velocity
@@ -62,6 +66,7 @@ class PoseConfig:
     consistency_t_shift: float = 3.0
     guidance: float = 3.0  # CFG of the teacher in the consistency loss
     consistency_steps: int = 1  # 1: Eq. 5's one x0 prediction; k > 1: k guided Euler steps from t to 0 (not in the paper)
+    ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
     def __post_init__(self):
         if self.consistency_steps < 1:
@@ -79,6 +84,7 @@ class PoseEquilibrium:
 
     def __init__(self, config: PoseConfig | None = None):
         self.cfg = config or PoseConfig()
+        self.pairs: dict[str, Tensor] | None = None
 
     # -- the trainer's interface -----------------------------------------------------------------
 
@@ -98,6 +104,9 @@ class PoseEquilibrium:
 
     def backbone(self, nets: Nets):
         return {"ema": nets.generator_ema, "teacher": nets.teacher, "trainable": nets.critic["backbone"] if "backbone" in nets.critic else None}[self.cfg.backbone]
+
+    def prepare(self, nets: Nets, workdir: Path, batches, seed: int, progress: bool = True) -> None:
+        self.pairs = saved_pairs(workdir) if self.cfg.ode_weight > 0 else None
 
     def trainable(self, nets: Nets) -> dict[str, list]:
         return {"generator": list(nets.generator.parameters()), "critic": list(nets.critic.parameters())}
@@ -181,4 +190,6 @@ class PoseEquilibrium:
             consist = F.mse_loss(x0_g.float(), self.consistency_target(nets, x0_g.detach(), cond, g).float())
             loss = loss + self.cfg.consistency_weight * consist
             logs["pose/consistency"] = consist.item()
+        if self.cfg.ode_weight > 0:
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, nets, self.pairs, x0_g.shape[0], g)
         return LossOutput(loss, logs)

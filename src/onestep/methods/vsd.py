@@ -12,18 +12,21 @@ x0_real comes from the teacher with classifier-free guidance; x0_fake from the f
 the teacher's frozen weights plus a zero-initialised LoRA (so it equals the teacher at step 0), never
 guided, trained with the flow loss of Eq. 2: || F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
 The critic steps every iteration, the generator every `critic_ratio`-th (5 in DMD2 and Self-Forcing;
-POSE does not say).
+POSE does not say). With `ode_weight` = w > 0 the generator also regresses the run's ODE pairs,
+L_G += w || G_x0(eps_i, 1, c_i) - x0_i ||^2 (DMD's regression loss, methods/pairs.py; not in POSE).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from onestep import flow
+from onestep.methods.pairs import saved_pairs, with_anchor
 from onestep.models.lora import adapters_disabled, add_lora, has_lora, lora_parameters
 from onestep.samplers import guided_velocity
 from onestep.types import Cond, LossOutput, Nets, Update
@@ -38,6 +41,7 @@ class VSDConfig:
     guidance: float = 3.0  # CFG of the real score (the teacher's own default)
     critic_ratio: int = 5  # critic steps per generator step
     lora_rank: int = 16
+    ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
 
 def batch_cond(batch) -> Cond:
@@ -53,12 +57,16 @@ class VSD:
 
     def __init__(self, config: VSDConfig | None = None):
         self.cfg = config or VSDConfig()
+        self.pairs: dict[str, Tensor] | None = None
 
     # -- the trainer's interface -----------------------------------------------------------------
 
     def setup(self, nets: Nets) -> None:
         if not has_lora(nets.teacher):
             add_lora(nets.teacher, self.cfg.lora_rank)
+
+    def prepare(self, nets: Nets, workdir: Path, batches, seed: int, progress: bool = True) -> None:
+        self.pairs = saved_pairs(workdir) if self.cfg.ode_weight > 0 else None
 
     def trainable(self, nets: Nets) -> dict[str, list]:
         return {"generator": list(nets.generator.parameters()), "critic": list(lora_parameters(nets.teacher).values())}
@@ -91,7 +99,10 @@ class VSD:
             grad = torch.nan_to_num((x0_fake.double() - x0_real.double()) / normaliser)
             target = (x0_d - grad).float()
         loss = 0.5 * F.mse_loss(x0_g.float(), target)
-        return LossOutput(loss, {"vsd/dm_loss": loss.item(), "vsd/grad_abs": grad.abs().mean().item()})
+        logs = {"vsd/dm_loss": loss.item(), "vsd/grad_abs": grad.abs().mean().item()}
+        if self.cfg.ode_weight > 0:
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, nets, self.pairs, x0_g.shape[0], g)
+        return LossOutput(loss, logs)
 
     def critic_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
         with torch.no_grad():
