@@ -36,7 +36,7 @@ def test_three_steps_of_each_phase(teacher_dir, tmp_path):
     model, config = load_model(student)
     assert config["role"] == "student" and config["sampling"]["kind"] == "renoise"
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
-    assert ckpts[-1] == "step_00000009"
+    assert ckpts == [f"step_{s:08d}" for s in (3, 4, 6, 8, 9)]  # every 2 steps, the newest 2 of those, and each phase's end
     assert len(list((tmp_path / "run" / "ode_pairs").glob("chunk_*.safetensors"))) == 2  # 4 pairs, batch 2, a batch a chunk
     # the student moved away from the teacher
     t = load_model(teacher_dir)[0].state_dict()
@@ -81,4 +81,4 @@ def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teac
     monkeypatch.setattr(VSD, "critic_loss", poisoned)
     with pytest.raises(Diverged, match=r"step 5: critic loss is nan.*step_00000004"):
         run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=[], progress=False)
-    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_00000002", "step_00000004"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_00000002", "step_00000003", "step_00000004"]  # 3 ends the ODE phase

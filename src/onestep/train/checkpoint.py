@@ -74,17 +74,25 @@ class Checkpointer:
     def path(self, step: int) -> Path:
         return self.directory / f"step_{step:08d}"
 
-    def save(self, step: int, state: dict, meta: dict | None = None) -> Path:
+    def kept(self, step: int) -> bool:
+        return bool(json.loads((self.path(step) / "meta.json").read_text()).get("kept"))
+
+    def save(self, step: int, state: dict, meta: dict | None = None, *, kept: bool = False) -> Path:
+        """Write checkpoint `step` atomically, then delete all but the newest `keep` unkept ones.
+
+        `kept` checkpoints (the trainer's phase ends) are never deleted: a later phase can be rerun
+        from one with other settings in a new run directory.
+        """
         final, tmp = self.path(step), self.directory / f"step_{step:08d}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
             dcp.save(state, checkpoint_id=str(tmp))
-        (tmp / "meta.json").write_text(json.dumps({"step": step, **(meta or {})}, indent=2))
+        (tmp / "meta.json").write_text(json.dumps({"step": step, **(meta or {}), "kept": kept}, indent=2))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
-        for old in self.steps()[: -self.keep]:
+        for old in [s for s in self.steps() if not self.kept(s)][: -self.keep]:
             shutil.rmtree(self.path(old), ignore_errors=True)
         return final
 

@@ -4,7 +4,7 @@ A run is a list of phases; each phase is one method, which says through `updates
 steps on which loss; a method that needs data made once per run (ODE pairs) makes it in `prepare`,
 called when its phase is entered, and keeps it in the run directory. The trainer owns everything
 else: one optimiser per trainable role and phase, gradient clipping, the generator's EMA, per-step
-seeding from (seed, rank, step), atomic DCP checkpoints, TensorBoard logs, a progress bar, sample
+seeding from (seed, rank, step), atomic DCP checkpoints (each phase's last one kept), TensorBoard logs, a progress bar, sample
 grids, and a divergence guard that stops on a non-finite loss or gradient before anything is stepped
 or saved. It never names a recipe.
 """
@@ -136,8 +136,9 @@ class Trainer:
                     writer.add_scalar("train/steps_per_s", (done - logged) / max(time.time() - t0, 1e-9), done)
                     logs.clear()
                     t0, logged = time.time(), done
-                if done % self.cfg.checkpoint_every == 0 or done == end:
-                    self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name})
+                phase_end = in_phase == self.cfg.phases[index].steps - 1  # kept, to rerun the later phases from
+                if done % self.cfg.checkpoint_every == 0 or done == end or phase_end:
+                    self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name}, kept=phase_end)
                 if self.sample_fn is not None and self.cfg.sample_every and done % self.cfg.sample_every == 0:
                     self.sample_fn(self.nets.generator_ema, self.out / "samples" / f"step_{done:06d}.gif")
         writer.close()
