@@ -36,14 +36,14 @@ def collate(clips: list[Clip], keep_clips: bool = False) -> Batch:
     return Batch(video, video[:, :, 0].clone(), [c.prompt for c in clips], [c.track for c in clips], clips if keep_clips else [])
 
 
-def batch_at(step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None) -> Batch:
+def batch_at(step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None, keep_clips: bool = False) -> Batch:
     names, weights = list(tracks), np.array(list(tracks.values()), dtype=np.float64)
     clips = []
     for i in range(batch_size):
         s = clip_seed(seed, step, i)
         track = names[int(np.random.default_rng(s).choice(len(names), p=weights / weights.sum()))]
         clips.append(world.sample(track, s, split, config))
-    return collate(clips)
+    return collate(clips, keep_clips)
 
 
 class WorldStream(torch.utils.data.IterableDataset):
