@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/pose_curves.py --logs assets/students/pose/logs --out docs/img/pose_curves.png
 
-Panels: the ODE init's regression losses (when the run has that phase); phase I's distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
+Panels: the ODE pairs' regression losses (the init's, and the phases' anchor when `ode_weight` > 0); phase I's distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
 gap D(real) - D(fake); phase II's frame-consistency MSE and ST-R1. Thin lines are the logged values (every
 10 steps), thick ones a running mean over 5 of them.
 """
@@ -40,10 +40,10 @@ def main() -> None:
         ("phase II: regularisers", [("pose/consistency", s["pose/consistency"]), ("pose/st_r1 / 10", s["pose/st_r1"] * [1, 0.1])]),
     ]
     if "ode/mse" in s:
-        panels.insert(0, ("ODE init: regression", [(k, s[k]) for k in ("ode/mse", "ode/renoised_mse") if k in s]))
+        panels.insert(0, ("ODE pairs: regression", [(k, s[k]) for k in ("ode/mse", "ode/renoised_mse", "ode/anchor_mse") if k in s]))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (title, series) in zip(axes, panels):
-        for (label, xy), colour in zip(series, ("C0", "C1")):
+        for (label, xy), colour in zip(series, ("C0", "C1", "C2")):
             ax.plot(xy[:, 0], xy[:, 1], color=colour, alpha=0.3, lw=0.8)
             ax.plot(xy[len(xy) - len(smooth(xy[:, 1])) :, 0], smooth(xy[:, 1]), color=colour, lw=2, label=label)
         ax.set_title(title)

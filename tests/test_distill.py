@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from onestep.commands.distill import run
+from onestep.errors import UserError
 from onestep.methods.vsd import VSD
 from onestep.models.io import load_model, save_model
 from onestep.train.trainer import Diverged
@@ -44,7 +45,9 @@ def test_three_steps_of_each_phase(teacher_dir, tmp_path):
 
 
 def test_a_phase_of_zero_steps_is_skipped_and_makes_no_pairs(teacher_dir, tmp_path):
-    run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["ode.steps=0"], max_steps=1, progress=False)
+    with pytest.raises(UserError, match="has none"):  # the later phases' anchor needs the ODE phase's pairs
+        run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "anchored", overrides=["ode.steps=0"], max_steps=1, progress=False)
+    run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0"], max_steps=1, progress=False)
     assert not (tmp_path / "run" / "ode_pairs").exists()
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_00000001"]
 

@@ -68,13 +68,16 @@ def pose_tiny() -> DistillConfig:
     and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice per generator
     step and draws its distribution-matching times unshifted. The discriminator sees t ~ U[0.3, 0.9]
     rather than the default [0.7, 0.98], and the consistency target is taken at t ~ U[0.2, 0.6], where
-    the guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md.
+    the guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md. Both phases keep
+    regressing the ODE pairs (`ode_weight`, DMD's regression loss: 1 in phase I, 20 in phase II), and
+    phase II takes its consistency target from 4 guided teacher steps rather than one x0 prediction:
+    together they hold the camera moves the init taught while the phases sharpen the video.
     """
-    equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
+    equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
     return DistillConfig(
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25, renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=200, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=200, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
     )
@@ -83,10 +86,15 @@ def pose_tiny() -> DistillConfig:
 def pose_demo() -> DistillConfig:
     """`make demo` (and the ablations of docs/pose.md): POSE's two phases on a short budget.
 
-    The ODE init is left out: its 1,024 teacher solutions alone take about 17 minutes here.
+    The ODE init is left out: its 1,024 teacher solutions alone take about 17 minutes here. Without
+    pairs there is nothing for the phases' regression anchor to regress, so it is off, and phase II
+    takes Eq. 5's one-step target (the 4-step one would cost the demo a third more time).
     """
     cfg = pose_tiny()
     cfg.phases = cfg.phases[1:]
+    for p in cfg.phases:
+        p.method.ode_weight = 0.0
+    cfg.phases[1].method.consistency_steps = 1
     cfg.phases[0].steps, cfg.phases[1].steps = 40, 80
     cfg.checkpoint_every, cfg.sample_every = 40, 40
     return cfg
@@ -105,12 +113,12 @@ def pose_wan_i2v_14b() -> DistillConfig:
 
 
 def pose_tiny_test() -> DistillConfig:
-    """Tests: three steps of each phase, four ODE pairs, a tiny discriminator head."""
+    """Tests: three steps of each phase, four ODE pairs (regressed in every phase), a tiny discriminator head."""
     return DistillConfig(
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(pairs=4, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)), steps=3),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4), steps=3),
-            PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3),
+            PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2, ode_weight=1.0), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
         ],
         batch_size=2,
         log_every=1,
