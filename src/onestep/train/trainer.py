@@ -4,9 +4,9 @@ A run is a list of phases; each phase is one method, which says through `updates
 steps on which loss; a method that needs data made once per run (ODE pairs) makes it in `prepare`,
 called when its phase is entered, and keeps it in the run directory. The trainer owns everything
 else: one optimiser per trainable role and phase, gradient clipping, the generator's EMA, per-step
-seeding from (seed, rank, step), atomic DCP checkpoints (each phase's last one kept), TensorBoard logs, a progress bar, sample
-grids, and a divergence guard that stops on a non-finite loss or gradient before anything is stepped
-or saved. It never names a recipe.
+seeding from (seed, rank, step), atomic DCP checkpoints (each phase's last one kept), TensorBoard
+logs, a progress bar, sample grids, and a divergence guard that stops on a non-finite loss or
+gradient before anything is stepped or saved. It never names a recipe.
 """
 
 from __future__ import annotations
