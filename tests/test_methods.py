@@ -9,6 +9,7 @@ from onestep import flow, samplers, world
 from onestep.errors import UserError
 from onestep.methods.heads import FeatureTaps, default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
+from onestep.methods.pairs import saved_pairs
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.methods.vsd import VSD, VSDConfig
 from onestep.models.lora import adapters_disabled, lora_parameters
@@ -250,6 +251,7 @@ def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, nets, batch, tmp
         method.setup(nets)
         method.prepare(nets, tmp_path, None, seed=0, progress=False)
     assert plain.pairs is None and anchored.pairs["x0"].shape[0] == 2
+    assert saved_pairs(tmp_path) is anchored.pairs  # one copy per run, shared by the phases that regress it
     base = plain.generator_loss(nets, batch, torch.Generator().manual_seed(3))
     out = anchored.generator_loss(nets, batch, torch.Generator().manual_seed(3))
     assert set(out.logs) == set(base.logs) | {"ode/anchor_mse"} and out.logs["ode/anchor_mse"] > 0

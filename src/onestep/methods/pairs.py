@@ -23,14 +23,25 @@ from onestep.types import Cond, Nets
 FOLDER = "ode_pairs"  # RUN/ode_pairs
 
 
+_loaded: dict[tuple, dict[str, Tensor]] = {}  # the last folder's pairs, shared by the phases that regress them
+
+
 def saved_pairs(workdir: Path) -> dict[str, Tensor]:
-    """Every pair an earlier `ode` phase of this run made, for a later phase's `ode_weight` term."""
+    """Every pair an earlier `ode` phase of this run made, for a later phase's `ode_weight` term.
+
+    Phases I and II of one run get the same tensors (read-only), loaded once while the chunk files
+    are unchanged, rather than a copy each.
+    """
     folder = Path(workdir) / FOLDER
     chunks = sorted(folder.glob("chunk_*.safetensors"))
     if not chunks:
         raise UserError(f"ode_weight > 0 regresses the ODE pairs of an earlier ode phase and {folder} has none: give the run an ode phase of at least 1 step before this one, or set ode_weight=0")
-    parts = [load_file(str(p)) for p in chunks]
-    return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns) for p in chunks)
+    if key not in _loaded:
+        parts = [load_file(str(p)) for p in chunks]
+        _loaded.clear()
+        _loaded[key] = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+    return _loaded[key]
 
 
 def draw_pairs(data: dict[str, Tensor], n: int, g: torch.Generator) -> tuple[Tensor, Tensor, Cond]:
