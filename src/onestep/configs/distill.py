@@ -71,13 +71,15 @@ def pose_tiny() -> DistillConfig:
     the guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md. Both phases keep
     regressing the ODE pairs (`ode_weight`, DMD's regression loss: 1 in phase I, 20 in phase II), and
     phase II takes its consistency target from 4 guided teacher steps rather than one x0 prediction:
-    together they hold the camera moves the init taught while the phases sharpen the video.
+    together they hold the camera moves the init taught while the phases sharpen the video. Phase I
+    runs 400 steps: the anchored distribution matching is what makes the moves readable (camera 0.57
+    after the init, 0.67 after 200 steps of phase I, 0.76 after 400).
     """
     equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
     return DistillConfig(
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25, renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=200, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
     )
