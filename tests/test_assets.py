@@ -1,0 +1,31 @@
+"""The bundled models load, and the bundled student is the one the `pose-tiny` preset makes."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from onestep.configs.base import to_dict
+from onestep.configs.distill import pose_tiny
+from onestep.models.io import load_model
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def test_bundled_student_is_the_pose_tiny_run():
+    """docs/pose.md reports the student of the full preset: changing the preset means reshipping it."""
+    shipped = json.loads((ASSETS / "students" / "pose" / "run-config.json").read_text())
+    preset = json.loads(json.dumps(to_dict(pose_tiny()), default=str))  # as the trainer writes config.json
+    assert {k: shipped.get(k) for k in preset} == preset
+    _, config = load_model(ASSETS / "students" / "pose")
+    assert config["role"] == "student" and config["sampling"]["steps"] == 1
+    assert config["trained_steps"] == pose_tiny().total_steps
+
+
+def test_bundled_student_is_distilled_from_the_bundled_teacher():
+    teacher, teacher_config = load_model(ASSETS / "teacher")
+    student, student_config = load_model(ASSETS / "students" / "pose")
+    assert student_config["model"] == teacher_config["model"]
+    t, s = teacher.state_dict(), student.state_dict()
+    assert all(torch.isfinite(v).all() for v in s.values())
+    assert sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2  # trained away from its initialisation
