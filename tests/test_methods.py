@@ -245,13 +245,15 @@ def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(nets, 
 def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, nets, batch, tmp_path):
     with pytest.raises(UserError, match="ode phase"):
         make(2.0).prepare(nets, tmp_path, None, seed=0, progress=False)
-    OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
+    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2))
+    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
     plain, anchored = make(0.0), make(2.0)
     for method in (plain, anchored):
         method.setup(nets)
         method.prepare(nets, tmp_path, None, seed=0, progress=False)
     assert plain.pairs is None and anchored.pairs["x0"].shape[0] == 2
     assert saved_pairs(tmp_path) is anchored.pairs  # one copy per run, shared by the phases that regress it
+    assert all(ode.data[k].data_ptr() == v.data_ptr() for k, v in anchored.pairs.items())  # the ode phase's too
     base = plain.generator_loss(nets, batch, torch.Generator().manual_seed(3))
     out = anchored.generator_loss(nets, batch, torch.Generator().manual_seed(3))
     assert set(out.logs) == set(base.logs) | {"ode/anchor_mse"} and out.logs["ode/anchor_mse"] > 0

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
 
 from onestep import flow, samplers
 from onestep.errors import UserError
-from onestep.methods.pairs import FOLDER, draw_pairs, one_step_loss
+from onestep.methods.pairs import FOLDER, draw_pairs, one_step_loss, saved_pairs
 from onestep.methods.vsd import batch_cond
 from onestep.models.lora import adapters_disabled
 from onestep.train.seeding import step_generator
@@ -75,7 +76,7 @@ class OdeRegression:
         return [Update("generator", self.generator_loss)]
 
     def prepare(self, nets: Nets, workdir: Path, batches, seed: int, progress: bool = True) -> None:
-        """Make the missing pair chunks in `workdir / "ode_pairs"`, then load them all.
+        """Make the missing pair chunks in `workdir / "ode_pairs"`, then take the run's one loaded copy.
 
         Chunk k is made from the batches of steps PAIR_STEPS + k * chunk_batches and noise seeded by
         (seed, k), so a resumed run remakes a missing chunk exactly.
@@ -89,7 +90,7 @@ class OdeRegression:
         if manifest.is_file() and json.loads(manifest.read_text()) != made_with:
             raise UserError(f"the ODE pairs in {folder} were made with {manifest.read_text().strip()}, not {json.dumps(made_with)}: delete that folder or use another --out")
         manifest.write_text(json.dumps(made_with))
-        chunks, made, k = [], 0, 0
+        made, k = 0, 0
         stream, at = None, None  # one batch stream across consecutive missing chunks (a worker start each is slow)
         with Progress(disable=not progress) as bar:
             task = bar.add_task("ODE pairs", total=self.cfg.pairs)
@@ -101,11 +102,11 @@ class OdeRegression:
                         stream = batches(start)
                     self.make_chunk(nets, path, stream, seed, k)
                     at = start + self.cfg.chunk_batches
-                chunks.append(load_file(str(path)))
-                made += len(chunks[-1]["noise"])
+                with safe_open(str(path), "pt") as chunk:
+                    made += chunk.get_slice("noise").get_shape()[0]
                 bar.update(task, completed=min(made, self.cfg.pairs))
                 k += 1
-        self.data = {name: torch.cat([c[name] for c in chunks])[: self.cfg.pairs] for name in chunks[0]}
+        self.data = {name: v[: self.cfg.pairs] for name, v in saved_pairs(workdir).items()}  # views: the anchored phases share it
 
     @torch.no_grad()
     def make_chunk(self, nets: Nets, path: Path, batches, seed: int, k: int) -> None:
