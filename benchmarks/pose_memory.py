@@ -18,26 +18,30 @@ from pathlib import Path
 import torch
 
 from onestep import paths
-from onestep.commands.distill import build_nets, world_batches
-from onestep.configs.distill import DistillConfig, PhaseConfig
+from onestep import methods, seeding
+from onestep.configs.distill import DataConfig, DistillConfig, PhaseConfig, TrainConfig
+from onestep.data.world import WorldData
 from onestep.eval.latency import PeakRSS
 from onestep.methods.pose import PoseConfig
 from onestep.train.memory import trainable_state_bytes
+from onestep.train.roles import build_roles
 from onestep.train.trainer import Trainer, phase_at
 
 
 def measure(teacher: Path, backbone: str, steps: int, out: Path) -> tuple[dict, float]:
-    cfg = DistillConfig(phases=[PhaseConfig("equilibrium", PoseConfig(backbone=backbone), steps=steps, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))], batch_size=8, sample_every=0, checkpoint_every=10**9, log_every=10**9)
-    nets = build_nets(teacher, 32)
-    trainer = Trainer(cfg, nets, out, world_batches(cfg, nets.generator.config, 32), progress=False)
+    phase = PhaseConfig("equilibrium", PoseConfig(backbone=backbone), steps=steps, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))
+    cfg = DistillConfig(phases=[phase], data=DataConfig(batch_size=8), train=TrainConfig(sample_every=0, checkpoint_every=10**9, log_every=10**9))
+    roles = build_roles(teacher, [methods.build(phase.method)], seed=0, device=torch.device("cpu"))
+    trainer = Trainer(cfg, roles, out, WorldData(seed=0, batch_size=8, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=32), progress=False)
     trainer.enter_phase(0, fresh=True)
     batches = trainer.data(0)
     with PeakRSS() as mem:
         for step in range(steps):
             batch = next(batches)
-            for k, update in enumerate(trainer.methods[0].updates(phase_at(cfg, step)[1])):
-                trainer.apply(update, batch, step, k)
-    return trainable_state_bytes(trainer.trainable, trainer.optimizers, nets.generator_ema), mem.increase_mb
+            rng = seeding.streams(0, step)
+            for update in trainer.methods[0].step(batch, roles, rng, phase_at(cfg, step)[1]):
+                trainer.apply(update, step)
+    return trainable_state_bytes(trainer.groups, trainer.optimizers, roles.ema), mem.increase_mb
 
 
 def main() -> None:

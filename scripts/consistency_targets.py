@@ -53,8 +53,7 @@ def main() -> None:
     frames = np.load(args.videos / "videos-photocam.npz")["videos"][: args.n].astype(np.float32) / 255.0
     student = torch.from_numpy(frames).permute(0, 4, 1, 2, 3) * 2 - 1  # (N, 3, F, H, W) in [-1, 1]
     image = torch.stack([torch.from_numpy(c.first_frame).permute(2, 0, 1) * 2 - 1 for c in clips])
-    cond = Cond(*encoder([c.prompt for c in clips]), image)
-    uncond = cond.with_text(*encoder.null(args.n))
+    cond = Cond(*encoder([c.prompt for c in clips]), image).with_negative(*encoder.null(1))
     print(f"student's own videos: camera {camera_accuracy(student, clips):.2f} (n = {args.n})")
     print("t     " + "  ".join(f"x0 g={g:<4g} (mse)   " for g in args.guidance) + "SDEdit g=3")
     for level in args.levels:
@@ -62,9 +61,9 @@ def main() -> None:
         x_t = flow.interpolate(student, torch.randn_like(student), t)
         row = []
         for g in args.guidance:
-            x0 = flow.x0_from_v(x_t, samplers.guided_velocity(teacher, x_t, t, cond, uncond, g), t)
+            x0 = flow.x0_from_v(x_t, samplers.guided_velocity(teacher, x_t, t, cond, g), t)
             row.append(f"{camera_accuracy(x0, clips):.2f} ({((x0 - student) ** 2).mean():.4f})")
-        sdedit = samplers.euler(teacher, x_t, cond, steps=max(2, round(25 * level)), shift=3.0, guidance=3.0, uncond=uncond, t_max=level)
+        sdedit = samplers.euler(teacher, x_t, cond, steps=max(2, round(25 * level)), shift=3.0, guidance=3.0, t_max=level)
         print(f"{level:<5g} " + "  ".join(f"{r:<20}" for r in row) + f"{camera_accuracy(sdedit, clips):.2f}")
 
 

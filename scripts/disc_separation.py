@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from onestep import flow
-from onestep.methods.heads import FeatureTaps, SemanticHead, default_taps, hinge_d
+from onestep.methods.heads import SemanticHead, default_taps, hinge_d
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder
 from onestep.types import Cond
@@ -37,11 +37,12 @@ def main() -> None:
     torch.manual_seed(0)
     student, _ = load_model(args.student)
     student.eval().requires_grad_(False)
-    c, (lo, hi) = student.config, args.t
-    taps = default_taps(c.depth)
-    head = SemanticHead(c.dim, len(taps), text_dim=c.text_dim, channels=c.channels, patch=c.patch[1])
+    spec, (lo, hi) = student.spec, args.t
+    taps = default_taps(spec.depth)
+    head = SemanticHead(spec, len(taps))
     opt = torch.optim.Adam(head.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    read, encoder = FeatureTaps(student, taps), TextEncoder()
+    encoder = TextEncoder()
+    read = lambda x, t, cond: student.features(x, t, cond, taps)  # noqa: E731
     history, start = [], time.time()
     for step in range(args.steps):
         batch = batch_at(10_000 + step, seed=1, batch_size=8, tracks={"shapes": 0.5, "photocam": 0.5})
@@ -52,7 +53,7 @@ def main() -> None:
             t_r, t_f = lo + (hi - lo) * torch.rand(8), lo + (hi - lo) * torch.rand(8)
             real_feats = read(flow.interpolate(batch.video, torch.randn_like(noise), t_r), t_r, cond)
             fake_feats = read(flow.interpolate(fake, torch.randn_like(noise), t_f), t_f, cond)
-        d_real, d_fake = head(real_feats, cond, t_r), head(fake_feats, cond, t_f)
+        d_real, d_fake = head(real_feats, cond, t_r, cond.latent), head(fake_feats, cond, t_f, cond.latent)
         loss = hinge_d(d_real, d_fake)
         opt.zero_grad()
         loss.backward()

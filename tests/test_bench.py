@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from onestep.cli import app
 from onestep.models.io import save_model
-from tests.test_methods import tiny_teacher
+from tests.tiny import tiny_teacher
 
 
 def test_bench_json(tmp_path):
@@ -33,9 +33,8 @@ def test_cfg_as_two_forwards_equals_batched():
     net = tiny_teacher()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 8, 32, 32, generator=g)
-    cond = Cond(torch.randn(2, 5, 384, generator=g), torch.ones(2, 5), torch.randn(2, 3, 32, 32, generator=g))
-    uncond = cond.with_text(torch.zeros(2, 5, 384), torch.ones(2, 5))
-    a, b = (samplers.euler(net, x, cond, steps=2, guidance=3.0, uncond=uncond, cfg_batched=flag) for flag in (True, False))
+    cond = Cond(torch.randn(2, 5, 384, generator=g), torch.ones(2, 5), torch.randn(2, 3, 32, 32, generator=g)).with_negative(torch.zeros(1, 5, 384), torch.ones(1, 5))
+    a, b = (samplers.euler(net, x, cond, steps=2, guidance=3.0, cfg_batched=flag) for flag in (True, False))
     assert torch.allclose(a, b, atol=1e-5)
 
 

@@ -67,12 +67,14 @@ class LinearNet(torch.nn.Module):
 def test_cfg_standard_form():
     net = LinearNet()
     x, t = torch.randn(2, 1, 1, 2, 2), torch.full((2,), 0.5)
-    cond = Cond(torch.full((2, 3, 4), 2.0), torch.ones(2, 3, dtype=torch.bool))
+    cond = Cond(torch.full((2, 3, 4), 2.0), torch.ones(2, 3, dtype=torch.bool)).with_negative(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool))
     uncond = Cond(torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool))
-    v = samplers.guided_velocity(net, x, t, cond, uncond, guidance=3.0)
+    v = samplers.guided_velocity(net, x, t, cond, guidance=3.0)
     v_c, v_u = net(x, t, cond), net(x, t, uncond)
     assert torch.allclose(v, v_u + 3.0 * (v_c - v_u))
-    assert torch.allclose(samplers.guided_velocity(net, x, t, cond, uncond, 1.0), v_c)
+    assert torch.allclose(samplers.guided_velocity(net, x, t, cond, 1.0), v_c)
+    with pytest.raises(ValueError, match="negative prompt"):
+        samplers.guided_velocity(net, x, t, Cond(cond.text, cond.text_mask), guidance=3.0)
 
 
 def test_euler_integrates_straight_path_exactly():

@@ -1,105 +1,165 @@
-"""The method contract every recipe passes, the pieces of POSE on known inputs, and short runs."""
+"""The method contract every registered recipe passes (the registry drives it), the default-device
+trap, the pieces of POSE on known inputs, and the ODE-pair data step."""
 
-import copy
+import math
 
 import pytest
 import torch
 
-from onestep import flow, samplers, world
+from onestep import flow, methods, samplers
+from onestep.data import pairs as ode_pairs
+from onestep.data.world import as_batch
 from onestep.errors import UserError
-from onestep.methods.heads import FeatureTaps, default_taps, hinge_d, hinge_g
+from onestep.methods.heads import default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
-from onestep.methods.pairs import saved_pairs
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.methods.vsd import VSD, VSDConfig
-from onestep.models.lora import adapters_disabled, lora_parameters
-from onestep.models.video_dit import DiTConfig, VideoDiT
-from onestep.train.ema import make_ema
-from onestep.types import Cond, Nets
+from onestep.models.lora import LoraScore
+from onestep.train.roles import build_roles
+from onestep.types import Cond, Method, Roles
 from onestep.world.stream import collate
+from onestep import seeding, world
+from tests.tiny import tiny_teacher, tiny_teacher_dir
+
+# Every registered method's config type, with the variants the contract covers. A method added to the
+# registry without an entry here fails `test_every_registered_method_is_under_contract`.
+VARIANTS = {
+    VSDConfig: {"vsd": VSDConfig(critic_ratio=1, lora_rank=4), "vsd-copy": VSDConfig(critic_ratio=1, fake_score="copy"), "vsd-anchor": VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=1.0)},
+    PoseConfig: {
+        "pose-semantic": PoseConfig(head_dim=32, queries=2, ode_weight=1.0),
+        "pose-conv": PoseConfig(head="conv"),
+        "pose-teacher-backbone": PoseConfig(backbone="teacher", head_dim=32),
+        "pose-trainable-backbone": PoseConfig(backbone="trainable", head_dim=32),
+    },
+    OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
+}
+CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 
 
-def tiny_teacher():
-    torch.manual_seed(0)
-    m = VideoDiT(DiTConfig(dim=32, depth=3, heads=2, patch=(2, 4, 4)))
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return m.eval().requires_grad_(False)
+def test_every_registered_method_is_under_contract():
+    assert set(VARIANTS) == set(methods.METHODS)
+    for config_type in methods.METHODS:
+        assert isinstance(methods.build(config_type()), Method)
 
 
-@pytest.fixture
-def nets(encoder):
-    teacher = tiny_teacher()
-    generator = copy.deepcopy(teacher).requires_grad_(True)
-    null_text, null_mask = encoder.null(1)
-    return Nets(generator, teacher, make_ema(generator), torch.nn.ModuleDict(), null_text, null_mask)
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    return tiny_teacher_dir(tmp_path_factory.mktemp("teacher") / "teacher")
 
 
-@pytest.fixture
-def batch(encoder):
+@pytest.fixture(scope="module")
+def world_batch(encoder):
     b = collate([world.sample("shapes", 1), world.sample("photocam", 2)])
     b.text, b.text_mask = encoder(b.prompts)
+    b.neg_text, b.neg_text_mask = encoder.null(1)
     return b
 
 
-METHODS = [
-    lambda: VSD(VSDConfig(critic_ratio=1, lora_rank=4)),
-    lambda: PoseEquilibrium(PoseConfig(head="semantic", head_dim=32, queries=2)),
-    lambda: PoseEquilibrium(PoseConfig(head="conv")),
-    lambda: PoseEquilibrium(PoseConfig(backbone="teacher", head_dim=32)),
-    lambda: PoseEquilibrium(PoseConfig(backbone="trainable", head_dim=32)),
-]
+@pytest.fixture(scope="module")
+def pairs(teacher_dir, world_batch, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pairs")
+    ode_pairs.make(tiny_teacher(), lambda start: iter([as_batch(world_batch)] * 2), folder, 4, 1, 2, 3.0, 3.0, 0, {"test": 1}, progress=False)
+    return ode_pairs.load(folder, 4)
 
 
-@pytest.mark.parametrize("make", METHODS, ids=["vsd", "pose-semantic", "pose-conv", "pose-teacher-backbone", "pose-trainable-backbone"])
-def test_method_contract(make, nets, batch):
-    method = make()
-    method.setup(nets)
-    trainable = method.trainable(nets)
-    teacher_before = {k: v.clone() for k, v in nets.teacher.state_dict().items() if "lora_" not in k}
-    everything = [p for ps in trainable.values() for p in ps]
-    for step in range(2):
-        for k, update in enumerate(method.updates(step)):
+@pytest.fixture
+def batch(world_batch, pairs):
+    return as_batch(world_batch, pairs=pairs)
+
+
+def roles_for(method, teacher_dir) -> Roles:
+    return build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"))
+
+
+def run_steps(method, roles, batch, steps=2):
+    """Each update as the trainer applies it: only its group open, its loss, backward, a small step."""
+    groups = method.groups(roles)
+    everything = [p for ps in groups.values() for p in ps]
+    schedule = []
+    for step in range(steps):
+        rng = seeding.streams(0, step)
+        for update in method.step(batch, roles, rng, step):
+            schedule.append(update.group)
             for p in everything:
                 p.requires_grad_(False)
                 p.grad = None
-            for p in trainable[update.role]:
+            for p in groups[update.group]:
                 p.requires_grad_(True)
-            out = update.loss(nets, batch, torch.Generator().manual_seed(10 * step + k))
-            assert torch.isfinite(out.loss) and all(torch.isfinite(torch.tensor(v)) for v in out.logs.values())
+            out = update.loss()
+            assert math.isfinite(out.loss.item()) and all(math.isfinite(v) for v in out.logs.values())
             out.loss.backward()
-            own = {id(p) for p in trainable[update.role]}
-            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable[update.role]), update.role
-            assert all(p.grad is None for p in everything if id(p) not in own), f"gradient leaked out of {update.role}"
-            assert all(p.grad is None for p in nets.generator_ema.parameters()), "the EMA received a gradient"
+            own = {id(p) for p in groups[update.group]}
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in groups[update.group]), update.group
+            assert all(p.grad is None for p in everything if id(p) not in own), f"gradient leaked out of {update.group}"
+            assert all(p.grad is None for p in roles.ema.parameters()), "the EMA received a gradient"
             with torch.no_grad():
-                for p in trainable[update.role]:
+                for p in groups[update.group]:
                     if p.grad is not None:
                         p.add_(-1e-3 * p.grad.sign())
-    after = {k: v for k, v in nets.teacher.state_dict().items() if "lora_" not in k}
+    return schedule
+
+
+@pytest.mark.parametrize("name,config", CASES, ids=[c[0] for c in CASES])
+def test_method_contract(name, config, teacher_dir, batch):
+    method = methods.build(config)
+    roles = roles_for(method, teacher_dir)
+    assert set(method.roles) <= set(Roles.NAMES) and all(getattr(roles, r) is not None for r in method.roles)
+    assert set(method.groups(roles)) <= set(Roles.NAMES) - {"teacher", "ema"}  # a group is a trained role
+    teacher_before = {k: v.clone() for k, v in roles.teacher.state_dict().items() if "lora_" not in k}
+    schedule = run_steps(method, roles, batch)
+    assert set(schedule) == set(method.groups(roles))  # every group steps within two steps
+    after = {k: v for k, v in roles.teacher.state_dict().items() if "lora_" not in k}
     assert all(torch.equal(teacher_before[k], after[k]) for k in teacher_before), "the teacher changed"
 
 
-def test_lora_fake_score_is_the_teacher_at_step_zero(nets, batch):
-    cond = Cond(batch.text, batch.text_mask, batch.image)
-    x, t = torch.randn(batch.video.shape), torch.full((2,), 0.6)
-    before = nets.teacher(x, t, cond)
-    VSD(VSDConfig(lora_rank=4)).setup(nets)
-    assert lora_parameters(nets.teacher)
-    assert torch.equal(nets.teacher(x, t, cond), before)  # zero-initialised B
-    with torch.no_grad():
-        for p in lora_parameters(nets.teacher).values():
-            p.add_(0.1)
-    assert not torch.allclose(nets.teacher(x, t, cond), before)
-    with adapters_disabled(nets.teacher):
-        assert torch.equal(nets.teacher(x, t, cond), before)  # the real score comes back exactly
+@pytest.mark.parametrize("name,config", CASES, ids=[c[0] for c in CASES])
+def test_no_tensor_is_made_on_the_default_device(name, config, teacher_dir, batch):
+    """With the default device set to `meta`, any tensor a method makes without naming a device lands
+    on meta and the first op mixing it with the CPU batch fails: every draw follows its inputs."""
+    method = methods.build(config)
+    roles = roles_for(method, teacher_dir)
+    with torch.device("meta"):
+        run_steps(method, roles, batch)
+
+
+def test_samplers_make_nothing_on_the_default_device(teacher_dir, batch):
+    net = tiny_teacher()
+    noise = torch.randn(batch.video.shape)
+    with torch.device("meta"):
+        a = samplers.euler(net, noise, batch.cond, steps=2, shift=3.0, guidance=3.0)
+        b = samplers.renoise(net, noise, batch.cond, times=samplers.student_times(2, 3.0), generator=torch.Generator().manual_seed(0))
+        c = samplers.euler(net, noise, batch.cond, steps=2, guidance=3.0, cfg_batched=False)
+    assert a.device.type == b.device.type == c.device.type == "cpu" and torch.isfinite(a).all() and torch.isfinite(b).all()
 
 
 def test_vsd_schedule():
     vsd = VSD(VSDConfig(critic_ratio=5))
-    roles = [[u.role for u in vsd.updates(s)] for s in range(6)]
-    assert roles[0] == ["generator", "critic"] and roles[1:5] == [["critic"]] * 4 and roles[5] == ["generator", "critic"]
+    groups = [[u.group for u in vsd.step(None, None, None, s)] for s in range(6)]
+    assert groups[0] == ["student", "fake_score"] and groups[1:5] == [["fake_score"]] * 4 and groups[5] == ["student", "fake_score"]
+
+
+def test_lora_fake_score_is_the_teacher_at_step_zero_and_the_teacher_stays_the_teacher(teacher_dir, batch):
+    roles = roles_for(VSD(VSDConfig(lora_rank=4)), teacher_dir)
+    cond, x, t = batch.cond, torch.randn(batch.video.shape), torch.full((2,), 0.6)
+    before = roles.teacher(x, t, cond)
+    assert isinstance(roles.fake_score, LoraScore) and len(list(roles.fake_score.parameters())) > 0
+    assert all("lora_" in n for n in roles.fake_score.state_dict())  # the role owns the adapter alone
+    assert torch.equal(roles.fake_score(x, t, cond), before)  # zero-initialised B
+    with torch.no_grad():
+        for p in roles.fake_score.parameters():
+            p.add_(0.1)
+    assert not torch.allclose(roles.fake_score(x, t, cond), before)
+    assert torch.equal(roles.teacher(x, t, cond), before)  # the teacher role never sees the adapter
+    feats = roles.teacher.features(x, t, cond, (0, 2))
+    assert not torch.allclose(roles.fake_score.features(x, t, cond, (0, 2))[1], feats[1])
+
+
+def test_roles_are_loaded_from_disk_not_copied(teacher_dir):
+    roles = roles_for(PoseEquilibrium(PoseConfig(backbone="trainable", head_dim=32)), teacher_dir)
+    modules = [roles.teacher, roles.student, roles.ema, roles.disc_backbone]
+    storages = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
+    assert len(storages) == sum(len(list(m.parameters())) for m in modules)  # no two roles share a tensor
+    assert all(p.requires_grad for p in roles.student.parameters()) and not any(p.requires_grad for p in roles.teacher.parameters())
 
 
 def test_hinge_on_known_inputs():
@@ -132,19 +192,18 @@ class _Linear(torch.nn.Module):
         return self.a * x
 
 
-def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(nets, batch):
-    cond = Cond(batch.text, batch.text_mask, batch.image)
-    x0 = batch.video
-    target = lambda k, teacher: PoseEquilibrium(PoseConfig(consistency_steps=k, guidance=1.0)).consistency_target(  # noqa: E731
-        Nets(nets.generator, teacher, nets.generator_ema, nets.critic, nets.null_text, nets.null_mask), x0, cond, torch.Generator().manual_seed(3)
+def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(batch):
+    teacher, cond, x0 = tiny_teacher(), batch.cond, batch.video
+    target = lambda k, net: PoseEquilibrium(PoseConfig(consistency_steps=k, guidance=1.0)).consistency_target(  # noqa: E731
+        Roles(net, net, net), x0, cond, torch.Generator().manual_seed(3)
     )
     g = torch.Generator().manual_seed(3)  # the same draws as the method: t, then eps
     cfg = PoseConfig()
     t = flow.shift(cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * torch.rand(2, generator=g), cfg.consistency_t_shift)
     x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
     with torch.no_grad():
-        one_call = flow.x0_from_v(x_t, nets.teacher(x_t, t, cond), t)
-    torch.testing.assert_close(target(1, nets.teacher), one_call)  # Eq. 5 exactly
+        one_call = flow.x0_from_v(x_t, teacher(x_t, t, cond), t)
+    torch.testing.assert_close(target(1, teacher), one_call)  # Eq. 5 exactly
     exact = x_t * torch.exp(-0.5 * t).view(-1, 1, 1, 1, 1)  # dx/dt = 0.5 x, integrated from t to 0
     errors = [(target(k, _Linear(0.5)) - exact).abs().max().item() for k in (1, 4, 16)]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02  # Euler converges to the ODE's solution
@@ -152,112 +211,109 @@ def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(nets,
 
 def test_perturbation_keeps_the_condition_frame_clean(batch):
     pose = PoseEquilibrium(PoseConfig(sigma_s=0.01, sigma_t=0.1))
-    cond = Cond(batch.text, batch.text_mask, batch.image, torch.tensor([1.0, 0.0]))
+    cond = Cond(batch.cond.text, batch.cond.text_mask, batch.cond.latent, torch.tensor([1.0, 0.0]))
     e = pose.perturbation(batch.video, cond, torch.Generator().manual_seed(0))
     assert e[0, :, 0].abs().max() == 0 and e[1, :, 0].abs().max() > 0  # frame 0 clean only under I2V
     per_frame = e[0, :, 1:].mean(dim=(-1, -2))  # the temporal part: offsets of scale sigma_t
     assert 0.02 < per_frame.std() < 0.3
 
 
-def test_feature_taps_stop_after_the_last_tapped_block():
+def test_truncated_forward_stops_after_the_last_layer_and_matches_the_full_pass():
     m = tiny_teacher()
-    calls = []
+    calls, seen = [], {}
     m.blocks[2].register_forward_hook(lambda *a: calls.append(2))
-    taps = FeatureTaps(m, (0, 1))
-    x = torch.randn(1, 3, 8, 32, 32)
-    feats = taps(x, torch.rand(1), Cond(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool)))
+    for i in (0, 1):
+        m.blocks[i].register_forward_hook(lambda mod, inp, out, i=i: seen.__setitem__(i, out))
+    x, t = torch.randn(1, 3, 8, 32, 32), torch.rand(1)
+    cond = Cond(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool))
+    feats = m.features(x, t, cond, (1, 0))
     assert [f.shape for f in feats] == [torch.Size([1, 64 * 4, 32])] * 2 and calls == []
+    assert torch.equal(feats[0], seen[1]) and torch.equal(feats[1], seen[0])  # in the order asked
+    m(x, t, cond)
+    assert calls == [2] and torch.equal(seen[1], feats[0])  # the full pass computes the same tokens
+    with pytest.raises(UserError, match="not blocks"):
+        m.features(x, t, cond, (3,))
     assert default_taps(6) == (1, 3, 5) and default_taps(3) == (0, 1, 2)
 
 
-def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(nets, batch, tmp_path):
-    cfg = OdeRegressionConfig(pairs=3, chunk_batches=1, teacher_steps=3, guidance=2.0)
+def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(world_batch, tmp_path):
+    teacher, b = tiny_teacher(), as_batch(world_batch)
     opened = []
 
-    def batches(start):  # 2 clips a batch: 2 chunks, the last cut to 3 pairs
+    def batches(start):  # 2 clips a batch: 2 chunks, loaded and cut to 3 pairs
         opened.append(start)
-        return iter([batch] * 4)
+        return iter([b] * 4)
 
-    ode = OdeRegression(cfg)
-    ode.prepare(nets, tmp_path, batches, seed=0, progress=False)
+    made_with = {"teacher": "abc", "teacher_steps": 3}
+    ode_pairs.make(teacher, batches, tmp_path, 3, 1, 3, 2.0, 3.0, 0, made_with, progress=False)
     assert len(opened) == 1  # consecutive chunks share one batch stream
-    d = ode.data
-    assert d["noise"].shape == (3, *batch.video.shape[1:]) and d["x0"].shape == d["noise"].shape
-    cond = Cond(d["text"][:2], d["text_mask"][:2], d["image"][:2])
-    expected = samplers.euler(nets.teacher, d["noise"][:2], cond, steps=3, shift=cfg.shift, guidance=2.0, uncond=nets.uncond(cond))
-    torch.testing.assert_close(d["x0"][:2], expected)  # the guided teacher's ODE solution from that noise
+    d = ode_pairs.load(tmp_path, 3, made_with)
+    assert d.noise.shape == (3, *b.video.shape[1:]) and d.x0.shape == d.noise.shape
+    cond = d.cond.index(slice(0, 2)).with_negative(world_batch.neg_text, world_batch.neg_text_mask)
+    expected = samplers.euler(teacher, d.noise[:2], cond, steps=3, shift=3.0, guidance=2.0)
+    torch.testing.assert_close(d.x0[:2], expected)  # the guided teacher's ODE solution from that noise
 
-    chunks = sorted((tmp_path / "ode_pairs").glob("chunk_*.safetensors"))
-    assert len(chunks) == 2 and not list((tmp_path / "ode_pairs").glob("*.partial"))
+    chunks = sorted(tmp_path.glob("chunk_*.safetensors"))
+    assert len(chunks) == 2 and not list(tmp_path.glob("*.partial"))
     first = chunks[0].stat().st_mtime_ns
     chunks[1].unlink()  # a run killed while making the second chunk
-    again = OdeRegression(cfg)
-    again.prepare(nets, tmp_path, batches, seed=0, progress=False)
+    ode_pairs.make(teacher, batches, tmp_path, 3, 1, 3, 2.0, 3.0, 0, made_with, progress=False)
+    again = ode_pairs.load(tmp_path, 3)
     assert chunks[0].stat().st_mtime_ns == first  # finished chunks are kept, not remade
-    assert all(torch.equal(d[k], again.data[k]) for k in d)  # the missing one is remade exactly
+    assert torch.equal(d.noise, again.noise) and torch.equal(d.x0, again.x0)  # the missing one is remade exactly
+    with pytest.raises(UserError, match="teacher 'abc' .this run: 'other'.*onestep pairs"):
+        ode_pairs.load(tmp_path, 3, made_with | {"teacher": "other"})
+    with pytest.raises(UserError, match="holds 4 ODE pairs and this run regresses 9"):
+        ode_pairs.load(tmp_path, 9)
 
 
-def test_ode_regression_trains_only_the_generator_towards_the_pairs(nets, batch, tmp_path):
-    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2))
-    with pytest.raises(RuntimeError, match="prepare"):
-        ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))
-    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
-    params = ode.trainable(nets)["generator"]
-    assert list(ode.trainable(nets)) == ["generator"] and all(u.role == "generator" for u in ode.updates(0))
-    opt = torch.optim.Adam(params, lr=1e-3)
+def test_ode_regression_trains_only_the_student_towards_the_pairs(teacher_dir, batch):
+    ode = OdeRegression(OdeRegressionConfig())
+    roles = roles_for(ode, teacher_dir)
+    with pytest.raises(RuntimeError, match="data.pairs"):
+        ode.student_loss(as_batch_without_pairs(batch), roles, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(ode.groups(roles)["student"], lr=1e-3)
     losses = []
     for step in range(20):
-        out = ode.generator_loss(nets, batch, torch.Generator().manual_seed(step))
+        out = ode.student_loss(batch, roles, torch.Generator().manual_seed(step))
         opt.zero_grad()
         out.loss.backward()
-        assert all(p.grad is None for p in nets.teacher.parameters()) and all(p.grad is None for p in nets.generator_ema.parameters())
+        assert all(p.grad is None for p in roles.teacher.parameters()) and all(p.grad is None for p in roles.ema.parameters())
         opt.step()
         losses.append(out.loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_ode_pairs_made_with_other_settings_are_refused(nets, batch, tmp_path):
-    batches = lambda start: iter([batch])  # noqa: E731
-    OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2)).prepare(nets, tmp_path, batches, seed=0, progress=False)
-    with pytest.raises(UserError, match="teacher_steps.*delete that folder"):
-        OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=3)).prepare(nets, tmp_path, batches, seed=0, progress=False)
+def as_batch_without_pairs(batch):
+    from dataclasses import replace
+
+    return replace(batch, pairs=None)
 
 
-def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(nets, batch, tmp_path):
-    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)))
-    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
-    out = ode.generator_loss(nets, batch, torch.Generator().manual_seed(0))
+def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(teacher_dir, batch):
+    ode = OdeRegression(OdeRegressionConfig(renoise_t=(0.5,)))
+    roles = roles_for(ode, teacher_dir)
+    out = ode.student_loss(batch, roles, torch.Generator().manual_seed(0))
     assert set(out.logs) == {"ode/mse", "ode/renoised_mse"}
     assert out.loss.item() == pytest.approx(out.logs["ode/mse"] + out.logs["ode/renoised_mse"], rel=1e-5)
-    g = torch.Generator().manual_seed(1)
-    x0 = ode.data["x0"][:1]
-    cond = Cond(ode.data["text"][:1], ode.data["text_mask"][:1], ode.data["image"][:1])
-    loss = ode.renoised_loss(nets, x0, cond, g)
+    x0, cond = batch.pairs.x0[:1], batch.pairs.cond.index(slice(0, 1))
+    loss = ode.renoised_loss(roles, x0, cond, torch.Generator().manual_seed(1))
     g = torch.Generator().manual_seed(1)
     t = torch.tensor([0.5])[torch.randint(1, (1,), generator=g)]
     x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
     with torch.no_grad():
-        expected = (flow.x0_from_v(x_t, nets.generator(x_t, t, cond), t) - x0).pow(2).mean()
+        expected = (flow.x0_from_v(x_t, roles.student(x_t, t, cond), t) - x0).pow(2).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("make", [lambda w: VSD(VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=w)), lambda w: PoseEquilibrium(PoseConfig(head_dim=32, queries=2, ode_weight=w))], ids=["vsd", "pose"])
-def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, nets, batch, tmp_path):
-    with pytest.raises(UserError, match="ode phase"):
-        make(2.0).prepare(nets, tmp_path, None, seed=0, progress=False)
-    ode = OdeRegression(OdeRegressionConfig(pairs=2, chunk_batches=1, teacher_steps=2))
-    ode.prepare(nets, tmp_path, lambda start: iter([batch]), seed=0, progress=False)
+def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, teacher_dir, batch):
     plain, anchored = make(0.0), make(2.0)
-    for method in (plain, anchored):
-        method.setup(nets)
-        method.prepare(nets, tmp_path, None, seed=0, progress=False)
-    assert plain.pairs is None and anchored.pairs["x0"].shape[0] == 2
-    assert saved_pairs(tmp_path) is anchored.pairs  # one copy per run, shared by the phases that regress it
-    assert all(ode.data[k].data_ptr() == v.data_ptr() for k, v in anchored.pairs.items())  # the ode phase's too
-    base = plain.generator_loss(nets, batch, torch.Generator().manual_seed(3))
-    out = anchored.generator_loss(nets, batch, torch.Generator().manual_seed(3))
+    assert not plain.needs_pairs and anchored.needs_pairs
+    roles = roles_for(plain, teacher_dir)
+    base = plain.student_loss(batch, roles, torch.Generator().manual_seed(3))
+    out = anchored.student_loss(batch, roles, torch.Generator().manual_seed(3))
     assert set(out.logs) == set(base.logs) | {"ode/anchor_mse"} and out.logs["ode/anchor_mse"] > 0
     assert out.loss.item() == pytest.approx(base.loss.item() + 2.0 * out.logs["ode/anchor_mse"], rel=1e-5)
-    out.loss.backward()
-    assert any(p.grad is not None for p in nets.generator.parameters())
-    assert all(p.grad is None for p in nets.teacher.parameters()) and all(p.grad is None for p in nets.generator_ema.parameters())
+    with pytest.raises(RuntimeError, match="data.pairs"):
+        anchored.student_loss(as_batch_without_pairs(batch), roles, torch.Generator().manual_seed(3))

@@ -44,9 +44,9 @@ def test_t2v_and_i2v_from_one_model(patch):
     v_t2v = m(x, t, cond_for(2, image=False))
     assert v_i2v.shape == v_t2v.shape == x.shape
     assert not torch.allclose(v_i2v, v_t2v)
-    # a dropped image (image_mask 0) is the same as no image
+    # a dropped image (latent_mask 0) is the same as no image
     c = cond_for(2, image=True)
-    c.image_mask = torch.zeros(2)
+    c.latent_mask = torch.zeros(2)
     assert torch.allclose(m(x, t, c), v_t2v, atol=1e-5)
 
 

@@ -144,7 +144,7 @@ def distill(
     preset: str = typer.Argument(..., help="pose-tiny | pose-demo | pose-wan-i2v-14b"),
     teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
     out: Path = typer.Option(..., help="run directory (resumes if it holds checkpoints)"),
-    set_: list[str] = typer.Option([], "--set", help="override key=value, e.g. --set equilibrium.method.consistency_weight=0"),
+    set_: list[str] = typer.Option([], "--set", help="override section.key=value, e.g. --set equilibrium.method.consistency_weight=0 or train.seed=1"),
     max_steps: Optional[int] = typer.Option(None, help="stop after this many more steps (resume later)"),
 ):
     """Distill a teacher into a one-step student (phases of a preset, resumable)."""
@@ -152,6 +152,20 @@ def distill(
 
     student = run(preset=preset, teacher=teacher, out=out, overrides=set_, max_steps=max_steps)
     typer.echo(f"student written to {student}")
+
+
+@app.command()
+def pairs(
+    out: Path = typer.Option(..., help="folder for the pairs (resumes if it holds some)"),
+    teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
+    preset: str = typer.Option("pose-tiny", help="the distillation preset whose data config (data.pairs, batch, seed) the pairs follow"),
+    set_: list[str] = typer.Option([], "--set", help="override section.key=value, e.g. --set data.pairs.count=256"),
+):
+    """Make the teacher's ODE pairs once (safetensors chunks, resumable); a run reads them with --set data.pairs.path=OUT."""
+    from onestep.commands.distill import pairs as make
+
+    folder = make(teacher=teacher, out=out, preset=preset, overrides=set_)
+    typer.echo(f"ODE pairs written to {folder}")
 
 
 @app.command()

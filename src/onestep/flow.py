@@ -15,10 +15,10 @@ from torch import Tensor
 
 
 def _bcast(t: Tensor | float, x: Tensor) -> Tensor:
-    """Broadcast t of shape (B,) or (B, F) against x of shape (B, C, F, H, W)."""
+    """Broadcast t of shape (B,) or (B, F) against x of shape (B, C, F, H, W), on x's device and dtype."""
     if not torch.is_tensor(t):
         return torch.as_tensor(t, dtype=x.dtype, device=x.device)
-    t = t.to(x.dtype)
+    t = t.to(device=x.device, dtype=x.dtype)
     if t.ndim == 1:  # (B,) -> (B, 1, 1, 1, 1)
         return t.view(-1, *([1] * (x.ndim - 1)))
     if t.ndim == 2:  # per-frame times (B, F) -> (B, 1, F, 1, 1)

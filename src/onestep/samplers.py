@@ -17,11 +17,13 @@ from onestep import flow
 from onestep.types import Cond, Denoiser
 
 
-def guided_velocity(net: Denoiser, x: Tensor, t: Tensor, cond: Cond, uncond: Cond | None, guidance: float, batched: bool = True) -> Tensor:
-    """v = v_uncond + g (v_cond - v_uncond), cond and uncond evaluated in one batch of 2B, or, with
-    batched=False, as two forwards of B (as Wan's and diffusers' pipelines do; same result)."""
-    if uncond is None or guidance == 1.0:
+def guided_velocity(net: Denoiser, x: Tensor, t: Tensor, cond: Cond, guidance: float, batched: bool = True) -> Tensor:
+    """v = v_uncond + g (v_cond - v_uncond), the unconditional branch `cond.uncond()` (its negative
+    prompt, the image kept); cond and uncond in one batch of 2B, or, with batched=False, as two
+    forwards of B (as Wan's and diffusers' pipelines do; same result)."""
+    if guidance == 1.0:
         return net(x, t, cond)
+    uncond = cond.uncond()
     if batched:
         v_cond, v_uncond = net(torch.cat([x, x]), torch.cat([t, t]), Cond.cat([cond, uncond])).chunk(2)
     else:
@@ -38,7 +40,6 @@ def euler(
     steps: int,
     shift: float = 1.0,
     guidance: float = 1.0,
-    uncond: Cond | None = None,
     t_max: float = 1.0,
     cfg_batched: bool = True,
     callback: Callable[[int], None] | None = None,
@@ -51,7 +52,7 @@ def euler(
     x = noise
     for i in range(steps):
         t = ts[i].expand(x.shape[0])
-        v = guided_velocity(net, x, t, cond, uncond, guidance, cfg_batched)
+        v = guided_velocity(net, x, t, cond, guidance, cfg_batched)
         x = x + (ts[i + 1] - ts[i]) * v
         if callback is not None:
             callback(i)
@@ -76,7 +77,7 @@ def renoise(
     x = noise  # the student's first level is treated as pure noise, as at inference
     x0 = x
     for i, t_now in enumerate(times):
-        t = torch.full((x.shape[0],), float(t_now), device=x.device)
+        t = torch.full((x.shape[0],), float(t_now), device=x.device, dtype=x.dtype)
         x0 = flow.x0_from_v(x, net(x, t, cond), t)
         if i + 1 < len(times):
             fresh = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

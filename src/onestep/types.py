@@ -1,36 +1,49 @@
-"""The shared vocabulary: the Denoiser every model is adapted to, and the condition it takes.
+"""The shared vocabulary: the condition a model takes, the model border every model kind is adapted
+to, the roles of a run, and the protocol every method follows.
 
-Shapes: videos are (B, C, F, H, W); times are (B,) or (B, F) for per-frame (causal) times.
+Shapes: videos are (B, C, F, H, W) in the model's latent space (pixels for the built-in DiT); times
+are (B,) or (B, F) for per-frame (causal) times.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
+# ---------------------------------------------------------------------------------------------
+# The condition
+
 
 @dataclass
 class Cond:
-    """What a denoiser is conditioned on.
+    """What a model is conditioned on; every field is a tensor or None, so `map` reaches them all.
 
-    text:       (B, L, D) token states of the prompt.
-    text_mask:  (B, L) bool, True where a token is real.
-    image:      (B, C, H, W) first-frame condition for image-to-video, or None (text-to-video).
-    image_mask: (B,) float, 1 where the sample has an image condition, 0 where it is dropped.
+    text:          (B, L, D) token states of the prompt, any L (from the model's own encoder).
+    text_mask:     (B, L) bool, True where a token is real.
+    latent:        the condition latent of image-to-video, in the model's layout: the first frame
+                   (B, C, H, W) for the built-in DiT; None for text-to-video.
+    latent_mask:   (B,) float, 1 where the sample has its condition latent, 0 where it is dropped.
+    image_tokens:  (B, Li, Di) image-encoder tokens of the first frame (CLIP for Wan I2V), or None.
+    neg_text:      (B, L', D) the negative (or empty) prompt of classifier-free guidance, and its
+    neg_text_mask: (B, L') mask; `uncond()` is the condition with these in place of the text.
     """
 
     text: Tensor
     text_mask: Tensor
-    image: Tensor | None = None
-    image_mask: Tensor | None = None
+    latent: Tensor | None = None
+    latent_mask: Tensor | None = None
+    image_tokens: Tensor | None = None
+    neg_text: Tensor | None = None
+    neg_text_mask: Tensor | None = None
 
     def __post_init__(self):
-        if self.image is not None and self.image_mask is None:
-            self.image_mask = torch.ones(self.image.shape[0], device=self.image.device)
+        if self.latent is not None and self.latent_mask is None:
+            self.latent_mask = torch.ones(self.latent.shape[0], device=self.latent.device)
 
     @property
     def batch_size(self) -> int:
@@ -40,6 +53,9 @@ class Cond:
         """Apply fn to every tensor field (None stays None)."""
         return Cond(**{f.name: None if (v := getattr(self, f.name)) is None else fn(v) for f in dataclasses.fields(self)})
 
+    def to(self, device) -> "Cond":
+        return self.map(lambda v: v.to(device))
+
     def index(self, idx) -> "Cond":
         return self.map(lambda v: v[idx])
 
@@ -48,73 +64,176 @@ class Cond:
         return self.map(lambda v: v.repeat_interleave(n, dim=0))
 
     def with_text(self, text: Tensor, text_mask: Tensor) -> "Cond":
-        """The same condition with other text (for CFG the unconditional branch keeps the image)."""
         return dataclasses.replace(self, text=text, text_mask=text_mask)
+
+    def with_negative(self, text: Tensor, text_mask: Tensor) -> "Cond":
+        """The same condition carrying this negative prompt, (1, L', D) or (B, L', D)."""
+        B = self.batch_size
+        return dataclasses.replace(self, neg_text=text.expand(B, -1, -1), neg_text_mask=text_mask.expand(B, -1))
+
+    def uncond(self) -> "Cond":
+        """The unconditional branch of CFG: the negative prompt in place of the text; the condition
+        latent and image tokens kept (Wan's and our I2V keep the image in both branches)."""
+        if self.neg_text is None:
+            raise ValueError("this condition carries no negative prompt: build it with Cond.with_negative before guided sampling")
+        return self.with_text(self.neg_text, self.neg_text_mask)
 
     @staticmethod
     def cat(conds: list["Cond"]) -> "Cond":
-        """Concatenate along the batch; text is right-padded to the longest L."""
-        length = max(c.text.shape[1] for c in conds)
+        """Concatenate along the batch; token sequences are right-padded to the longest length, and a
+        missing condition latent becomes zeros with mask 0."""
 
-        def pad(x: Tensor, value) -> Tensor:
-            extra = length - x.shape[1]
-            if extra == 0:
-                return x
-            shape = (x.shape[0], extra, *x.shape[2:])
-            return torch.cat([x, x.new_full(shape, value)], dim=1)
+        def pad(xs: list[Tensor], value) -> Tensor:
+            length = max(x.shape[1] for x in xs)
+            return torch.cat([x if x.shape[1] == length else torch.cat([x, x.new_full((x.shape[0], length - x.shape[1], *x.shape[2:]), value)], 1) for x in xs])
 
-        text = torch.cat([pad(c.text, 0.0) for c in conds])
-        mask = torch.cat([pad(c.text_mask, False) for c in conds])
-        images = [c.image for c in conds]
-        if all(i is None for i in images):
-            return Cond(text, mask)
-        ref = next(i for i in images if i is not None)
-        image = torch.cat([torch.zeros((c.batch_size, *ref.shape[1:]), dtype=ref.dtype, device=ref.device) if c.image is None else c.image for c in conds])
-        image_mask = torch.cat([torch.zeros(c.batch_size, device=ref.device) if c.image is None else c.image_mask for c in conds])
-        return Cond(text, mask, image, image_mask)
+        def tokens(name: str, mask_name: str | None):
+            if all(getattr(c, name) is None for c in conds):
+                return None, None
+            if any(getattr(c, name) is None for c in conds):
+                raise ValueError(f"Cond.cat: some conditions have {name} and some do not")
+            return pad([getattr(c, name) for c in conds], 0.0), None if mask_name is None else pad([getattr(c, mask_name) for c in conds], False)
+
+        text, mask = tokens("text", "text_mask")
+        neg, neg_mask = tokens("neg_text", "neg_text_mask")
+        image_tokens, _ = tokens("image_tokens", None)
+        latents = [c.latent for c in conds]
+        if all(x is None for x in latents):
+            return Cond(text, mask, image_tokens=image_tokens, neg_text=neg, neg_text_mask=neg_mask)
+        ref = next(x for x in latents if x is not None)
+        latent = torch.cat([torch.zeros((c.batch_size, *ref.shape[1:]), dtype=ref.dtype, device=ref.device) if c.latent is None else c.latent for c in conds])
+        latent_mask = torch.cat([torch.zeros(c.batch_size, device=ref.device) if c.latent is None else c.latent_mask for c in conds])
+        return Cond(text, mask, latent, latent_mask, image_tokens, neg, neg_mask)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model border
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a method may know of a model: its latent video, tokens and condition, never its class.
+
+    channels:      latent channels of the video (3: the built-in DiT's pixels; 16: Wan's VAE).
+    frames, height, width: the latent video size it takes.
+    patch:         (frames, rows, columns) per token; grid = tokens along each axis.
+    dim, depth:    the width of the block tokens and the number of blocks (feature taps index them).
+    text_dim:      the width of the text tokens in Cond.text.
+    cond_channels: channels of the first-frame condition latent `condition_image` returns (0: none).
+    """
+
+    kind: str
+    channels: int
+    frames: int
+    height: int
+    width: int
+    patch: tuple[int, int, int]
+    dim: int
+    depth: int
+    text_dim: int
+    cond_channels: int
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        pf, ph, pw = self.patch
+        return self.frames // pf, self.height // ph, self.width // pw
+
+    @property
+    def video_shape(self) -> tuple[int, int, int, int]:
+        return self.channels, self.frames, self.height, self.width
 
 
 @runtime_checkable
-class Denoiser(Protocol):
-    """A network that predicts velocity v = noise - x0 (see flow.py).
+class VideoModel(Protocol):
+    """The adapter every model kind provides (models/video_dit.py today): velocity v = noise - x0.
 
-    forward(x_t (B, C, F, H, W), t (B,) or (B, F) in [0, 1], cond) -> v (B, C, F, H, W).
-    `blocks` is the ModuleList that FSDP shards and feature taps hook.
+    __call__(x_t (B, C, F, H, W), t (B,) or (B, F) in [0, 1], cond) -> v (B, C, F, H, W).
+    features(x_t, t, cond, layers) -> [(B, N, D)]: the tokens after each listed block, in order; the
+        forward stops after the last of them (a truncated forward: nothing later is run).
+    condition_image(cond) -> (B, cond_channels, H, W) or None: the first-frame condition latent, for
+        heads that read the image.
+    lora_targets: the module names (a regex) a LoRA adapts.
+    blocks: the ModuleList that sharding wraps per block.
     """
 
+    spec: ModelSpec
+    lora_targets: str
     blocks: nn.ModuleList
 
     def __call__(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor: ...
 
+    def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]: ...
+
+    def condition_image(self, cond: Cond) -> Tensor | None: ...
+
+
+Denoiser = VideoModel  # what samplers call: anything with the VideoModel call
+
+
+# ---------------------------------------------------------------------------------------------
+# Data, roles and methods
+
 
 @dataclass
-class Nets:
-    """The roles of a distillation run. The trainer never names a recipe; methods see these.
+class Pairs:
+    """The teacher's ODE solutions (eps_i, c_i) -> x0_i of a run (data/pairs.py), read-only.
 
-    generator:     the student (trained).
-    teacher:       frozen; the "real score". May carry a method's LoRA adapter (the fake score of
-                   VSD), switched off with `models.lora.adapters_disabled` to get the teacher back.
-    generator_ema: the EMA of the generator; read-only (never receives gradients).
-    critic:        what a method trains besides the generator (discriminator heads), by name.
-    null_text:     (1, L, D) and mask (1, L): the empty prompt, for classifier-free guidance.
+    noise, x0: (N, C, F, H, W); cond: the N conditions, without negative prompts.
     """
 
-    generator: nn.Module
-    teacher: nn.Module
-    generator_ema: nn.Module
-    critic: nn.ModuleDict
-    null_text: Tensor
-    null_mask: Tensor
+    noise: Tensor
+    x0: Tensor
+    cond: Cond
 
-    def uncond(self, cond: Cond) -> Cond:
-        """The unconditional branch of CFG: the empty prompt, the image condition kept (I2V)."""
-        B = cond.batch_size
-        return cond.with_text(self.null_text.expand(B, -1, -1), self.null_mask.expand(B, -1))
+    def __len__(self) -> int:
+        return self.noise.shape[0]
+
+    def draw(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor, Cond]:
+        """n pairs drawn uniformly with replacement on g's device: (noise, x0, cond)."""
+        idx = torch.randint(len(self), (n,), generator=g, device=g.device)
+        pick = lambda v: v[idx.to(v.device)]  # noqa: E731
+        return pick(self.noise), pick(self.x0), self.cond.map(pick)
+
+
+@dataclass
+class Batch:
+    """What a method's step reads: video (B, C, F, H, W), its condition (with the negative prompt),
+    and the run's ODE pairs when the data config names them (the same object every step)."""
+
+    video: Tensor
+    cond: Cond
+    pairs: Pairs | None = None
+
+
+@dataclass
+class Roles:
+    """The networks of a run, each owned by its role; built from model directories, never copied.
+
+    teacher:       frozen; always the teacher (a LoRA on its weights belongs to `fake_score` and is
+                   off whenever the teacher is called).
+    student:       the generator being trained.
+    ema:           the student's EMA; read-only (never receives gradients).
+    fake_score:    a LoRA on the frozen teacher's weights or a full trainable copy (VSD's critic).
+    disc_head:     a discriminator head (POSE's semantic head, or the conv ablation).
+    disc_backbone: a separately trained discriminator backbone (an ablation of POSE).
+    """
+
+    teacher: VideoModel
+    student: VideoModel
+    ema: VideoModel
+    fake_score: nn.Module | None = None
+    disc_head: nn.Module | None = None
+    disc_backbone: nn.Module | None = None
+
+    NAMES = ("teacher", "student", "ema", "fake_score", "disc_head", "disc_backbone")
+
+    def present(self) -> dict[str, nn.Module]:
+        return {name: m for name in self.NAMES if (m := getattr(self, name)) is not None}
 
 
 @dataclass
 class LossOutput:
-    """A scalar loss to backpropagate into one role, and named floats to log (`method/metric`)."""
+    """A scalar loss to backpropagate into one optimiser group, and named floats to log (`method/metric`)."""
 
     loss: Tensor
     logs: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -122,7 +241,36 @@ class LossOutput:
 
 @dataclass
 class Update:
-    """One optimiser step of `role` on `loss(nets, batch, generator) -> LossOutput`."""
+    """One optimiser step of `group` (a role name) on `loss() -> LossOutput`, computed when the
+    trainer has opened that group's gradients, after the step's earlier updates were applied."""
 
-    role: str
-    loss: object  # Callable[[Nets, Batch, torch.Generator], LossOutput]
+    group: str
+    loss: Callable[[], LossOutput]
+
+
+Rng = Callable[[], torch.Generator]  # the next loss's generator (seeding.streams), on the run's device
+
+
+@runtime_checkable
+class Method(Protocol):
+    """A recipe (STYLE.md 3): the roles it needs, the groups it steps, and one training step.
+
+    roles:       {role: how it is built}: "copy" (a trainable copy of the model directory's weights)
+                 or "new" (built by `new_role`: a LoRA on the teacher's weights, a discriminator head).
+    needs_pairs: whether its losses read the run's ODE pairs (`batch.pairs`).
+    new_role(name, roles) -> nn.Module: the modules this method designs itself.
+    groups(roles) -> {group: parameters}: one optimiser per group; a group is named by its role.
+    step(batch, roles, rng, step) -> [Update]: this step's updates in order (a critic before the
+        generator reads the updated critic); each loss calls `rng()` once, so the k-th loss computed
+        draws from stream k of (seed, step).
+    """
+
+    name: str
+    roles: dict[str, str]
+    needs_pairs: bool
+
+    def new_role(self, name: str, roles: Roles) -> nn.Module: ...
+
+    def groups(self, roles: Roles) -> dict[str, list[nn.Parameter]]: ...
+
+    def step(self, batch: Batch, roles: Roles, rng: Rng, step: int) -> list[Update]: ...

@@ -1,38 +1,49 @@
-"""`onestep distill PRESET --teacher DIR --out RUN`: build the roles from a teacher and run the phases."""
+"""`onestep distill PRESET --teacher DIR --out RUN` and `onestep pairs`: resolve the config, build
+the roles from the teacher's directory, attach the data, run the phases."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from onestep import paths
+from onestep import methods, paths
 from onestep.configs.base import override, parse_overrides
 from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.data import pairs as ode_pairs
+from onestep.data.world import WorldData
 from onestep.errors import UserError
-from onestep.models.io import load_model
-from onestep.models.text import TextEncoder
-from onestep.train.ema import make_ema
-from onestep.types import Nets
-from onestep.world.clip import WorldConfig
-from onestep.world.stream import WorldStream
+from onestep.models.io import read_config, save_model
+from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device
 
 
-def build_nets(teacher_dir: Path, max_text: int) -> Nets:
-    teacher, _ = load_model(teacher_dir)
-    generator = copy.deepcopy(teacher).requires_grad_(True).train()  # the student starts as the teacher
-    null_text, null_mask = TextEncoder(max_text).null(1)
-    return Nets(generator, teacher, make_ema(generator), torch.nn.ModuleDict(), null_text, null_mask)
+def resolve(preset: str, teacher: Path | None, overrides: list[str]) -> DistillConfig:
+    """The preset with the overrides applied, the teacher and max_text filled in."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown distillation preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    cfg = override(PRESETS[preset](), parse_overrides(overrides))
+    model_dir = Path(teacher or cfg.model.teacher or paths.TEACHER)
+    max_text = cfg.data.max_text or read_config(model_dir).get("max_text", 32)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=dataclasses.replace(cfg.data, max_text=max_text))
 
 
-def world_batches(cfg: DistillConfig, model_config, max_text: int):
-    def batches(start: int):
-        stream = WorldStream(start=start, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=WorldConfig(model_config.frames, model_config.height), max_text=max_text)
-        return iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=2))
+def pairs_needed(cfg: DistillConfig) -> bool:
+    return any(p.steps > 0 and methods.build(p.method).needs_pairs for p in cfg.phases)
 
-    return batches
+
+def pairs_manifest(cfg: DistillConfig) -> dict:
+    return ode_pairs.manifest(cfg.data.pairs, cfg.data, cfg.train.seed, ode_pairs.weights_hash(cfg.model.teacher))
+
+
+def make_pairs(cfg: DistillConfig, folder: Path, teacher=None, progress: bool = True) -> Path:
+    """Make the missing ODE pairs of this config in `folder` (resumable), with the frozen teacher."""
+    device = resolve_device(cfg.parallel.device)
+    teacher = teacher or load_role(Path(cfg.model.teacher), device, trainable=False, dtype=DTYPES[cfg.model.dtype])
+    data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=teacher.spec, max_text=cfg.data.max_text, device=device)
+    p = cfg.data.pairs
+    return ode_pairs.make(teacher, data, folder, p.count, p.chunk_batches, p.teacher_steps, p.guidance, p.shift, cfg.train.seed, pairs_manifest(cfg), progress)
 
 
 def sample_grid(max_text: int, shift: float, n: int = 4):
@@ -40,6 +51,7 @@ def sample_grid(max_text: int, shift: float, n: int = 4):
     from onestep import world
     from onestep.eval.sample import SamplerSpec, generate_for_clips
     from onestep.media import write_video
+    from onestep.models.text import TextEncoder
 
     clips = [world.sample(track, 1_000_000_000 + i, "heldout") for i in range(n // 2) for track in ("shapes", "photocam")]
     encoder = TextEncoder(max_text)
@@ -58,12 +70,27 @@ def sample_grid(max_text: int, shift: float, n: int = 4):
 def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], max_steps: int | None = None, progress: bool = True) -> Path:
     from onestep.train.trainer import Trainer
 
-    if preset not in PRESETS:
-        raise UserError(f"unknown distillation preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    cfg = override(PRESETS[preset](), parse_overrides(overrides))
-    teacher = teacher or paths.TEACHER
-    nets = build_nets(teacher, 32)
-    mc = nets.generator.config
-    sample_fn = sample_grid(32, cfg.student_shift) if cfg.sample_every else None
-    trainer = Trainer(cfg, nets, out, world_batches(cfg, mc, 32), teacher_dir=str(teacher), progress=progress, sample_fn=sample_fn)
-    return trainer.run(max_steps)
+    cfg = resolve(preset, teacher, overrides)
+    out = Path(out)
+    device = resolve_device(cfg.parallel.device)
+    torch.set_num_threads(cfg.train.threads)
+    roles = build_roles(cfg.model.teacher, [methods.build(p.method) for p in cfg.phases], seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype])
+    pairs = None
+    if pairs_needed(cfg):
+        folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else make_pairs(cfg, out / ode_pairs.FOLDER, roles.teacher, progress)
+        pairs = ode_pairs.load(folder, cfg.data.pairs.count, pairs_manifest(cfg), device)
+    data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=cfg.data.max_text, device=device, pairs=pairs)
+
+    def export(ema, step: int) -> Path:
+        sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
+        return save_model(out / "student", ema, {"role": "student", "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text})
+
+    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every else None
+    return Trainer(cfg, roles, out, data, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
+
+
+def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:
+    """`onestep pairs`: the ODE pairs of a preset's data config, for `--set data.pairs.path=OUT`."""
+    cfg = resolve(preset, teacher, overrides)
+    torch.set_num_threads(cfg.train.threads)
+    return make_pairs(cfg, Path(out), progress=progress)

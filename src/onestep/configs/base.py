@@ -68,7 +68,8 @@ def _set(config, path: list[str], value, full: str):
     if name not in fields and name in phase_names:  # shorthand: "priming.steps" = "phases.priming.steps"
         path, name = ["phases", *path], "phases"
     if name not in fields:
-        raise UserError(f"unknown config key {full!r}: valid keys here are {', '.join(sorted(fields))}")
+        hint = [f"{f}.{name}" for f in sorted(fields) if dataclasses.is_dataclass(getattr(config, f)) and name in {g.name for g in dataclasses.fields(getattr(config, f))}]
+        raise UserError(f"unknown config key {full!r}: " + (f"did you mean {' or '.join(hint)}?" if hint else f"valid keys here are {', '.join(sorted(fields))}"))
     current = getattr(config, name)
     if len(path) > 1:
         return dataclasses.replace(config, **{name: _set(current, path[1:], value, full)})

@@ -1,8 +1,12 @@
-"""Distillation runs: a list of phases, each one method with its own steps and optimiser settings.
+"""Distillation runs in sections (STYLE.md 8): `model` (which teacher, in which dtype), `data` (the
+batches and the ODE pairs), `phases` (each one method with its own steps and optimiser settings),
+`train` (seed, logging, checkpoints, precision) and `parallel` (where it runs). `--set
+section.key=value` addresses any field; a phase by its name ("priming.steps=10").
 
-Presets are Python functions (STYLE.md 8). `pose-tiny` is the full POSE recipe on the embedded
-teacher; `pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6,
-Adam betas (0.9, 0.999) / (0.5, 0.999), EMA 0.995, shift 5) and needs the real-model path to run.
+Presets are Python functions. `pose-tiny` is POSE on the embedded teacher after an ODE-pair init,
+with additions the paper does not have (its docstring); `pose-wan-i2v-14b` carries the paper's
+settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) / (0.5, 0.999), EMA
+0.995, shift 5) and needs the real-model path to run.
 """
 
 from __future__ import annotations
@@ -14,32 +18,89 @@ from onestep.methods.ode_regression import OdeRegressionConfig
 from onestep.methods.pose import PoseConfig
 from onestep.methods.vsd import VSDConfig
 
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclass
+class ModelConfig:
+    teacher: str = ""  # the teacher's model directory; "" = the bundled teacher (or --teacher)
+    dtype: str = "float32"  # the frozen roles' parameters (teacher, EMA); trained roles stay float32
+
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise UserError(f"model.dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+
+
+@dataclass
+class PairsConfig:
+    """The teacher's ODE pairs (data/pairs.py), read by the phases that regress them."""
+
+    path: str = ""  # an `onestep pairs` folder; "" = the run makes its own in RUN/ode_pairs
+    count: int = 1024
+    chunk_batches: int = 8  # batches of data.batch_size per chunk file
+    teacher_steps: int = 25  # guided Euler steps per solution (2 x NFE with CFG)
+    guidance: float = 3.0
+    shift: float = 3.0  # the teacher's time grid (its own sampling shift)
+
+    def __post_init__(self):
+        if self.count < 1 or self.chunk_batches < 1 or self.teacher_steps < 1:
+            raise UserError(f"data.pairs needs count, chunk_batches and teacher_steps of at least 1: got {self.count}, {self.chunk_batches}, {self.teacher_steps}")
+
+
+@dataclass
+class DataConfig:
+    batch_size: int = 8
+    tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
+    max_text: int = 0  # text tokens per prompt; 0 = the teacher's own (its config.json)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+
+    def __post_init__(self):
+        unknown = set(self.tracks) - {"shapes", "photocam"}
+        if unknown:
+            raise UserError(f"unknown track(s) {sorted(unknown)} in data.tracks: tracks are shapes and photocam")
+
 
 @dataclass
 class PhaseConfig:
     name: str
     method: object  # a method's config dataclass: VSDConfig, PoseConfig, ...
     steps: int
-    lr: float = 1e-5  # generator
-    critic_lr: float = 1e-5
+    lr: float = 1e-5  # the student
+    critic_lr: float = 1e-5  # every other group (fake score, discriminator)
     betas: tuple[float, float] = (0.9, 0.999)
     critic_betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 1.0
     ema_decay: float = 0.995
-    ema_reset: bool = False  # copy the generator into its EMA when the phase starts
+    ema_reset: bool = False  # copy the student into its EMA when the phase starts
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    student_shift: float = 3.0  # the times a few-step student visits (flow.shift of linspace)
+    precision: str = "float32"  # "bfloat16": the losses under torch.autocast
+    log_every: int = 10
+    checkpoint_every: int = 50
+    sample_every: int = 100
+    threads: int = 2
+
+    def __post_init__(self):
+        if self.precision not in DTYPES:
+            raise UserError(f"train.precision {self.precision!r}: use one of {', '.join(DTYPES)}")
+
+
+@dataclass
+class ParallelConfig:
+    device: str = "cpu"  # "cpu", "cuda", "cuda:N", or "auto" (cuda when there is one)
 
 
 @dataclass
 class DistillConfig:
     phases: list = field(default_factory=list)
-    batch_size: int = 8
-    seed: int = 0
-    tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
-    student_shift: float = 3.0  # the times a few-step student visits (flow.shift of linspace)
-    log_every: int = 10
-    checkpoint_every: int = 50
-    sample_every: int = 100
-    threads: int = 2
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
     def __post_init__(self):
         if not self.phases:
@@ -77,8 +138,9 @@ def pose_tiny() -> DistillConfig:
     """
     equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
     return DistillConfig(
+        data=DataConfig(pairs=PairsConfig(count=1024, teacher_steps=25)),
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(pairs=1024, teacher_steps=25, renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
+            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
@@ -98,7 +160,7 @@ def pose_demo() -> DistillConfig:
         p.method.ode_weight = 0.0
     cfg.phases[1].method.consistency_steps = 1
     cfg.phases[0].steps, cfg.phases[1].steps = 40, 80
-    cfg.checkpoint_every, cfg.sample_every = 40, 40
+    cfg.train.checkpoint_every, cfg.train.sample_every = 40, 40
     return cfg
 
 
@@ -109,24 +171,21 @@ def pose_wan_i2v_14b() -> DistillConfig:
             PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999)),
             PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
-        batch_size=32,
-        student_shift=5.0,
+        data=DataConfig(batch_size=32),
+        train=TrainConfig(student_shift=5.0),
     )
 
 
 def pose_tiny_test() -> DistillConfig:
     """Tests: three steps of each phase, four ODE pairs (regressed in every phase), a tiny discriminator head."""
     return DistillConfig(
+        data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(pairs=4, chunk_batches=1, teacher_steps=2, renoise_t=(0.5,)), steps=3),
+            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.5,)), steps=3),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3),
             PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2, ode_weight=1.0), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
         ],
-        batch_size=2,
-        log_every=1,
-        checkpoint_every=2,
-        sample_every=0,
-        threads=1,
+        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
     )
 
 

@@ -61,9 +61,9 @@ class Timing:
     peak_mb: float
 
 
-def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond, uncond: Cond) -> torch.Tensor:
+def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond) -> torch.Tensor:
     if spec.kind == "euler":
-        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, uncond=uncond, cfg_batched=spec.cfg_batched)
+        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, cfg_batched=spec.cfg_batched)
     return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
 
 
@@ -78,10 +78,9 @@ def timed_runner(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, ba
         t0 = time.perf_counter()
         encoder._cache.clear()
         text, mask = encoder([f"{p} {i}" for p in prompts])
-        null_text, null_mask = encoder.null(batch)
-        cond = Cond(text, mask, image)
+        cond = Cond(text, mask, image).with_negative(*encoder.null(1))
         t1 = time.perf_counter()
-        x0 = denoise(model, spec, noise, cond, cond.with_text(null_text, null_mask))
+        x0 = denoise(model, spec, noise, cond)
         t2 = time.perf_counter()
         _ = [tensor_to_frames(v) for v in x0]
         t3 = time.perf_counter()

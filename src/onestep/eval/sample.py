@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from onestep import samplers
+from onestep import samplers, seeding
 from onestep.media import tensor_to_frames
 from onestep.models.text import TextEncoder
 from onestep.types import Cond, Denoiser
@@ -43,8 +43,7 @@ class SamplerSpec:
 
 
 def clip_noise(seed: int, index: int, shape: tuple[int, ...]) -> torch.Tensor:
-    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
-    return torch.randn(shape, generator=g)
+    return torch.randn(shape, generator=seeding.clip(seed, index))
 
 
 @torch.no_grad()
@@ -65,14 +64,12 @@ def generate(
     for start in range(0, len(prompts), batch_size):
         idx = list(range(start, min(start + batch_size, len(prompts))))
         text, mask = encoder([prompts[i] for i in idx])
-        cond = Cond(text, mask, None if images is None else images[idx])
+        cond = Cond(text, mask, None if images is None else images[idx]).with_negative(*encoder.null(1))
         noise = torch.stack([clip_noise(seed, i, shape) for i in idx])
         if spec.kind == "euler":
-            null_text, null_mask = encoder.null(len(idx))
-            uncond = cond.with_text(null_text, null_mask)
-            x0 = samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, uncond=uncond)
+            x0 = samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance)
         else:
-            g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, start, 7]).generate_state(1)[0]))
+            g = seeding.clip(seed, start, "cpu", 7)
             x0 = samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift), generator=g)
         out.extend(tensor_to_frames(v) for v in x0.clamp(-1, 1))
         if callback is not None:

@@ -1,8 +1,9 @@
-"""Discriminator heads on multi-layer backbone features, and the hooks that tap those features.
+"""Discriminator heads on multi-layer backbone features.
 
-- `FeatureTaps`: forward hooks on `backbone.blocks[i]` that keep each tapped block's output tokens
-  (B, N, D) as it is computed (read right after the forward: activation checkpointing would replay
-  hooks), and stop the forward after the last tapped block: later blocks are never run.
+The features come from the backbone's own truncated forward (`VideoModel.features`: the tokens after
+each tapped block, later blocks never run); a head sees the model only through its `ModelSpec` and
+the condition latent the adapter hands it (`condition_image`), never a concrete model class.
+
 - `SemanticHead` (POSE Sec. 3.3, Fig. 4): n learnable query tokens, concatenated with the condition
   image's tokens and the text tokens (plus learned modality embeddings), self-attention over that set,
   the noise level injected into the queries (adaLN), then for each tapped layer the queries
@@ -14,55 +15,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from onestep.models.video_dit import timestep_embedding
-from onestep.types import Cond
-
-
-class _StopForward(Exception):
-    """Raised by the last tap: the rest of the backbone is not needed."""
-
-
-class FeatureTaps:
-    def __init__(self, backbone: nn.Module, layers: tuple[int, ...]):
-        self.backbone, self.layers = backbone, tuple(sorted(layers))
-        self.features: dict[int, Tensor] = {}
-
-    @contextmanager
-    def _hooks(self):
-        handles = []
-        last = self.layers[-1]
-
-        def make(i):
-            def hook(_module, _inputs, output):
-                self.features[i] = output
-                if i == last:
-                    raise _StopForward
-
-            return hook
-
-        for i in self.layers:
-            handles.append(self.backbone.blocks[i].register_forward_hook(make(i)))
-        try:
-            yield
-        finally:
-            for h in handles:
-                h.remove()
-
-    def __call__(self, x_t: Tensor, t: Tensor, cond: Cond) -> list[Tensor]:
-        """Tapped features [(B, N, D)] of the backbone on x_t, in layer order."""
-        self.features = {}
-        with self._hooks():
-            try:
-                self.backbone(x_t, t, cond)
-            except _StopForward:
-                pass
-        return [self.features[i] for i in self.layers]
+from onestep.models.embeddings import timestep_embedding
+from onestep.types import Cond, ModelSpec
 
 
 def default_taps(depth: int, n: int = 3) -> tuple[int, ...]:
@@ -89,27 +47,29 @@ class Attention(nn.Module):
 
 
 class SemanticHead(nn.Module):
-    def __init__(self, backbone_dim: int, n_taps: int, *, text_dim: int = 384, channels: int = 3, patch: int = 4, queries: int = 4, dim: int = 128, heads: int = 4):
+    def __init__(self, spec: ModelSpec, n_taps: int, *, queries: int = 4, dim: int = 128, heads: int = 4):
         super().__init__()
+        backbone_dim, patch = spec.dim, spec.patch[1:]
         self.queries = nn.Parameter(torch.randn(queries, dim) * 0.02)
         self.modality = nn.Parameter(torch.randn(3, dim) * 0.02)  # query, image, text
-        self.text_proj = nn.Linear(text_dim, dim)
-        self.image_embed = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.text_proj = nn.Linear(spec.text_dim, dim)
+        self.image_embed = nn.Conv2d(spec.cond_channels, dim, patch, stride=patch) if spec.cond_channels else None
         self.mix = Attention(dim, heads)
         self.time = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.feature_proj = nn.ModuleList([nn.Sequential(nn.LayerNorm(backbone_dim), nn.Linear(backbone_dim, dim)) for _ in range(n_taps)])
         self.read = nn.ModuleList([Attention(dim, heads) for _ in range(n_taps)])
         self.out = nn.Linear(n_taps * dim, 1)
 
-    def forward(self, features: list[Tensor], cond: Cond, t: Tensor) -> Tensor:
+    def forward(self, features: list[Tensor], cond: Cond, t: Tensor, image: Tensor | None) -> Tensor:
+        """features [(B, N, D)], t (B,), image (B, C, H, W) the condition latent or None -> (B, n)."""
         B = features[0].shape[0]
         q = self.queries.expand(B, -1, -1) + self.modality[0]
         text = self.text_proj(cond.text) + self.modality[2]
         tokens, mask = [q, text], [torch.ones(B, q.shape[1], dtype=torch.bool, device=q.device), cond.text_mask.bool()]
-        if cond.image is not None:
-            img = self.image_embed(cond.image).flatten(2).transpose(1, 2) + self.modality[1]
+        if image is not None and self.image_embed is not None:
+            img = self.image_embed(image).flatten(2).transpose(1, 2) + self.modality[1]
             tokens.append(img)
-            mask.append((cond.image_mask > 0)[:, None].expand(-1, img.shape[1]))
+            mask.append((cond.latent_mask > 0)[:, None].expand(-1, img.shape[1]))
         mixed = self.mix(torch.cat(tokens, 1), mask=torch.cat(mask, 1))[:, : q.shape[1]]  # (B, n, dim)
         shift, scale = self.time(timestep_embedding(t, 256)).chunk(2, dim=-1)
         mixed = mixed * (1 + scale[:, None]) + shift[:, None]  # noise-level injection
@@ -118,14 +78,14 @@ class SemanticHead(nn.Module):
 
 
 class ConvHead(nn.Module):
-    def __init__(self, backbone_dim: int, n_taps: int, grid: tuple[int, int, int], width: int = 64):
+    def __init__(self, spec: ModelSpec, n_taps: int, width: int = 64):
         super().__init__()
-        self.grid = grid
+        self.grid, backbone_dim = spec.grid, spec.dim
         self.convs = nn.ModuleList(
             [nn.Sequential(nn.Conv3d(backbone_dim, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, 1, 1)) for _ in range(n_taps)]
         )
 
-    def forward(self, features: list[Tensor], cond: Cond, t: Tensor) -> Tensor:
+    def forward(self, features: list[Tensor], cond: Cond, t: Tensor, image: Tensor | None) -> Tensor:
         f, h, w = self.grid
         logits = []
         for conv, x in zip(self.convs, features):

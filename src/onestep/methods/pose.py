@@ -2,7 +2,8 @@
 
 (POSE Sec. 3.2-3.3, Eq. 3-5.) The generator samples in one step from pure noise, x0_g = G(eps, t=1).
 The discriminator D = [backbone; head]: the backbone is the generator's EMA weights (no separate
-trainable backbone; `backbone = "teacher"` and `"trainable"` are the ablations), read at several
+trainable backbone; `backbone = "teacher"` and `"trainable"`, a copy of the teacher trained with the
+head, are the ablations), read at several
 blocks on the sample re-noised to a low-SNR level t ~ U[disc_t_lo, disc_t_hi]; only the head is trained
 by the discriminator loss. Losses:
 
@@ -30,9 +31,7 @@ not in the paper).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -40,12 +39,10 @@ from torch import Tensor
 
 from onestep import flow
 from onestep.errors import UserError
-from onestep.methods.heads import ConvHead, FeatureTaps, SemanticHead, default_taps, hinge_d, hinge_g
-from onestep.methods.pairs import saved_pairs, with_anchor
-from onestep.methods.vsd import batch_cond
-from onestep.models.lora import adapters_disabled
+from onestep.methods.heads import ConvHead, SemanticHead, default_taps, hinge_d, hinge_g
+from onestep.methods.pairs import with_anchor
 from onestep.samplers import guided_velocity
-from onestep.types import Cond, LossOutput, Nets, Update
+from onestep.types import Batch, Cond, LossOutput, Roles, Update
 
 
 @dataclass
@@ -69,6 +66,8 @@ class PoseConfig:
     ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
     def __post_init__(self):
+        if self.backbone not in ("ema", "teacher", "trainable") or self.head not in ("semantic", "conv"):
+            raise UserError(f"backbone {self.backbone!r}, head {self.head!r}: backbone is ema, teacher or trainable; head is semantic or conv")
         if self.consistency_steps < 1:
             raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
@@ -84,112 +83,104 @@ class PoseEquilibrium:
 
     def __init__(self, config: PoseConfig | None = None):
         self.cfg = config or PoseConfig()
-        self.pairs: dict[str, Tensor] | None = None
+        self.roles = {"disc_head": "new"} | ({"disc_backbone": "copy"} if self.cfg.backbone == "trainable" else {})
+        self.needs_pairs = self.cfg.ode_weight > 0
 
-    # -- the trainer's interface -----------------------------------------------------------------
+    # -- the method protocol (types.Method) ------------------------------------------------------
 
-    def setup(self, nets: Nets) -> None:
-        c, g = self.cfg, nets.generator.config
-        taps = c.taps or default_taps(g.depth)
-        if "head" not in nets.critic:
-            if c.head == "semantic":
-                nets.critic["head"] = SemanticHead(g.dim, len(taps), text_dim=g.text_dim, channels=g.channels, patch=g.patch[1], queries=c.queries, dim=c.head_dim)
-            elif c.head == "conv":
-                nets.critic["head"] = ConvHead(g.dim, len(taps), g.grid)
-            else:
-                raise ValueError(f"unknown head {c.head!r}: use semantic or conv")
-        if c.backbone == "trainable" and "backbone" not in nets.critic:
-            nets.critic["backbone"] = copy.deepcopy(nets.generator)
-        self.taps = taps
+    def taps(self, spec) -> tuple[int, ...]:
+        return self.cfg.taps or default_taps(spec.depth)
 
-    def backbone(self, nets: Nets):
-        return {"ema": nets.generator_ema, "teacher": nets.teacher, "trainable": nets.critic["backbone"] if "backbone" in nets.critic else None}[self.cfg.backbone]
+    def new_role(self, name: str, roles: Roles):
+        c, spec = self.cfg, roles.student.spec
+        n_taps = len(self.taps(spec))
+        if c.head == "semantic":
+            return SemanticHead(spec, n_taps, queries=c.queries, dim=c.head_dim)
+        return ConvHead(spec, n_taps)
 
-    def prepare(self, nets: Nets, workdir: Path, batches, seed: int, progress: bool = True) -> None:
-        self.pairs = saved_pairs(workdir) if self.cfg.ode_weight > 0 else None
+    def groups(self, roles: Roles) -> dict[str, list]:
+        disc = list(roles.disc_head.parameters()) + (list(roles.disc_backbone.parameters()) if self.cfg.backbone == "trainable" else [])
+        return {"disc_head": disc, "student": list(roles.student.parameters())}
 
-    def trainable(self, nets: Nets) -> dict[str, list]:
-        return {"generator": list(nets.generator.parameters()), "critic": list(nets.critic.parameters())}
-
-    def updates(self, step: int) -> list[Update]:
-        return [Update("critic", self.critic_loss), Update("generator", self.generator_loss)]
+    def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
+        return [Update("disc_head", lambda: self.disc_loss(batch, roles, rng())), Update("student", lambda: self.student_loss(batch, roles, rng()))]
 
     # -- pieces ----------------------------------------------------------------------------------
 
-    def generate(self, nets: Nets, batch, g: torch.Generator) -> Tensor:
-        """One step from pure noise: x0_g = eps - 1 * G(eps, 1)."""
-        noise = torch.randn(batch.video.shape, generator=g)
-        t = torch.ones(noise.shape[0])
-        return flow.x0_from_v(noise, nets.generator(noise, t, batch_cond(batch)), t)
+    def backbone(self, roles: Roles):
+        return {"ema": roles.ema, "teacher": roles.teacher, "trainable": roles.disc_backbone}[self.cfg.backbone]
 
-    def logits(self, nets: Nets, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
+    def generate(self, batch: Batch, roles: Roles, g: torch.Generator) -> Tensor:
+        """One step from pure noise: x0_g = eps - 1 * G(eps, 1)."""
+        x = batch.video
+        noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        t = torch.ones(noise.shape[0], device=x.device, dtype=x.dtype)
+        return flow.x0_from_v(noise, roles.student(noise, t, batch.cond), t)
+
+    def logits(self, roles: Roles, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
         """D(x0): the backbone on x0 re-noised to t, read at the taps by the head; (B, n) logits."""
-        x_t = flow.interpolate(x0, eps, t)
-        backbone = self.backbone(nets)
-        if self.cfg.backbone == "teacher":
-            with adapters_disabled(nets.teacher):
-                feats = FeatureTaps(backbone, self.taps)(x_t, t, cond)
-        else:
-            feats = FeatureTaps(backbone, self.taps)(x_t, t, cond)
-        return nets.critic["head"](feats, cond, t)
+        backbone = self.backbone(roles)
+        feats = backbone.features(flow.interpolate(x0, eps, t), t, cond, self.taps(backbone.spec))
+        return roles.disc_head(feats, cond, t, backbone.condition_image(cond))
 
     def draw(self, x: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
         c = self.cfg
-        t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * torch.rand(x.shape[0], generator=g)
-        return t, torch.randn(x.shape, generator=g)
+        t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * torch.rand(x.shape[0], generator=g, device=x.device)
+        return t, torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
 
     def perturbation(self, x: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
         """e = e_s + e_t: per-pixel noise plus per-frame, per-channel offsets; frame 0 clean under I2V."""
         B, C, Fr = x.shape[:3]
-        e = self.cfg.sigma_s * torch.randn(x.shape, generator=g) + self.cfg.sigma_t * torch.randn(B, C, Fr, 1, 1, generator=g)
-        if cond.image is not None:
-            keep = (cond.image_mask > 0).to(x.dtype).view(B, 1, 1, 1)
+        draw = lambda *shape: torch.randn(shape, generator=g, device=x.device, dtype=x.dtype)  # noqa: E731
+        e = self.cfg.sigma_s * draw(*x.shape) + self.cfg.sigma_t * draw(B, C, Fr, 1, 1)
+        if cond.latent is not None:
+            keep = (cond.latent_mask > 0).to(x.dtype).view(B, 1, 1, 1)
             e[:, :, 0] = e[:, :, 0] * (1 - keep)
         return e
 
     @torch.no_grad()
-    def consistency_target(self, nets: Nets, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
+    def consistency_target(self, roles: Roles, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
         """sg(x0_teacher) of Eq. 5: the frozen, guided teacher's x0 from x_t = noise(x0, t).
 
         With `consistency_steps` = k > 1 the teacher integrates its guided ODE from each sample's t to 0 in k
         uniform Euler steps instead of one (k = 1 is exactly the single x0 prediction of Eq. 5).
         """
         c = self.cfg
-        t = flow.shift(c.consistency_t_lo + (c.consistency_t_hi - c.consistency_t_lo) * torch.rand(x0.shape[0], generator=g), c.consistency_t_shift)
-        x, uncond = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t), nets.uncond(cond)
-        with adapters_disabled(nets.teacher):
-            for i in range(c.consistency_steps):
-                t_now, t_next = t * (1 - i / c.consistency_steps), t * (1 - (i + 1) / c.consistency_steps)
-                v = guided_velocity(nets.teacher, x, t_now, cond, uncond, c.guidance)
-                x = flow.x0_from_v(x, v, t_now - t_next)  # an Euler step to t_next: x - (t_now - t_next) v; to 0 it is x0
+        u = torch.rand(x0.shape[0], generator=g, device=x0.device)
+        t = flow.shift(c.consistency_t_lo + (c.consistency_t_hi - c.consistency_t_lo) * u, c.consistency_t_shift)
+        x = flow.interpolate(x0, torch.randn(x0.shape, generator=g, device=x0.device, dtype=x0.dtype), t)
+        for i in range(c.consistency_steps):
+            t_now, t_next = t * (1 - i / c.consistency_steps), t * (1 - (i + 1) / c.consistency_steps)
+            v = guided_velocity(roles.teacher, x, t_now, cond, c.guidance)
+            x = flow.x0_from_v(x, v, t_now - t_next)  # an Euler step to t_next: x - (t_now - t_next) v; to 0 it is x0
         return x
 
     # -- losses ----------------------------------------------------------------------------------
 
-    def critic_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
-        cond, real = batch_cond(batch), batch.video
+    def disc_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+        cond, real = batch.cond, batch.video
         with torch.no_grad():
-            fake = self.generate(nets, batch, g)
+            fake = self.generate(batch, roles, g)
         t_r, eps_r = self.draw(real, g)
         t_f, eps_f = self.draw(fake, g)
-        d_real, d_fake = self.logits(nets, real, cond, t_r, eps_r), self.logits(nets, fake, cond, t_f, eps_f)
+        d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
         adv = hinge_d(d_real, d_fake)
         e = self.perturbation(real, cond, g)
-        r1 = st_r1(self.logits(nets, real + e, cond, t_r, eps_r), d_real, e)
+        r1 = st_r1(self.logits(roles, real + e, cond, t_r, eps_r), d_real, e)
         loss = adv + self.cfg.r1_weight * r1.mean()
         return LossOutput(loss, {"pose/d_hinge": adv.item(), "pose/st_r1": r1.mean().item(), "pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
 
-    def generator_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
-        cond = batch_cond(batch)
-        x0_g = self.generate(nets, batch, g)
+    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+        cond = batch.cond
+        x0_g = self.generate(batch, roles, g)
         t, eps = self.draw(x0_g, g)
-        adv = hinge_g(self.logits(nets, x0_g, cond, t, eps))
+        adv = hinge_g(self.logits(roles, x0_g, cond, t, eps))
         logs = {"pose/g_adv": adv.item()}
         loss = adv
         if self.cfg.consistency_weight > 0:
-            consist = F.mse_loss(x0_g.float(), self.consistency_target(nets, x0_g.detach(), cond, g).float())
+            consist = F.mse_loss(x0_g.float(), self.consistency_target(roles, x0_g.detach(), cond, g).float())
             loss = loss + self.cfg.consistency_weight * consist
             logs["pose/consistency"] = consist.item()
         if self.cfg.ode_weight > 0:
-            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, nets, self.pairs, x0_g.shape[0], g)
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], g)
         return LossOutput(loss, logs)

@@ -9,8 +9,8 @@ distribution-matching gradient (Eq. 1) in x0 form:
     L_G  = 0.5 || x0_g - sg(x0_g - grad) ||^2
 
 x0_real comes from the teacher with classifier-free guidance; x0_fake from the fake score, which is
-the teacher's frozen weights plus a zero-initialised LoRA (so it equals the teacher at step 0), never
-guided, trained with the flow loss of Eq. 2: || F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
+the teacher's frozen weights plus a zero-initialised LoRA (so it equals the teacher at step 0;
+`fake_score = "copy"`: a full trainable copy of the teacher instead), never guided, trained with the flow loss of Eq. 2: || F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
 The critic steps every iteration, the generator every `critic_ratio`-th (5 in DMD2 and Self-Forcing;
 POSE does not say). With `ode_weight` = w > 0 the generator also regresses the run's ODE pairs,
 L_G += w || G_x0(eps_i, 1, c_i) - x0_i ||^2 (DMD's regression loss, methods/pairs.py; not in POSE).
@@ -19,17 +19,17 @@ L_G += w || G_x0(eps_i, 1, c_i) - x0_i ||^2 (DMD's regression loss, methods/pair
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from onestep import flow
-from onestep.methods.pairs import saved_pairs, with_anchor
-from onestep.models.lora import adapters_disabled, add_lora, has_lora, lora_parameters
+from onestep.errors import UserError
+from onestep.methods.pairs import with_anchor
+from onestep.models.lora import LoraScore
 from onestep.samplers import guided_velocity
-from onestep.types import Cond, LossOutput, Nets, Update
+from onestep.types import Batch, LossOutput, ModelSpec, Roles, Update
 
 
 @dataclass
@@ -40,16 +40,17 @@ class VSDConfig:
     t_shift: float = 3.0
     guidance: float = 3.0  # CFG of the real score (the teacher's own default)
     critic_ratio: int = 5  # critic steps per generator step
+    fake_score: str = "lora"  # "lora": a LoRA on the teacher's weights (POSE); "copy": a full trainable copy
     lora_rank: int = 16
     ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
-
-def batch_cond(batch) -> Cond:
-    return Cond(batch.text, batch.text_mask, batch.image)
+    def __post_init__(self):
+        if self.fake_score not in ("lora", "copy"):
+            raise UserError(f"fake_score {self.fake_score!r}: use lora or copy")
 
 
 def draw_t(cfg, n: int, g: torch.Generator) -> Tensor:
-    return flow.shift(cfg.t_lo + (cfg.t_hi - cfg.t_lo) * torch.rand(n, generator=g), cfg.t_shift)
+    return flow.shift(cfg.t_lo + (cfg.t_hi - cfg.t_lo) * torch.rand(n, generator=g, device=g.device), cfg.t_shift)
 
 
 class VSD:
@@ -57,58 +58,53 @@ class VSD:
 
     def __init__(self, config: VSDConfig | None = None):
         self.cfg = config or VSDConfig()
-        self.pairs: dict[str, Tensor] | None = None
+        self.roles = {"fake_score": "new" if self.cfg.fake_score == "lora" else "copy"}
+        self.needs_pairs = self.cfg.ode_weight > 0
 
-    # -- the trainer's interface -----------------------------------------------------------------
+    # -- the method protocol (types.Method) ------------------------------------------------------
 
-    def setup(self, nets: Nets) -> None:
-        if not has_lora(nets.teacher):
-            add_lora(nets.teacher, self.cfg.lora_rank)
+    def new_role(self, name: str, roles: Roles) -> LoraScore:
+        return LoraScore(roles.teacher, self.cfg.lora_rank)
 
-    def prepare(self, nets: Nets, workdir: Path, batches, seed: int, progress: bool = True) -> None:
-        self.pairs = saved_pairs(workdir) if self.cfg.ode_weight > 0 else None
+    def groups(self, roles: Roles) -> dict[str, list]:
+        return {"student": list(roles.student.parameters()), "fake_score": list(roles.fake_score.parameters())}
 
-    def trainable(self, nets: Nets) -> dict[str, list]:
-        return {"generator": list(nets.generator.parameters()), "critic": list(lora_parameters(nets.teacher).values())}
-
-    def updates(self, step: int) -> list[Update]:
-        ups = [Update("generator", self.generator_loss)] if step % self.cfg.critic_ratio == 0 else []
-        return ups + [Update("critic", self.critic_loss)]
+    def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
+        ups = [Update("student", lambda: self.student_loss(batch, roles, rng()))] if step % self.cfg.critic_ratio == 0 else []
+        return ups + [Update("fake_score", lambda: self.fake_score_loss(batch, roles, rng()))]
 
     # -- losses ----------------------------------------------------------------------------------
 
-    def generate(self, nets: Nets, batch, g: torch.Generator) -> Tensor:
+    def generate(self, batch: Batch, roles: Roles, g: torch.Generator) -> Tensor:
         """x0_g from real videos noised to s ~ U[input_lo, 1] (the generator's own input)."""
         x = batch.video
-        s = self.cfg.input_lo + (1.0 - self.cfg.input_lo) * torch.rand(x.shape[0], generator=g)
-        x_s = flow.interpolate(x, torch.randn(x.shape, generator=g), s)
-        return flow.x0_from_v(x_s, nets.generator(x_s, s, batch_cond(batch)), s)
+        s = self.cfg.input_lo + (1.0 - self.cfg.input_lo) * torch.rand(x.shape[0], generator=g, device=x.device)
+        x_s = flow.interpolate(x, torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype), s)
+        return flow.x0_from_v(x_s, roles.student(x_s, s, batch.cond), s)
 
-    def generator_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
-        cond = batch_cond(batch)
-        x0_g = self.generate(nets, batch, g)
+    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+        cond = batch.cond
+        x0_g = self.generate(batch, roles, g)
         with torch.no_grad():
             t = draw_t(self.cfg, x0_g.shape[0], g)
-            x_t = flow.interpolate(x0_g, torch.randn(x0_g.shape, generator=g), t)
-            x0_fake = flow.x0_from_v(x_t, nets.teacher(x_t, t, cond), t)
-            with adapters_disabled(nets.teacher):
-                v_real = guided_velocity(nets.teacher, x_t, t, cond, nets.uncond(cond), self.cfg.guidance)
-            x0_real = flow.x0_from_v(x_t, v_real, t)
+            x_t = flow.interpolate(x0_g, torch.randn(x0_g.shape, generator=g, device=x0_g.device, dtype=x0_g.dtype), t)
+            x0_fake = flow.x0_from_v(x_t, roles.fake_score(x_t, t, cond), t)
+            x0_real = flow.x0_from_v(x_t, guided_velocity(roles.teacher, x_t, t, cond, self.cfg.guidance), t)
             x0_d = x0_g.double()
             normaliser = (x0_d - x0_real.double()).abs().mean(dim=(1, 2, 3, 4), keepdim=True)
             grad = torch.nan_to_num((x0_fake.double() - x0_real.double()) / normaliser)
-            target = (x0_d - grad).float()
-        loss = 0.5 * F.mse_loss(x0_g.float(), target)
+            target = (x0_d - grad).to(x0_g.dtype)
+        loss = 0.5 * F.mse_loss(x0_g.float(), target.float())
         logs = {"vsd/dm_loss": loss.item(), "vsd/grad_abs": grad.abs().mean().item()}
         if self.cfg.ode_weight > 0:
-            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, nets, self.pairs, x0_g.shape[0], g)
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], g)
         return LossOutput(loss, logs)
 
-    def critic_loss(self, nets: Nets, batch, g: torch.Generator) -> LossOutput:
+    def fake_score_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
         with torch.no_grad():
-            x0_g = self.generate(nets, batch, g)
+            x0_g = self.generate(batch, roles, g)
         t = draw_t(self.cfg, x0_g.shape[0], g)
-        noise = torch.randn(x0_g.shape, generator=g)
+        noise = torch.randn(x0_g.shape, generator=g, device=x0_g.device, dtype=x0_g.dtype)
         x_t = flow.interpolate(x0_g, noise, t)
-        loss = F.mse_loss(nets.teacher(x_t, t, batch_cond(batch)).float(), flow.velocity(x0_g, noise).float())
+        loss = F.mse_loss(roles.fake_score(x_t, t, batch.cond).float(), flow.velocity(x0_g, noise).float())
         return LossOutput(loss, {"vsd/fake_loss": loss.item()})

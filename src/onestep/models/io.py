@@ -48,8 +48,10 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
-def load_model(directory: str | Path, map_location: str = "cpu", *, strict: bool = True) -> tuple[VideoDiT, dict]:
-    """(model in eval mode, config dict). Errors name a missing file or a mismatched checkpoint.
+def load_model(directory: str | Path, map_location: str | torch.device = "cpu", *, strict: bool = True, dtype: torch.dtype | None = None) -> tuple[VideoDiT, dict]:
+    """(model in eval mode, frozen, on `map_location`, config dict). Errors name a missing file or a
+    mismatched checkpoint. The model is built on the meta device and its weights loaded in place, so
+    nothing is initialised only to be overwritten.
 
     strict=False accepts weights that lack some of the model's tensors (they keep their init): a new
     run started from an older model's weights.
@@ -57,14 +59,15 @@ def load_model(directory: str | Path, map_location: str = "cpu", *, strict: bool
     directory = Path(directory)
     config = read_config(directory)
     try:
-        model = VideoDiT(DiTConfig(**config["model"]))
+        with torch.device("meta" if strict else map_location):
+            model = VideoDiT(DiTConfig(**config["model"]))
     except TypeError as e:
         raise UserError(f"{directory}/config.json has unknown model fields ({e}): it was written by another version of onestep") from e
     weights_path = directory / "model.safetensors"
     if not weights_path.is_file():
         raise UserError(f"{directory} has no model.safetensors: copy the weights next to config.json")
     try:
-        weights = load_file(str(weights_path), device=map_location)
+        weights = load_file(str(weights_path), device=str(map_location))
     except Exception as e:  # safetensors raises its own error types for truncated or foreign files
         raise UserError(f"cannot read {weights_path} ({type(e).__name__}): the file is corrupt or not safetensors; re-download or re-export it") from e
     own = model.state_dict()
@@ -75,5 +78,10 @@ def load_model(directory: str | Path, map_location: str = "cpu", *, strict: bool
     if missing or unexpected or wrong:
         detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected else f"shape of {wrong[:3]}"
         raise UserError(f"{weights_path} does not match its config.json ({detail}): the weights come from another model; save them again with that model's config")
-    model.load_state_dict(weights, strict=strict)
+    if strict:
+        model.load_state_dict(weights, strict=True, assign=True)
+    else:
+        model.load_state_dict(weights, strict=False)
+    if dtype is not None:
+        model.to(dtype)
     return model.eval().requires_grad_(False), config

@@ -1,6 +1,11 @@
-"""LoRA adapters (peft) on our Denoisers: the fake score of VSD is the teacher plus a zero-initialised
-LoRA, so one set of base weights serves both scores (no second full copy). peft initialises B = 0,
-so the adapted model equals the teacher exactly at step 0; `adapters_disabled` gives the teacher back.
+"""The fake score as a LoRA (peft) on the frozen teacher's weights: one set of base weights serves
+both scores, no second full copy. peft initialises B = 0, so the fake score equals the teacher
+exactly at step 0.
+
+The adapter belongs to the `fake_score` role (`LoraScore`), not to the teacher: it is injected into
+the teacher's modules but switched off there, and switched on only for the duration of a
+`LoraScore` call, so the teacher role is always the teacher and no caller has to remember anything.
+The LoRA's target modules are the model adapter's `lora_targets`.
 """
 
 from __future__ import annotations
@@ -9,52 +14,88 @@ from contextlib import contextmanager
 
 from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.tuners_utils import BaseTunerLayer
-from torch import nn
+from torch import Tensor, nn
 
-# Every linear map inside the transformer blocks of the built-in DiT (attention, cross-attention, MLP).
-DIT_TARGETS = r".*blocks\.\d+\.(attn\.qkv|attn\.out|cross\.q|cross\.kv|cross\.out|mlp\.0|mlp\.2)"
-
-
-def add_lora(model: nn.Module, rank: int, alpha: float | None = None, targets: str = DIT_TARGETS, name: str = "fake") -> nn.Module:
-    """Inject a LoRA adapter in place; base weights stay frozen and untouched."""
-    config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=targets, lora_dropout=0.0)
-    return inject_adapter_in_model(config, model, adapter_name=name)
+from onestep.types import Cond, ModelSpec
 
 
-def lora_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    return {n: p for n, p in model.named_parameters() if "lora_" in n}
+def _layers(model: nn.Module) -> list[BaseTunerLayer]:
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
 
 
-def has_lora(model: nn.Module) -> bool:
-    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
+def _toggle(model: nn.Module, enabled: bool) -> None:
+    """peft's enable_adapters also sets the adapters' requires_grad; the caller's flags are kept."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for layer in _layers(model):
+        layer.enable_adapters(enabled)
+    for p, flag in flags:
+        p.requires_grad_(flag)
 
 
 @contextmanager
-def adapters_disabled(model: nn.Module):
-    """Run the base model (the teacher) with every adapter switched off; requires_grad is restored."""
-    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
-    flags = {n: p.requires_grad for n, p in model.named_parameters()}
-    for layer in layers:
-        layer.enable_adapters(False)
+def adapter_on(model: nn.Module):
+    _toggle(model, True)
     try:
         yield model
     finally:
-        for layer in layers:
-            layer.enable_adapters(True)
-        for n, p in model.named_parameters():
-            p.requires_grad_(flags[n])
+        _toggle(model, False)
 
 
-class LoraState:
-    """Stateful for checkpoints: only the adapter weights of a model (the base is the teacher)."""
+class LoraScore(nn.Module):
+    """fake_score role: the base model (the teacher's weights) plus a zero-initialised LoRA.
 
-    def __init__(self, model: nn.Module):
-        self.model = model
+    parameters() and state_dict() are the LoRA's alone; the base stays the teacher role's.
+    """
 
-    def state_dict(self) -> dict:
-        return {n: p.detach() for n, p in lora_parameters(self.model).items()}
+    def __init__(self, base: nn.Module, rank: int, alpha: float | None = None, name: str = "fake"):
+        super().__init__()
+        if _layers(base):
+            raise ValueError("this model already carries a LoRA: build one fake score per teacher")
+        self.__dict__["base"] = base  # not a submodule: its weights are the teacher's
+        config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=base.lora_targets, lora_dropout=0.0)
+        inject_adapter_in_model(config, base, adapter_name=name)
+        _toggle(base, False)
+        self.names = [n for n, _ in base.named_parameters() if "lora_" in n]
+        lookup = dict(base.named_parameters())
+        self.lora = nn.ParameterList([lookup[n] for n in self.names])
 
-    def load_state_dict(self, state: dict) -> None:
-        params = lora_parameters(self.model)
-        for n, v in state.items():
-            params[n].data.copy_(v)
+    # -- the model border, forwarded to the base with the adapter on -------------------------------
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.base.spec
+
+    @property
+    def lora_targets(self) -> str:
+        return self.base.lora_targets
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.base.blocks
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor:
+        with adapter_on(self.base):
+            return self.base(x_t, t, cond)
+
+    def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]:
+        with adapter_on(self.base):
+            return self.base.features(x_t, t, cond, layers)
+
+    def condition_image(self, cond: Cond):
+        return self.base.condition_image(cond)
+
+    # -- checkpoints: the adapter weights by their names in the base ---------------------------------
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        out = {} if destination is None else destination
+        for n, p in zip(self.names, self.lora):
+            out[prefix + n] = p if keep_vars else p.detach()
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True, assign: bool = False):
+        missing = [n for n in self.names if n not in state]
+        if strict and (missing or set(state) - set(self.names)):
+            raise KeyError(f"LoRA state does not match this fake score: missing {missing[:3]}, unexpected {sorted(set(state) - set(self.names))[:3]}")
+        for n, p in zip(self.names, self.lora):
+            if n in state:
+                p.data.copy_(state[n])

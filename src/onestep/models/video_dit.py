@@ -24,7 +24,6 @@ Shapes: x_t (B, C, F, H, W), t (B,) or per-frame (B, F), tokens (B, N, D) with N
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -32,7 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.errors import UserError
-from onestep.types import Cond
+from onestep.models.embeddings import timestep_embedding
+from onestep.types import Cond, ModelSpec
 
 
 @dataclass
@@ -69,6 +69,10 @@ class DiTConfig:
         return self.frames // pf, self.height // ph, self.width // pw
 
 
+# Every linear map inside the transformer blocks (attention, cross-attention, MLP): what a LoRA adapts.
+LORA_TARGETS = r".*blocks\.\d+\.(attn\.qkv|attn\.out|cross\.q|cross\.kv|cross\.out|mlp\.0|mlp\.2)"
+
+
 PRESETS: dict[str, dict] = {
     "tiny": dict(dim=64, depth=2, heads=2),  # tests: seconds on the CPU
     "small": dict(dim=128, depth=6, heads=4),  # the embedded teacher
@@ -84,14 +88,6 @@ def preset(name: str, **overrides) -> DiTConfig:
 
 # ---------------------------------------------------------------------------------------------
 # Embeddings and positions
-
-
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Sinusoidal embedding of 1000 t (the diffusers timestep scale), (...,) -> (..., dim)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = 1000.0 * t.float()[..., None] * freqs
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
 def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float, frame_offset: int = 0, device=None) -> tuple[Tensor, Tensor]:
@@ -252,8 +248,8 @@ class VideoDiT(nn.Module):
         want = (c.channels, c.frames, c.height, c.width)
         if x_t.ndim != 5 or tuple(x_t.shape[1:]) != want:
             raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))})")
-        if cond.image is not None and tuple(cond.image.shape[1:]) != (c.channels, c.height, c.width):
-            raise UserError(f"first-frame image of shape {tuple(cond.image.shape)} does not fit: expected (B, {c.channels}, {c.height}, {c.width})")
+        if cond.latent is not None and tuple(cond.latent.shape[1:]) != (c.channels, c.height, c.width):
+            raise UserError(f"first-frame image of shape {tuple(cond.latent.shape)} does not fit: expected (B, {c.channels}, {c.height}, {c.width})")
         if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
             raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
 
@@ -261,19 +257,19 @@ class VideoDiT(nn.Module):
         """[mask | condition video] channels (B, 1 + C, F, H, W) in Wan's I2V layout."""
         B, C, Fr, H, W = x_t.shape
         extra = x_t.new_zeros(B, 1 + C, Fr, H, W)
-        if cond.image is not None:
-            keep = cond.image_mask.to(x_t.dtype).view(B, 1, 1, 1)
+        if cond.latent is not None:
+            keep = cond.latent_mask.to(x_t.dtype).view(B, 1, 1, 1)
             extra[:, 0, 0] = keep[:, 0]
-            extra[:, 1:, 0] = cond.image.to(x_t.dtype) * keep
+            extra[:, 1:, 0] = cond.latent.to(x_t.dtype) * keep
         return extra
 
     def context(self, cond: Cond, dtype) -> tuple[Tensor, Tensor]:
         """Cross-attention context [text | image] tokens (B, L + Ni, D) and its key mask."""
         text = self.text_proj(cond.text.to(dtype)) + self.modality[0]
         mask = cond.text_mask.bool()
-        if cond.image is not None:
-            img = self.image_proj(self.image_embed(cond.image.to(dtype)).transpose(1, 2)) + self.modality[1]
-            img_mask = (cond.image_mask > 0)[:, None].expand(-1, img.shape[1])
+        if cond.latent is not None:
+            img = self.image_proj(self.image_embed(cond.latent.to(dtype)).transpose(1, 2)) + self.modality[1]
+            img_mask = (cond.latent_mask > 0)[:, None].expand(-1, img.shape[1])
             text, mask = torch.cat([text, img], 1), torch.cat([mask, img_mask], 1)
         return text, mask
 
@@ -324,7 +320,8 @@ class VideoDiT(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
+    def embed(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> tuple[Tensor, dict]:
+        """Tokens (B, N, D) before the first block, and what every block reads beside them."""
         self.check_input(x_t, t, cond)
         c = self.config
         B = x_t.shape[0]
@@ -335,24 +332,57 @@ class VideoDiT(nn.Module):
         x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
         frames = torch.arange(frame_offset, frame_offset + f, device=x.device)
         x = x + self.frame_embed(timestep_embedding(frames / 1000.0, 64).to(dtype)).repeat_interleave(h * w, dim=0)
-        if cond.image is not None:  # every frame sees the (unmoved) first frame at its own place
-            img = self.image_to_frames(self.image_embed(cond.image.to(dtype)).transpose(1, 2))  # (B, h w, D)
-            x = x + (img * cond.image_mask.to(dtype).view(B, 1, 1)).repeat(1, f, 1)
+        if cond.latent is not None:  # every frame sees the (unmoved) first frame at its own place
+            img = self.image_to_frames(self.image_embed(cond.latent.to(dtype)).transpose(1, 2))  # (B, h w, D)
+            x = x + (img * cond.latent_mask.to(dtype).view(B, 1, 1)).repeat(1, f, 1)
         cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
         cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
         context, context_mask = self.context(cond, dtype)
         rope = self.rope(frame_offset, x.device)
-        rope_context = self.context_rope(cond.text.shape[1], cond.image is not None, x.device)
-        mask = self.attention_mask(x.device)
-        for block in self.blocks:
-            x = block(x, cvec, rope, mask, context, context_mask, rope_context)
+        rope_context = self.context_rope(cond.text.shape[1], cond.latent is not None, x.device)
+        return x, dict(c=cvec, rope=rope, mask=self.attention_mask(x.device), context=context, context_mask=context_mask, rope_context=rope_context)
 
+    def unpatchify(self, x: Tensor, cvec: Tensor, dtype) -> Tensor:
+        """Final adaLN and projection, tokens (B, N, D) -> v (B, C, F, H, W)."""
+        c = self.config
+        B, (f, h, w), (pf, ph, pw) = x.shape[0], c.grid, c.patch
         shift, scale = self.ada_out(cvec).chunk(2, dim=-1)
         x = self.out(modulate(self.norm_out(x), shift, scale))  # (B, N, pf ph pw C)
-        pf, ph, pw = c.patch
         x = x.view(B, f, h, w, pf, ph, pw, c.channels)
         x = x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(B, c.channels, c.frames, c.height, c.width)
-        return x.to(x_t.dtype)
+        return x.to(dtype)
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
+        x, ctx = self.embed(x_t, t, cond, frame_offset)
+        for block in self.blocks:
+            x = block(x, **ctx)
+        return self.unpatchify(x, ctx["c"], x_t.dtype)
+
+    def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]:
+        """The truncated forward: tokens (B, N, D) after each block in `layers`; later blocks never run."""
+        want = sorted(set(layers))
+        if not want or want[0] < 0 or want[-1] >= len(self.blocks):
+            raise UserError(f"feature layers {tuple(layers)} are not blocks of this {len(self.blocks)}-block model: use indices 0 to {len(self.blocks) - 1}")
+        x, ctx = self.embed(x_t, t, cond)
+        out = {}
+        for i, block in enumerate(self.blocks[: want[-1] + 1]):
+            x = block(x, **ctx)
+            if i in want:
+                out[i] = x
+        return [out[i] for i in layers]
+
+    # -- the model border (types.VideoModel) ---------------------------------------------------
+
+    lora_targets = LORA_TARGETS
+
+    @property
+    def spec(self) -> ModelSpec:
+        c = self.config
+        return ModelSpec("video_dit", c.channels, c.frames, c.height, c.width, c.patch, c.dim, c.depth, c.text_dim, c.channels)
+
+    def condition_image(self, cond: Cond) -> Tensor | None:
+        """The first-frame condition latent (B, C, H, W): the first frame's pixels here."""
+        return cond.latent
 
     def config_dict(self) -> dict:
         d = asdict(self.config)

@@ -55,7 +55,7 @@ def drop_conditions(cfg: TeacherConfig, cond: Cond, null_text: torch.Tensor, nul
     text = torch.where(drop_text[:, None, None], null_text.expand(B, -1, -1), cond.text)
     mask = torch.where(drop_text[:, None], null_mask.expand(B, -1), cond.text_mask)
     keep_image = (torch.rand(B, generator=g) >= cfg.p_drop_image).float()
-    return Cond(text, mask, cond.image, keep_image)
+    return Cond(text, mask, cond.latent, keep_image)
 
 
 def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:

@@ -25,6 +25,8 @@ class Batch:
     clips: list[Clip] = field(default_factory=list)
     text: Tensor | None = None
     text_mask: Tensor | None = None
+    neg_text: Tensor | None = None  # (1, L, D): the empty prompt, the negative of CFG
+    neg_text_mask: Tensor | None = None
 
 
 def clip_seed(seed: int, step: int, index: int) -> int:
@@ -62,5 +64,6 @@ class WorldStream(torch.utils.data.IterableDataset):
         while True:
             b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config)
             b.text, b.text_mask = encoder(b.prompts)
+            b.neg_text, b.neg_text_mask = encoder.null(1)
             yield b
             step += 1

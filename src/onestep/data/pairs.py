@@ -1,0 +1,119 @@
+"""The teacher's ODE pairs as data: made once, kept on disk, read by any run (`onestep pairs`).
+
+Pair i is (eps_i, c_i) -> x0_i = ODE_teacher(eps_i, c_i), integrated by the guided teacher in
+`teacher_steps` Euler steps on its shifted grid (CausVid's ODE-pair initialisation). The folder holds
+one safetensors file per chunk, each written atomically, and a manifest naming the teacher (a hash of
+its weights) and every setting a chunk depends on: a killed run keeps its finished chunks and makes
+only the missing ones, and pairs of another teacher or other settings are refused by name.
+
+Chunk k is made from the data batches of steps PAIR_STEPS + k * chunk_batches and the noise of
+`seeding.seed(seed, k, stream=seeding.PAIRS)`, so a missing chunk is remade exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from onestep import samplers, seeding
+from onestep.errors import UserError
+from onestep.types import Cond, Pairs
+
+PAIR_STEPS = 1 << 40  # pair chunks read the batches of steps PAIR_STEPS + k, never a training step's
+FOLDER = "ode_pairs"  # RUN/ode_pairs when a run makes its own
+
+
+def weights_hash(model_dir: str | Path) -> str:
+    """sha256 of a model directory's weights file (its first 16 hex digits): which teacher made the pairs."""
+    h = hashlib.sha256()
+    with open(Path(model_dir) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def manifest(pairs_cfg, data_cfg, seed: int, teacher_hash: str) -> dict:
+    """What the chunks depend on: the ODE settings, the data stream that gave the conditions, the teacher."""
+    return {
+        "teacher": teacher_hash,
+        "seed": seed,
+        "batch_size": data_cfg.batch_size,
+        "tracks": data_cfg.tracks,
+        **{k: getattr(pairs_cfg, k) for k in ("chunk_batches", "teacher_steps", "guidance", "shift")},
+    }
+
+
+def check_manifest(folder: Path, want: dict) -> None:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return
+    have = json.loads(path.read_text())
+    differ = sorted(k for k in want.keys() | have.keys() if have.get(k) != want.get(k))
+    if differ:
+        what = ", ".join(f"{k} {have.get(k)!r} (this run: {want.get(k)!r})" for k in differ)
+        raise UserError(f"the ODE pairs in {folder} were made with other settings: {what}; delete that folder, make new ones with `onestep pairs`, or use another --out")
+
+
+def make(teacher, batches, folder: str | Path, count: int, chunk_batches: int, teacher_steps: int, guidance: float, shift: float, seed: int, made_with: dict, progress: bool = True) -> Path:
+    """Make the missing chunks of `count` pairs in `folder`. `batches(step)` iterates types.Batch from that step."""
+    from rich.progress import Progress
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    check_manifest(folder, made_with)
+    (folder / "manifest.json").write_text(json.dumps(made_with, indent=1) + "\n")
+    made, k = 0, 0
+    stream, at = None, None  # one batch stream across consecutive missing chunks (a worker start each is slow)
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("ODE pairs", total=count)
+        while made < count:
+            path = folder / f"chunk_{k:05d}.safetensors"
+            start = PAIR_STEPS + k * chunk_batches
+            if not path.is_file():
+                if at != start:
+                    stream = batches(start)
+                make_chunk(teacher, path, stream, chunk_batches, teacher_steps, guidance, shift, seed, k)
+                at = start + chunk_batches
+            with safe_open(str(path), "pt") as chunk:
+                made += chunk.get_slice("noise").get_shape()[0]
+            bar.update(task, completed=min(made, count))
+            k += 1
+    return folder
+
+
+@torch.no_grad()
+def make_chunk(teacher, path: Path, batches, chunk_batches: int, teacher_steps: int, guidance: float, shift: float, seed: int, k: int) -> None:
+    parts, g = [], None
+    for _ in range(chunk_batches):
+        batch = next(batches)
+        x, cond = batch.video, batch.cond
+        if g is None:  # one generator for the chunk, on the data's device
+            g = seeding.seed(seed, k, stream=seeding.PAIRS, device=x.device)
+        noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        x0 = samplers.euler(teacher, noise, cond, steps=teacher_steps, shift=shift, guidance=guidance)
+        parts.append({"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask} | ({} if cond.latent is None else {"latent": cond.latent}))
+    chunk = {name: torch.cat([p[name] for p in parts]).contiguous().cpu() for name in parts[0]}
+    tmp = path.with_name(path.name + ".partial")
+    save_file(chunk, str(tmp))
+    os.replace(tmp, path)
+
+
+def load(folder: str | Path, count: int, want: dict | None = None, device: torch.device | str = "cpu") -> Pairs:
+    """The first `count` pairs of `folder` on `device`; `want` (a manifest) is checked first."""
+    folder = Path(folder)
+    chunks = sorted(folder.glob("chunk_*.safetensors"))
+    if not chunks:
+        raise UserError(f"{folder} holds no ODE pairs: make them with `onestep pairs --teacher DIR --out {folder}`")
+    if want is not None:
+        check_manifest(folder, want)
+    parts = [load_file(str(p)) for p in chunks]
+    d = {name: torch.cat([p[name] for p in parts])[:count].to(device) for name in parts[0]}
+    if len(d["noise"]) < count:
+        raise UserError(f"{folder} holds {len(d['noise'])} ODE pairs and this run regresses {count}: finish them with `onestep pairs` (it resumes) or lower data.pairs.count")
+    return Pairs(d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("latent")))

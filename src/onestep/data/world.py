@@ -1,0 +1,40 @@
+"""The procedural world as a run's training data: `types.Batch`es for steps start, start + 1, ...
+
+The batch of step s depends only on (seed, s) (world/stream.py), so a resumed run reads exactly the
+batches an uninterrupted one would. Clips are rendered and their prompts encoded (MiniLM) in one
+worker process; the batch is moved to the run's device in the main process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from onestep.types import Batch, Cond, ModelSpec, Pairs
+from onestep.world.clip import WorldConfig
+from onestep.world.stream import WorldStream
+
+
+def as_batch(b, device="cpu", pairs: Pairs | None = None) -> Batch:
+    """A world batch (pixels, encoded prompts) as what a method reads; the first frame is the condition."""
+    cond = Cond(b.text, b.text_mask, b.image)
+    if b.neg_text is not None:
+        cond = cond.with_negative(b.neg_text, b.neg_text_mask)
+    return Batch(b.video.to(device), cond.to(device), pairs)
+
+
+class WorldData:
+    """batches(start) -> iterator of Batch, with the run's ODE pairs attached when it has them."""
+
+    def __init__(self, *, seed: int, batch_size: int, tracks: dict, spec: ModelSpec, max_text: int, device="cpu", pairs: Pairs | None = None):
+        if spec.channels != 3 or spec.height != spec.width:
+            raise ValueError(f"the world renders square RGB clips; this model takes {spec.video_shape}: train it on a latent cache instead")
+        self.seed, self.batch_size, self.tracks, self.max_text = seed, batch_size, tracks, max_text
+        self.world = WorldConfig(spec.frames, spec.height)
+        self.device, self.pairs = torch.device(device), pairs
+
+    def __call__(self, start: int) -> Iterator[Batch]:
+        stream = WorldStream(start=start, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.world, max_text=self.max_text)
+        for b in torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=2):
+            yield as_batch(b, self.device, self.pairs)

@@ -1,0 +1,53 @@
+"""Build a run's roles (types.Roles) from the teacher's model directory, never by copying a live model.
+
+The teacher, the student and its EMA are each loaded from the directory (built on the meta device,
+the weights then loaded in place); a method's own roles are built once, in phase order, as the
+method says: "copy" loads one more trainable copy of the weights, "new" asks the method (a LoRA on
+the teacher's weights, a discriminator head), under `seeding.init(seed, phase)` so they start the
+same in every run and on resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from onestep import seeding
+from onestep.models.io import load_model
+from onestep.types import Roles
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from onestep.errors import UserError
+
+        raise UserError(f"parallel.device is {name!r} and this machine has no CUDA device: use parallel.device=cpu")
+    return device
+
+
+def load_role(model_dir: Path, device: torch.device, *, trainable: bool, dtype: torch.dtype = torch.float32):
+    model, _ = load_model(model_dir, map_location=device, dtype=None if trainable else dtype)
+    return model.requires_grad_(trainable).train(trainable)
+
+
+def build_roles(model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32) -> Roles:
+    model_dir = Path(model_dir)
+    roles = Roles(
+        teacher=load_role(model_dir, device, trainable=False, dtype=dtype),
+        student=load_role(model_dir, device, trainable=True),  # the student starts as the teacher
+        ema=load_role(model_dir, device, trainable=False),
+    )
+    for phase, method in enumerate(methods):
+        for name, how in method.roles.items():
+            if getattr(roles, name) is not None:
+                continue
+            seeding.init(seed, phase)
+            module = load_role(model_dir, device, trainable=True) if how == "copy" else method.new_role(name, roles)
+            setattr(roles, name, module.to(device))
+    return roles
