@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from onestep import paths
-from onestep import methods, seeding
+from onestep import methods, paths, seeding
 from onestep.configs.distill import DataConfig, DistillConfig, PhaseConfig, TrainConfig
 from onestep.data.world import WorldData
 from onestep.eval.latency import PeakRSS

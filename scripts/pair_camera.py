@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.torch import load_file
 
+from onestep.data.pairs import PAIR_STEPS
 from onestep.media import tensor_to_frames
-from onestep.methods.ode_regression import PAIR_STEPS
-from onestep.models.io import read_config
 from onestep.world import instruments
 from onestep.world.clip import WorldConfig
 from onestep.world.stream import batch_at
@@ -29,16 +28,15 @@ from onestep.world.stream import batch_at
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--run", type=Path, required=True, help="a distillation run directory with ode_pairs/")
+    p.add_argument("--pairs", type=Path, required=True, help="an `onestep pairs` folder, or a run's ode_pairs/")
     args = p.parse_args()
-    folder = args.run / "ode_pairs"
-    made_with = json.loads((folder / "manifest.json").read_text())
-    run = json.loads((args.run / "config.json").read_text())  # the batch size and tracks the pairs were made with
-    model = read_config(run["teacher"])["model"]
-    tracks, batch_size, world = run["tracks"], run["batch_size"], WorldConfig(model["frames"], model["height"])
+    folder = args.pairs
+    made_with = json.loads((folder / "manifest.json").read_text())  # seed, batch size and tracks of the pairs' data
+    tracks, batch_size = made_with["tracks"], made_with["batch_size"]
     right = defaultdict(list)
     for k, path in enumerate(sorted(folder.glob("chunk_*.safetensors"))):
         x0 = load_file(str(path))["x0"]
+        world = WorldConfig(x0.shape[2], x0.shape[3])
         for b in range(made_with["chunk_batches"]):
             batch = batch_at(PAIR_STEPS + k * made_with["chunk_batches"] + b, seed=made_with["seed"], batch_size=batch_size, tracks=tracks, config=world, keep_clips=True)
             for i, clip in enumerate(batch.clips):

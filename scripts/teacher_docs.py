@@ -55,7 +55,7 @@ def main() -> None:
     for k, values in scalars([args.run / "logs"]).items():
         s.setdefault(k, []).extend((step + offset, v) for step, v in values)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    steps, loss = zip(*s["teacher/loss"])
+    steps, loss = zip(*sorted(s.get("teacher/loss", []) + s.get("flow/loss", [])))  # the loop of its own logged teacher/loss
     axes[0].plot(steps, loss)
     axes[0].set(yscale="log", xlabel="step", ylabel="flow-matching loss", title="teacher loss")
     for key, ax in (("shapes", axes[1]), ("photocam", axes[2])):

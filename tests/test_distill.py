@@ -2,6 +2,7 @@
 the model-border refactor, exact resume after SIGKILL, `onestep pairs`, and the divergence guard."""
 
 import json
+import math
 import os
 import random
 import signal
@@ -122,3 +123,19 @@ def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teac
     with pytest.raises(Diverged, match=r"step 5: fake_score loss is nan.*step_00000004"):
         run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=[], progress=False)
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_00000002", "step_00000003", "step_00000004"]  # 3 ends the ODE phase
+
+
+def test_bfloat16_autocast_and_bf16_frozen_roles_run_every_phase(teacher_dir, tmp_path):
+    """The precision path of scripts/gpu_check.sh, on the CPU: losses under bf16 autocast, the teacher
+    and EMA in bf16, every phase of pose-test finite."""
+    run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["train.precision=bfloat16", "model.dtype=bfloat16"], progress=False)
+    losses = {tag: list(v.values()) for tag, v in logged(tmp_path / "run").items() if tag.endswith("/loss")}
+    assert {"student/loss", "fake_score/loss", "disc_head/loss"} <= set(losses)
+    assert all(math.isfinite(x) for values in losses.values() for x in values)
+
+
+def test_a_device_this_machine_lacks_is_named(teacher_dir, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UserError, match="no CUDA device: use parallel.device=cpu"):
+        run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["parallel.device=cuda"], progress=False)

@@ -6,10 +6,11 @@ import math
 import pytest
 import torch
 
-from onestep import flow, methods, samplers
+from onestep import flow, methods, samplers, seeding, world
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import as_batch
 from onestep.errors import UserError
+from onestep.methods.flow_matching import FlowMatchingConfig
 from onestep.methods.heads import default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
@@ -18,7 +19,6 @@ from onestep.models.lora import LoraScore
 from onestep.train.roles import build_roles
 from onestep.types import Cond, Method, Roles
 from onestep.world.stream import collate
-from onestep import seeding, world
 from tests.tiny import tiny_teacher, tiny_teacher_dir
 
 # Every registered method's config type, with the variants the contract covers. A method added to the
@@ -32,6 +32,7 @@ VARIANTS = {
         "pose-trainable-backbone": PoseConfig(backbone="trainable", head_dim=32),
     },
     OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
+    FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0)},
 }
 CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 

@@ -1,5 +1,11 @@
-"""Teacher training: a tiny run finishes, exports a model, and resumes bit-exactly."""
+"""Teacher training on the trainer loop: a tiny run finishes, exports a model, logs the losses the
+loop of its own gave before the refactor, resumes bit-exactly, and the shipped run still resumes."""
 
+import json
+import shutil
+from pathlib import Path
+
+import pytest
 import torch
 
 from onestep.configs.base import override
@@ -26,8 +32,6 @@ def test_resume_is_exact(tmp_path):
 
 
 def test_resume_refuses_another_model(tmp_path):
-    import pytest
-
     from onestep.errors import UserError
 
     cfg = teacher_tiny()
@@ -37,8 +41,8 @@ def test_resume_refuses_another_model(tmp_path):
 
 
 def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
-    from onestep.train.teacher import initial_model
     from onestep.models.text import TextEncoder
+    from onestep.train.teacher import initial_model
 
     source = train(override(teacher_tiny(), {"steps": 2}), tmp_path / "a", progress=False)
     cfg = override(teacher_tiny(), {"init_from": str(source), "text_stats_prompts": 64})
@@ -47,3 +51,30 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     assert torch.equal(model.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
     assert torch.equal(model.text_mean, old.text_mean) and torch.equal(model.text_std, old.text_std)
     assert model.text_std.min() > 0 and not torch.equal(model.text_mean, torch.zeros_like(model.text_mean))
+
+
+def test_the_shared_loop_logs_what_the_teachers_own_loop_logged(tmp_path):
+    from tests.test_distill import GOLDEN, logged
+
+    cfg = override(teacher_tiny(), {"text_stats_prompts": 16})
+    train(cfg, tmp_path / "run", progress=False)
+    now, golden = logged(tmp_path / "run"), json.loads(GOLDEN.read_text())["teacher-tiny"]
+    for tag, values in golden.items():
+        for step, value in values.items():
+            assert now[tag.replace("teacher/", "student/")][step] == pytest.approx(value, rel=1e-5), f"{tag} at step {step}"
+
+
+def test_the_shipped_teacher_run_resumes(tmp_path):
+    """docs/teacher.md: copying assets/teacher-run into a run directory continues it where it stopped."""
+    from onestep.configs.teacher import teacher_small
+
+    shipped = Path(__file__).resolve().parents[1] / "assets" / "teacher-run"
+    run = tmp_path / "teacher-v5"
+    shutil.copytree(shipped / "step_00002500", run / "checkpoints" / "step_00002500")
+    cfg = override(teacher_small(), {"steps": 2501, "warmup": 100, "lr": 6e-4, "p_drop_image": 0.1, "motion_weight": 4, "batch_size": 2, "probe_every": 0, "checkpoint_every": 1})
+    train(cfg, run, progress=False)
+    model, config = load_model(run / "model")
+    bundled, _ = load_model(shipped.parent / "teacher")
+    assert config["trained_steps"] == 2501
+    moved = [(model.state_dict()[k] - v).abs().max().item() for k, v in bundled.state_dict().items()]
+    assert 0 < max(moved) < 1e-2  # one step on from the shipped EMA, not a fresh model

@@ -4,7 +4,8 @@ one would without storing RNG state (STYLE.md 10).
 
 Streams in use: 0, 1, ... the losses of one training step in the order a method draws them; PAIRS
 the noise of ODE-pair chunk k (step = k). `init` seeds the global generator that module
-initialisers (peft's LoRA, heads) read, from (run seed, phase). `clip` is the per-clip noise of the
+initialisers (peft's LoRA, heads) read, from (run seed, phase); `fresh_weights` the initialisation
+of a model trained from scratch. `clip` is the per-clip noise of the
 evaluation suite, the same for every model (paired seeds).
 """
 
@@ -36,6 +37,16 @@ def streams(run_seed: int, step: int, rank: int = 0, device: torch.device | str 
 def init(run_seed: int, phase: int) -> None:
     """Seed the global generator before building a phase's new modules: they start the same in every run."""
     torch.manual_seed(run_seed * 1000 + phase)
+
+
+def fresh_weights(run_seed: int) -> None:
+    """Seed the global generator before initialising a model trained from scratch (the teacher)."""
+    torch.manual_seed(run_seed)
+
+
+def clip_seed(run_seed: int, step: int, index: int) -> int:
+    """The world's seed of clip `index` in the batch of step `step` (world/stream.py renders it)."""
+    return int(np.random.SeedSequence([run_seed, step, index]).generate_state(1)[0])
 
 
 def clip(seed_: int, index: int, device: torch.device | str = "cpu", *extra: int) -> torch.Generator:

@@ -210,7 +210,7 @@ class Roles:
     """The networks of a run, each owned by its role; built from model directories, never copied.
 
     teacher:       frozen; always the teacher (a LoRA on its weights belongs to `fake_score` and is
-                   off whenever the teacher is called).
+                   off whenever the teacher is called); None while a teacher is itself trained.
     student:       the generator being trained.
     ema:           the student's EMA; read-only (never receives gradients).
     fake_score:    a LoRA on the frozen teacher's weights or a full trainable copy (VSD's critic).
@@ -218,7 +218,7 @@ class Roles:
     disc_backbone: a separately trained discriminator backbone (an ablation of POSE).
     """
 
-    teacher: VideoModel
+    teacher: VideoModel | None
     student: VideoModel
     ema: VideoModel
     fake_score: nn.Module | None = None

@@ -4,13 +4,14 @@ the roles from the teacher's directory, attach the data, run the phases."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from onestep import methods, paths
-from onestep.configs.base import override, parse_overrides
+from onestep.configs.base import override, parse_overrides, to_dict
 from onestep.configs.distill import PRESETS, DistillConfig
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
@@ -85,6 +86,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], m
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
         return save_model(out / "student", ema, {"role": "student", "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text})
 
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"kind": "distill_run", **to_dict(cfg)}, indent=2, default=str) + "\n")
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every else None
     return Trainer(cfg, roles, out, data, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
 

@@ -13,7 +13,7 @@ from onestep.commands.sample import sampler_for
 from onestep.errors import UserError
 from onestep.eval import aggregate, suite
 from onestep.media import read_image
-from onestep.world.clip import Clip, WorldConfig
+from onestep.world.clip import WorldConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 

@@ -70,8 +70,20 @@ class PhaseConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     critic_betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 1.0
+    weight_decay: float = 0.0  # AdamW's decoupled decay (0: Adam)
+    warmup: int = 0  # linear warm-up of every group's lr over this many steps of the phase
+    lr_decay_from: float = 1.0  # constant lr until this share of the phase, then linear to 10%
     ema_decay: float = 0.995
+    ema_warmup: bool = False  # ramp the decay in as (1 + step) / (10 + step) (a model trained from scratch)
     ema_reset: bool = False  # copy the student into its EMA when the phase starts
+
+    def lr_scale(self, step: int) -> float:
+        """The schedule's factor on the base learning rates at step `step` of the phase."""
+        scale = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
+        decay_start = self.lr_decay_from * self.steps
+        if step >= decay_start:
+            scale *= 1.0 - 0.9 * (step - decay_start) / max(self.steps - decay_start, 1)
+        return scale
 
 
 @dataclass

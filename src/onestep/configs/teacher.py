@@ -6,16 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from onestep.errors import UserError
+from onestep.methods.flow_matching import TimeConfig
 from onestep.models.video_dit import DiTConfig
-
-
-@dataclass
-class TimeConfig:
-    kind: str = "logit_normal"  # or "uniform"
-    mean: float = 0.0
-    std: float = 1.0
-    shift: float = 2.0  # training-time shift: more steps at high noise, where motion is decided
-    uniform_fraction: float = 0.1  # this share of t is plain uniform, so no level is starved
 
 
 @dataclass
@@ -78,7 +70,7 @@ def teacher_small() -> TeacherConfig:
 
 def teacher_tiny() -> TeacherConfig:
     """For tests: a 2-block model and a few steps."""
-    return TeacherConfig(model=DiTConfig(dim=32, depth=2, heads=2, patch=(2, 4, 4)), steps=4, batch_size=2, warmup=1, log_every=1, checkpoint_every=2, probe_every=0)
+    return TeacherConfig(model=DiTConfig(dim=32, depth=2, heads=2, patch=(2, 4, 4)), steps=4, batch_size=2, warmup=1, log_every=1, checkpoint_every=2, probe_every=0, text_stats_prompts=64)
 
 
 PRESETS = {"teacher-small": teacher_small, "teacher-tiny": teacher_tiny}

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from onestep import world
 from onestep.world import prompts
-from onestep.world.shapes import COLOURS, SHAPES, SPEEDS
+from onestep.world.shapes import COLOURS, SHAPES
 
 HEADS = {
     "track": 2,

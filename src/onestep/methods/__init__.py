@@ -1,11 +1,12 @@
 """Recipes: one file each, a loss called with the networks (STYLE.md 3). The registry maps each
 method's config type to the method, so a phase names its method by the config it carries."""
 
+from onestep.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium
 from onestep.methods.vsd import VSD, VSDConfig
 
-METHODS = {VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression}
+METHODS = {VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching}
 
 
 def build(config):

@@ -2,15 +2,23 @@
 
 x_t = (1 - t) x0 + t noise (flow.py). Per-sample loss, mean over (C, F, H, W), optionally weighted
 per pixel (`motion_weights`: the pixels where the clip differs from its first frame count more).
+
+As a method (`FlowMatching`) it trains the `student` role from scratch on data: classifier-free
+guidance needs an unconditional model, so the prompt is replaced by the batch's negative (empty)
+prompt with p_drop_text, and the first frame is dropped with p_drop_image, which also teaches
+text-to-video. Times are logit-normal (SD3), shifted, with a share drawn uniformly.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from onestep import flow
-from onestep.types import Cond, Denoiser
+from onestep.methods.single import StudentOnly
+from onestep.types import Batch, Cond, Denoiser, LossOutput, Roles
 
 
 def flow_matching_loss(net: Denoiser, x0: Tensor, cond: Cond, t: Tensor, noise: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -32,3 +40,57 @@ def motion_weights(x0: Tensor, strength: float) -> Tensor:
     diff = (x0 - x0[:, :, :1]).abs().mean(dim=1, keepdim=True)
     w = 1.0 + strength * diff
     return w / w.mean(dim=(1, 2, 3, 4), keepdim=True)
+
+
+@dataclass
+class TimeConfig:
+    kind: str = "logit_normal"  # or "uniform"
+    mean: float = 0.0
+    std: float = 1.0
+    shift: float = 2.0  # training-time shift: more steps at high noise, where motion is decided
+    uniform_fraction: float = 0.1  # this share of t is plain uniform, so no level is starved
+
+
+@dataclass
+class FlowMatchingConfig:
+    p_drop_text: float = 0.1  # classifier-free guidance: the negative (empty) prompt instead
+    p_drop_image: float = 0.2  # text-to-video samples: no first frame
+    motion_weight: float = 0.0  # > 0: pixels that differ from the first frame weigh more (motion_weights)
+    time: TimeConfig = field(default_factory=TimeConfig)
+
+    def __post_init__(self):
+        if isinstance(self.time, dict):
+            self.time = TimeConfig(**self.time)
+
+
+def sample_times(tc: TimeConfig, n: int, g: torch.Generator) -> Tensor:
+    t = flow.sample_t(n, kind=tc.kind, mean=tc.mean, std=tc.std, s=tc.shift, generator=g, device=g.device)
+    uniform = torch.rand(n, generator=g, device=g.device)
+    t = torch.where(torch.rand(n, generator=g, device=g.device) < tc.uniform_fraction, uniform, t)
+    return t.clamp(1e-3, 1.0)
+
+
+def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, g: torch.Generator) -> Cond:
+    """CFG dropout: the negative (empty) prompt with p_drop_text, no first frame with p_drop_image."""
+    B, device = cond.batch_size, cond.text.device
+    drop_text = torch.rand(B, generator=g, device=g.device).to(device) < cfg.p_drop_text
+    text = torch.where(drop_text[:, None, None], cond.neg_text, cond.text)
+    mask = torch.where(drop_text[:, None], cond.neg_text_mask, cond.text_mask)
+    keep_image = (torch.rand(B, generator=g, device=g.device) >= cfg.p_drop_image).float().to(device)
+    return Cond(text, mask, cond.latent, keep_image if cond.latent is not None else None, cond.image_tokens, cond.neg_text, cond.neg_text_mask)
+
+
+class FlowMatching(StudentOnly):
+    name = "flow"
+
+    def __init__(self, config: FlowMatchingConfig | None = None):
+        self.cfg = config or FlowMatchingConfig()
+
+    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+        x0 = batch.video
+        cond = drop_conditions(self.cfg, batch.cond, g)
+        t = sample_times(self.cfg.time, x0.shape[0], g).to(x0.device)
+        noise = torch.randn(x0.shape, generator=g, device=x0.device, dtype=x0.dtype)
+        weight = motion_weights(x0, self.cfg.motion_weight) if self.cfg.motion_weight > 0 else None
+        loss = flow_matching_loss(roles.student, x0, cond, t, noise, weight).mean()
+        return LossOutput(loss, {"flow/loss": loss.item()})

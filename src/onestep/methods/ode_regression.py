@@ -24,7 +24,8 @@ from torch import Tensor
 
 from onestep import flow
 from onestep.methods.pairs import need, one_step_loss
-from onestep.types import Batch, Cond, LossOutput, Roles, Update
+from onestep.methods.single import StudentOnly
+from onestep.types import Batch, Cond, LossOutput, Roles
 
 
 @dataclass
@@ -32,24 +33,12 @@ class OdeRegressionConfig:
     renoise_t: tuple[float, ...] = ()  # also regress x0_i from x0_i re-noised to these t (the few-step sampler's inputs)
 
 
-class OdeRegression:
+class OdeRegression(StudentOnly):
     name = "ode"
     needs_pairs = True
 
     def __init__(self, config: OdeRegressionConfig | None = None):
         self.cfg = config or OdeRegressionConfig()
-        self.roles: dict[str, str] = {}
-
-    # -- the method protocol (types.Method) ------------------------------------------------------
-
-    def new_role(self, name: str, roles: Roles):
-        raise KeyError(name)
-
-    def groups(self, roles: Roles) -> dict[str, list]:
-        return {"student": list(roles.student.parameters())}
-
-    def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
-        return [Update("student", lambda: self.student_loss(batch, roles, rng()))]
 
     # -- the loss --------------------------------------------------------------------------------
 

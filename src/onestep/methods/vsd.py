@@ -29,7 +29,7 @@ from onestep.errors import UserError
 from onestep.methods.pairs import with_anchor
 from onestep.models.lora import LoraScore
 from onestep.samplers import guided_velocity
-from onestep.types import Batch, LossOutput, ModelSpec, Roles, Update
+from onestep.types import Batch, LossOutput, Roles, Update
 
 
 @dataclass

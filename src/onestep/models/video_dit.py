@@ -24,7 +24,7 @@ Shapes: x_t (B, C, F, H, W), t (B,) or per-frame (B, F), tokens (B, N, D) with N
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -313,10 +313,11 @@ class VideoDiT(nn.Module):
             t = t[:, None].expand(-1, f)
         elif t.shape[1] == c.frames and c.patch[0] > 1:
             t = t[:, :: c.patch[0]]  # one time per latent frame
-        emb = self.time_mlp(timestep_embedding(t, 256))  # (B, F', D)
+        dtype = self.time_mlp[0].weight.dtype  # the weights' (bfloat16 models take float32 inputs)
+        emb = self.time_mlp(timestep_embedding(t, 256).to(dtype))  # (B, F', D)
         pooled = self.pooled_text(cond)
         standardised = (pooled - self.text_mean.to(pooled.dtype)) / self.text_std.to(pooled.dtype)
-        return emb + (self.pooled_mlp(pooled) + self.standardised_mlp(standardised))[:, None, :]
+        return emb + (self.pooled_mlp(pooled.to(dtype)) + self.standardised_mlp(standardised.to(dtype)))[:, None, :]
 
     # -- forward -------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ recipe and never builds a network: the roles come built (train/roles.py).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import defaultdict
@@ -22,13 +21,10 @@ import numpy as np
 import torch
 
 from onestep import methods, seeding
-from onestep.configs.base import to_dict
 from onestep.configs.distill import DistillConfig
 from onestep.train.checkpoint import Checkpointer, OptimizerState
-from onestep.train.ema import update_ema
+from onestep.train.ema import update_ema, warmup_decay
 from onestep.types import Roles
-
-TRAINED = ("student", "fake_score", "disc_head", "disc_backbone")  # the roles a checkpoint holds, with the EMA
 
 
 class Diverged(RuntimeError):
@@ -46,10 +42,13 @@ def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
 
 
 class Trainer:
-    def __init__(self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None):
-        """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student."""
+    def __init__(self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None):
+        """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student
+        at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
+        {name: value}) logs `probe/name`."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
+        self.on_checkpoint, self.probe = on_checkpoint, probe
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
         self.ckpt = Checkpointer(self.out / "checkpoints")
@@ -64,8 +63,9 @@ class Trainer:
         for module in self.roles.present().values():
             module.requires_grad_(False)  # `only(group)` opens the group being updated, nothing else
         self.groups = method.groups(self.roles)
+        self.base_lr = {group: p.lr if group == "student" else p.critic_lr for group in self.groups}
         self.optimizers = {
-            group: torch.optim.Adam(params, lr=p.lr if group == "student" else p.critic_lr, betas=p.betas if group == "student" else p.critic_betas)
+            group: torch.optim.AdamW(params, lr=self.base_lr[group], betas=p.betas if group == "student" else p.critic_betas, weight_decay=p.weight_decay)
             for group, params in self.groups.items()
         }
         if fresh and p.ema_reset:
@@ -73,7 +73,7 @@ class Trainer:
         self.phase = index
 
     def state(self) -> dict:
-        state = {name: m for name, m in self.roles.present().items() if name in TRAINED or name == "ema"}
+        state = {name: m for name, m in self.roles.present().items() if name != "teacher"}  # the frozen teacher is its model dir
         for group, opt in self.optimizers.items():
             owner = self.roles.student if group == "student" else _ParamOwner(self.groups[group])
             state[f"optim/{group}"] = OptimizerState(owner, opt)
@@ -99,13 +99,18 @@ class Trainer:
         return last
 
     def run(self, max_steps: int | None = None) -> Path:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         from torch.utils.tensorboard import SummaryWriter
 
         t = self.cfg.train
         torch.set_num_threads(t.threads)
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps({"kind": "distill_run", **to_dict(self.cfg)}, indent=2, default=str) + "\n")
         start = self.resume()
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
         batches = self.data(start)
@@ -136,6 +141,12 @@ class Trainer:
                 phase_end = in_phase == self.cfg.phases[index].steps - 1  # kept, to rerun the later phases from
                 if done % t.checkpoint_every == 0 or done == end or phase_end:
                     self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name}, kept=phase_end)
+                    if self.on_checkpoint is not None:
+                        self.on_checkpoint(self.roles.ema, done)
+                if self.probe is not None and self.probe[0] and done % self.probe[0] == 0:
+                    for name, value in self.probe[1](self.roles.ema).items():
+                        writer.add_scalar(f"probe/{name}", value, done)
+                    writer.flush()
                 if self.sample_fn is not None and t.sample_every and done % t.sample_every == 0:
                     self.sample_fn(self.roles.ema, self.out / "samples" / f"step_{done:06d}.gif")
         writer.close()
@@ -143,6 +154,7 @@ class Trainer:
 
     def apply(self, update, step: int) -> dict[str, float]:
         p = self.cfg.phases[self.phase]
+        in_phase = phase_at(self.cfg, step)[1]
         self.only(update.group)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.train.precision == "bfloat16" else nullcontext()
         with autocast:
@@ -151,6 +163,8 @@ class Trainer:
         if not math.isfinite(loss.item()):
             raise self.diverged(step, f"{update.group} loss is {loss.item()}")
         opt = self.optimizers[update.group]
+        for group in opt.param_groups:
+            group["lr"] = self.base_lr[update.group] * p.lr_scale(in_phase)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.groups[update.group], p.grad_clip)
@@ -159,7 +173,7 @@ class Trainer:
         opt.step()
         opt.zero_grad(set_to_none=True)
         if update.group == "student":
-            update_ema(self.roles.ema, self.roles.student, p.ema_decay)
+            update_ema(self.roles.ema, self.roles.student, warmup_decay(p.ema_decay, step) if p.ema_warmup else p.ema_decay)
         return {**out.logs, f"{update.group}/loss": loss.item(), f"{update.group}/grad_norm": norm.item()}
 
     def diverged(self, step: int, what: str) -> Diverged:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from onestep import world
+from onestep import seeding, world
 from onestep.media import frames_to_tensor
 from onestep.world.clip import Clip, WorldConfig
 
@@ -30,7 +30,7 @@ class Batch:
 
 
 def clip_seed(seed: int, step: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, step, index]).generate_state(1)[0])
+    return seeding.clip_seed(seed, step, index)
 
 
 def collate(clips: list[Clip], keep_clips: bool = False) -> Batch:

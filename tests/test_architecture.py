@@ -1,0 +1,50 @@
+"""The seams hold: imports flow one way (flow -> samplers -> methods -> train -> commands), methods
+see models only through the adapter, and randomness is derived in one module."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "onestep"
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def modules(folder: str) -> list[Path]:
+    return sorted((SRC / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("methods"), ids=lambda p: p.name)
+def test_methods_see_models_only_through_the_adapter(path):
+    found = imports(path)
+    assert not [m for m in found if m.startswith(("onestep.models.video_dit", "onestep.train", "onestep.commands", "onestep.configs", "onestep.data"))], found
+    assert not re.search(r"DIT_TARGETS|DiTConfig|VideoDiT", path.read_text())
+
+
+@pytest.mark.parametrize("layer,forbidden", [("train", "onestep.commands"), ("data", "onestep.train"), ("models", "onestep.methods")])
+def test_imports_flow_one_way(layer, forbidden):
+    for path in modules(layer):
+        assert not [m for m in imports(path) if m.startswith(forbidden)], f"{path.name} imports {forbidden}"
+
+
+def test_the_core_names_no_model_kind():
+    for name in ("types.py", "flow.py", "samplers.py", "train/trainer.py", "seeding.py"):
+        found = imports(SRC / name)
+        assert not [m for m in found if m.startswith("onestep.models")], f"{name}: {found}"
+
+
+def test_generators_are_made_only_by_the_seeding_module():
+    """Every torch.Generator of the library is made in seeding.py (tests and scripts may make their own)."""
+    offenders = [p.relative_to(SRC) for p in SRC.rglob("*.py") if p.name != "seeding.py" and re.search(r"torch\.Generator\(|SeedSequence\(", p.read_text())]
+    assert offenders == []
