@@ -1,16 +1,12 @@
-"""Exponential moving average of weights: ema <- decay * ema + (1 - decay) * param (no gradients)."""
+"""Exponential moving average of weights: ema <- decay * ema + (1 - decay) * param (no gradients).
+
+The EMA is a role of its own, loaded from the model directory like the others (train/roles.py).
+"""
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-
-
-def make_ema(model: nn.Module) -> nn.Module:
-    """A frozen copy: the EMA never receives gradients."""
-    return copy.deepcopy(model).requires_grad_(False).eval()
 
 
 @torch.no_grad()
