@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from onestep import flow, methods, samplers, seeding, world
+from onestep.configs.distill import PairsConfig
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import as_batch
 from onestep.errors import UserError
@@ -59,7 +60,7 @@ def world_batch(encoder):
 @pytest.fixture(scope="module")
 def pairs(teacher_dir, world_batch, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pairs")
-    ode_pairs.make(tiny_teacher(), lambda start: iter([as_batch(world_batch)] * 2), folder, 4, 1, 2, 3.0, 3.0, 0, {"test": 1}, progress=False)
+    ode_pairs.make(tiny_teacher(), lambda start: iter([as_batch(world_batch)] * 2), folder, PairsConfig(count=4, chunk_batches=1, teacher_steps=2), 0, {"test": 1}, progress=False)
     return ode_pairs.load(folder, 4)
 
 
@@ -246,7 +247,8 @@ def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(world
         return iter([b] * 4)
 
     made_with = {"teacher": "abc", "teacher_steps": 3}
-    ode_pairs.make(teacher, batches, tmp_path, 3, 1, 3, 2.0, 3.0, 0, made_with, progress=False)
+    settings = PairsConfig(count=3, chunk_batches=1, teacher_steps=3, guidance=2.0, shift=3.0)
+    ode_pairs.make(teacher, batches, tmp_path, settings, 0, made_with, progress=False)
     assert len(opened) == 1  # consecutive chunks share one batch stream
     d = ode_pairs.load(tmp_path, 3, made_with)
     assert d.noise.shape == (3, *b.video.shape[1:]) and d.x0.shape == d.noise.shape
@@ -258,7 +260,7 @@ def test_ode_pairs_are_the_teachers_solutions_made_once_and_remade_exactly(world
     assert len(chunks) == 2 and not list(tmp_path.glob("*.partial"))
     first = chunks[0].stat().st_mtime_ns
     chunks[1].unlink()  # a run killed while making the second chunk
-    ode_pairs.make(teacher, batches, tmp_path, 3, 1, 3, 2.0, 3.0, 0, made_with, progress=False)
+    ode_pairs.make(teacher, batches, tmp_path, settings, 0, made_with, progress=False)
     again = ode_pairs.load(tmp_path, 3)
     assert chunks[0].stat().st_mtime_ns == first  # finished chunks are kept, not remade
     assert torch.equal(d.noise, again.noise) and torch.equal(d.x0, again.x0)  # the missing one is remade exactly

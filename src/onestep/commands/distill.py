@@ -30,21 +30,17 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str]) -> DistillC
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=dataclasses.replace(cfg.data, max_text=max_text))
 
 
-def pairs_needed(cfg: DistillConfig) -> bool:
-    return any(p.steps > 0 and methods.build(p.method).needs_pairs for p in cfg.phases)
-
-
 def pairs_manifest(cfg: DistillConfig) -> dict:
+    """What this config's pairs depend on; hashes the teacher's weights (once per command)."""
     return ode_pairs.manifest(cfg.data.pairs, cfg.data, cfg.train.seed, ode_pairs.weights_hash(cfg.model.teacher))
 
 
-def make_pairs(cfg: DistillConfig, folder: Path, teacher=None, progress: bool = True) -> Path:
+def make_pairs(cfg: DistillConfig, folder: Path, made_with: dict, teacher=None, progress: bool = True) -> Path:
     """Make the missing ODE pairs of this config in `folder` (resumable), with the frozen teacher."""
     device = resolve_device(cfg.parallel.device)
     teacher = teacher or load_role(Path(cfg.model.teacher), device, trainable=False, dtype=DTYPES[cfg.model.dtype])
     data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=teacher.spec, max_text=cfg.data.max_text, device=device)
-    p = cfg.data.pairs
-    return ode_pairs.make(teacher, data, folder, p.count, p.chunk_batches, p.teacher_steps, p.guidance, p.shift, cfg.train.seed, pairs_manifest(cfg), progress)
+    return ode_pairs.make(teacher, data, folder, cfg.data.pairs, cfg.train.seed, made_with, progress)
 
 
 def sample_grid(max_text: int, shift: float, n: int = 4):
@@ -75,11 +71,13 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], m
     out = Path(out)
     device = resolve_device(cfg.parallel.device)
     torch.set_num_threads(cfg.train.threads)
-    roles = build_roles(cfg.model.teacher, [methods.build(p.method) for p in cfg.phases], seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype])
+    phases = [methods.build(p.method) for p in cfg.phases]
+    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype])
     pairs = None
-    if pairs_needed(cfg):
-        folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else make_pairs(cfg, out / ode_pairs.FOLDER, roles.teacher, progress)
-        pairs = ode_pairs.load(folder, cfg.data.pairs.count, pairs_manifest(cfg), device)
+    if any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases)):
+        made_with = pairs_manifest(cfg)
+        folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else make_pairs(cfg, out / ode_pairs.FOLDER, made_with, roles.teacher, progress)
+        pairs = ode_pairs.load(folder, cfg.data.pairs.count, made_with, device)
     data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=cfg.data.max_text, device=device, pairs=pairs)
 
     def export(ema, step: int) -> Path:
@@ -96,4 +94,4 @@ def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str],
     """`onestep pairs`: the ODE pairs of a preset's data config, for `--set data.pairs.path=OUT`."""
     cfg = resolve(preset, teacher, overrides)
     torch.set_num_threads(cfg.train.threads)
-    return make_pairs(cfg, Path(out), progress=progress)
+    return make_pairs(cfg, Path(out), pairs_manifest(cfg), progress=progress)

@@ -60,8 +60,11 @@ def check_manifest(folder: Path, want: dict) -> None:
         raise UserError(f"the ODE pairs in {folder} were made with other settings: {what}; delete that folder, make new ones with `onestep pairs`, or use another --out")
 
 
-def make(teacher, batches, folder: str | Path, count: int, chunk_batches: int, teacher_steps: int, guidance: float, shift: float, seed: int, made_with: dict, progress: bool = True) -> Path:
-    """Make the missing chunks of `count` pairs in `folder`. `batches(step)` iterates types.Batch from that step."""
+def make(teacher, batches, folder: str | Path, cfg, seed: int, made_with: dict, progress: bool = True) -> Path:
+    """Make the missing chunks of `cfg.count` pairs in `folder` (cfg: configs.distill.PairsConfig).
+
+    `batches(step)` iterates types.Batch from that step; `made_with` is the `manifest` to check and keep.
+    """
     from rich.progress import Progress
 
     folder = Path(folder)
@@ -71,32 +74,32 @@ def make(teacher, batches, folder: str | Path, count: int, chunk_batches: int, t
     made, k = 0, 0
     stream, at = None, None  # one batch stream across consecutive missing chunks (a worker start each is slow)
     with Progress(disable=not progress) as bar:
-        task = bar.add_task("ODE pairs", total=count)
-        while made < count:
+        task = bar.add_task("ODE pairs", total=cfg.count)
+        while made < cfg.count:
             path = folder / f"chunk_{k:05d}.safetensors"
-            start = PAIR_STEPS + k * chunk_batches
+            start = PAIR_STEPS + k * cfg.chunk_batches
             if not path.is_file():
                 if at != start:
                     stream = batches(start)
-                make_chunk(teacher, path, stream, chunk_batches, teacher_steps, guidance, shift, seed, k)
-                at = start + chunk_batches
+                make_chunk(teacher, path, stream, cfg, seed, k)
+                at = start + cfg.chunk_batches
             with safe_open(str(path), "pt") as chunk:
                 made += chunk.get_slice("noise").get_shape()[0]
-            bar.update(task, completed=min(made, count))
+            bar.update(task, completed=min(made, cfg.count))
             k += 1
     return folder
 
 
 @torch.no_grad()
-def make_chunk(teacher, path: Path, batches, chunk_batches: int, teacher_steps: int, guidance: float, shift: float, seed: int, k: int) -> None:
+def make_chunk(teacher, path: Path, batches, cfg, seed: int, k: int) -> None:
     parts, g = [], None
-    for _ in range(chunk_batches):
+    for _ in range(cfg.chunk_batches):
         batch = next(batches)
         x, cond = batch.video, batch.cond
         if g is None:  # one generator for the chunk, on the data's device
             g = seeding.seed(seed, k, stream=seeding.PAIRS, device=x.device)
         noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-        x0 = samplers.euler(teacher, noise, cond, steps=teacher_steps, shift=shift, guidance=guidance)
+        x0 = samplers.euler(teacher, noise, cond, steps=cfg.teacher_steps, shift=cfg.shift, guidance=cfg.guidance)
         parts.append({"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask} | ({} if cond.latent is None else {"latent": cond.latent}))
     chunk = {name: torch.cat([p[name] for p in parts]).contiguous().cpu() for name in parts[0]}
     tmp = path.with_name(path.name + ".partial")

@@ -117,9 +117,9 @@ class Trainer:
         writer = SummaryWriter(str(self.out / "logs"))
         logs: dict[str, list[float]] = defaultdict(list)
         t0, logged = time.time(), start
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("student loss {task.fields[loss]:.4f}"), TimeRemainingColumn()]
         with Progress(*columns, disable=not self.progress) as bar:
-            task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start)
+            task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start, loss=float("nan"))
             for step in range(start, end):
                 index, in_phase = phase_at(self.cfg, step)
                 if index != self.phase:
@@ -131,7 +131,8 @@ class Trainer:
                     for name, value in self.apply(update, step).items():
                         logs[name].append(value)
                 done = step + 1
-                bar.update(task, completed=done)
+                recent = logs.get("student/loss", [])[-50:]
+                bar.update(task, completed=done, **({"loss": sum(recent) / len(recent)} if recent else {}))
                 if done % t.log_every == 0 or done == end:
                     for name, values in logs.items():
                         writer.add_scalar(name, float(np.mean(values)), done)
