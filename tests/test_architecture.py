@@ -48,3 +48,10 @@ def test_generators_are_made_only_by_the_seeding_module():
     """Every torch.Generator of the library is made in seeding.py (tests and scripts may make their own)."""
     offenders = [p.relative_to(SRC) for p in SRC.rglob("*.py") if p.name != "seeding.py" and re.search(r"torch\.Generator\(|SeedSequence\(", p.read_text())]
     assert offenders == []
+
+
+def test_training_never_reads_the_held_out_phrasings():
+    """eval/paraphrase.py is the evaluation's alone: nothing that trains or makes data imports it."""
+    for path in SRC.rglob("*.py"):
+        if path.parent.name in ("world", "train", "methods", "data", "models", "configs") or path.name in ("distill.py", "teacher.py"):
+            assert not re.search(r"import .*\bparaphrase\b|eval\.paraphrase", path.read_text()), path.relative_to(SRC)

@@ -152,3 +152,19 @@ def test_distances_see_a_shift_and_not_a_resample():
     collapsed = np.repeat(b[:1], 200, axis=0)
     assert distance.coverage(a, b) > 0.8 > 0.1 > distance.coverage(a, collapsed)
     assert distance.spread(collapsed[:4]) == 0.0 < distance.spread(b[:4])
+
+
+def test_paraphrase_on_external_photos_and_the_report_pairs_them(model_dir, tmp_path):
+    """--prompts paraphrase --photos external: same clips in held-out words; the report sets the two side by side."""
+    for prompts in ("template", "paraphrase"):
+        code, text = invoke("eval", "--model", model_dir, "--track", "photocam", "--photos", "external", "--prompts", prompts, "--n", 3, "--out", tmp_path / prompts)
+        assert code == 0, text
+        metrics = json.loads((tmp_path / prompts / "metrics.json").read_text())
+        assert metrics["prompts"] == prompts and metrics["photos"] == "external" and 0 <= metrics["camera_motion_acc"] <= 1
+    code, text = invoke("report", tmp_path / "template", tmp_path / "paraphrase", "--out", tmp_path / "report")
+    assert code == 0, text
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Held-out language" in md and "| student @ NFE 1 | external | 3 |" in md
+    assert "student @ NFE 1, paraphrase, external photos" in md and "| paraphrase: " in md
+    code, text = invoke("eval", "--model", model_dir, "--prompts", "slang", "--n", 3, "--out", tmp_path / "bad")
+    assert code != 0 and "unknown --prompts 'slang'" in text and not (tmp_path / "bad").exists()

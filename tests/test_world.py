@@ -44,13 +44,26 @@ def test_film_convention():
 
 
 def test_prompts_name_the_facts():
-    for s in range(30):
+    for s in range(60):
         clip = world.sample("shapes", s)
         for o in clip.truth["objects"]:
-            assert o["colour"] in clip.prompt
+            assert o["colour"] in clip.prompt.lower() and o["shape"] in clip.prompt.lower()
         cam = world.sample("photocam", s)
-        if cam.truth["move"] != "static":
-            assert cam.truth["move"].split()[0][:3] in cam.prompt
+        text = cam.prompt.lower()
+        if cam.truth["move"] == "static":
+            assert any(p.lower() in text for p in prompts.STATIC_WORDS)
+        else:
+            assert any(p in text for p in prompts.camera_phrases(cam.truth["move"])) or any(d in text for d in prompts.CAMERA_PARTS[cam.truth["move"]][3]), text
+
+
+def test_training_grammar_is_rich():
+    """Many distinct phrasings per fact (the issue's richer grammar), and prompts that fit the text window."""
+    for move in prompts.CAMERA_MOVES:
+        assert len(set(prompts.camera_phrases(move))) >= 10, move
+    for direction in prompts.DIRECTIONS:
+        assert len(set(prompts.shape_motion_phrases(direction))) >= 40, direction
+    distinct = {world.sample("photocam", s).prompt for s in range(300)}
+    assert len(distinct) > 200
 
 
 def test_shapes_instrument_floor_on_clean_renders():

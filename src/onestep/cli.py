@@ -67,7 +67,8 @@ def eval_(
     nfe: Optional[int] = typer.Option(None, help="network evaluations (default: the model's own sampling)"),
     track: str = typer.Option("all", help="shapes | photocam | all"),
     n: int = typer.Option(256, help="held-out clips per track"),
-    photos: Optional[Path] = typer.Option(None, help="a folder of your own photos for the photocam benchmark"),
+    photos: Optional[Path] = typer.Option(None, help="photos for the photocam track: a folder of your own, or 'external' (photos other packages ship, never trained on)"),
+    prompts: str = typer.Option("template", help="template (the training grammar's phrasings) | paraphrase (held-out phrasings of the same facts)"),
     conditions: Optional[Path] = typer.Option(None, help="JSONL of your own {prompt, image}: metrics that need no ground truth"),
     seed: int = typer.Option(0, help="noise seed (paired across models)"),
     featnet: Optional[Path] = typer.Option(None, help="feature network for FD/KID (default assets/featnet)"),
@@ -87,7 +88,7 @@ def eval_(
         task = bar.add_task("generating", total=n * len(tracks) if conditions is None else None)
         metrics = run(
             model_dir=model, nfe=nfe, tracks=tracks, n=n, photos=photos, conditions=conditions, out=out, seed=seed, featnet=featnet,
-            progress=lambda k: bar.advance(task, k),
+            progress=lambda k: bar.advance(task, k), prompts=prompts,
         )
     if json_:
         typer.echo(_json.dumps(metrics, indent=2))

@@ -91,7 +91,25 @@ def evaluate_conditions(model, encoder, conditions, spec, config: WorldConfig, s
     return {"nfe": spec.nfe, "n": len(rows), "seconds_per_video": seconds, "conditions": {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}}, videos
 
 
-def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None, progress=None) -> dict:
+def photo_library(photos: Path | str | None) -> dict[str, np.ndarray] | None:
+    """--photos: None (the world's held-out photos), "external" (photos from other packages that
+    training never sees, world/photos.EXTERNAL) or a folder of the user's own."""
+    if photos is None:
+        return None
+    if str(photos) == EXTERNAL and not Path(photos).is_dir():
+        from onestep.world import photos as world_photos
+
+        return world_photos.external()
+    return load_photos(Path(photos))
+
+
+EXTERNAL = "external"
+
+
+def run(
+    *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
+    progress=None, prompts: str = "template",
+) -> dict:
     import torch
 
     from onestep.commands.featnet import load as load_featnet
@@ -101,6 +119,10 @@ def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: 
     for t in tracks:
         if t not in ("shapes", "photocam"):
             raise UserError(f"unknown track {t!r}: use shapes, photocam or all")
+    if prompts not in suite.PROMPTS:
+        raise UserError(f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)")
+    if prompts != "template" and conditions is not None:
+        raise UserError("--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own")
     if n < 2:
         raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
     # read and check every input before generating anything, so a bad input costs nothing
@@ -108,7 +130,7 @@ def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: 
     spec = sampler_for(config, nfe, None, None)
     mc = model.config
     wc = WorldConfig(frames=mc.frames, size=mc.height)
-    user_photos = load_photos(photos) if photos is not None else None
+    user_photos = photo_library(photos)
     user_conditions = load_conditions(conditions, (mc.height, mc.width)) if conditions is not None else None
     net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -122,13 +144,16 @@ def run(*, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: 
         results = {}
         for track in tracks:
             results[track] = suite.evaluate_track(
-                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, seed=seed, progress=progress
+                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, seed=seed, progress=progress,
+                prompts=prompts,
             )
             np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
         metrics = suite.summarise(results, spec, n, seed)
     metrics["model"] = str(model_dir)
     metrics["role"] = config.get("role", "unknown")
     metrics["seed"] = seed
+    if user_conditions is None:
+        metrics["prompts"] = prompts
     if photos is not None:
         metrics["photos"] = str(photos)
     write_json(out / "metrics.json", metrics)

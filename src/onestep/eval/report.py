@@ -22,6 +22,7 @@ import numpy as np
 
 from onestep.eval import aggregate, suite
 from onestep.media import to_uint8
+from onestep.world import photos as world_photos
 from onestep.world.clip import WorldConfig
 
 SAMPLE_CLIPS = 6  # rows of the video grid per track
@@ -59,12 +60,19 @@ def load_runs(paths: list[Path]) -> list[Run]:
         for track in (t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()):  # not --conditions videos
             with np.load(path / f"videos-{track}.npz") as data:
                 videos[track] = data["videos"]
-        runs.append(Run(path, metrics, videos, f"{Path(metrics.get('model', path.name)).name} @ NFE {metrics.get('nfe', '?')}"))
+        runs.append(Run(path, metrics, videos, f"{Path(metrics.get('model', path.name)).name} @ NFE {metrics.get('nfe', '?')}{conditions(metrics)}"))
     labels = [r.label for r in runs]
     for r in runs:
         if labels.count(r.label) > 1:  # same model and NFE twice (other seed or n): name the run directory too
             r.label += f" ({r.path.name})"
     return runs
+
+
+def conditions(metrics: dict) -> str:
+    """How a run's conditions differ from the default held-out clips, for its label."""
+    out = ", paraphrase" if metrics.get("prompts") == "paraphrase" else ""
+    photos = metrics.get("photos")
+    return out + (f", {Path(photos).name} photos" if photos else "")
 
 
 # ---- tables ----
@@ -84,6 +92,36 @@ def with_interval(metrics: dict, key: str) -> str:
 def headline_table(runs: list[Run]) -> Table:
     rows = [[r.label, r.metrics.get("role", "—"), *(with_interval(r.metrics, k) for k in HEADLINES.values())] for r in runs]
     return Table("Headlines: value [95% bootstrap interval]", ["run", "role", *HEADLINES], rows)
+
+
+LANGUAGE = {"camera move acc, photocam": "camera_motion_acc", "motion direction acc, shapes": "motion_direction_acc"}
+
+
+def language_table(runs: list[Run]) -> Table | None:
+    """Motion following with the training grammar's prompts beside held-out phrasings of the same
+    clips: one row per model, NFE and photo set that has a paraphrase run."""
+    groups: dict[tuple, dict[str, Run]] = {}
+    for r in runs:
+        key = (r.metrics.get("model"), r.metrics.get("nfe"), r.metrics.get("photos"), r.metrics.get("n"))
+        groups.setdefault(key, {})[r.metrics.get("prompts", "template")] = r
+    rows = []
+    for (model, nfe, photos, n), by in groups.items():
+        if "paraphrase" not in by:
+            continue
+        template, para = by.get("template"), by["paraphrase"]
+        cells = []
+        for key in LANGUAGE.values():
+            a = template.metrics.get(key) if template else None
+            b = para.metrics.get(key)
+            gap = f"{100 * (b - a):+.1f} pts" if isinstance(a, float) and isinstance(b, float) else "—"
+            cells += [with_interval(template.metrics, key) if template else "—", with_interval(para.metrics, key), gap]
+        rows.append([f"{Path(str(model)).name} @ NFE {nfe}", photos or "held-out", str(n), *cells])
+    if not rows:
+        return None
+    header = ["model", "photos", "n"]
+    for name in LANGUAGE:
+        header += [f"{name}: template", "paraphrase", "change"]
+    return Table("Held-out language: the same clips asked for in the training grammar's words and in held-out words (eval/paraphrase.py)", header, rows)
 
 
 def dimension_table(runs: list[Run], track: str) -> Table:
@@ -187,10 +225,16 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
     n = min(SAMPLE_CLIPS, max(len(v) for v in have))
     columns = {f"run{j}": (r.label, r.videos.get(track, ())) for j, r in enumerate(runs)}
     prompts = [""] * n
-    if not any("photos" in r.metrics for r in runs):  # a run on the user's photos cannot rebuild its ground truth
-        clips = suite.heldout_clips(track, n, WorldConfig(frames=have[0].shape[1], size=have[0].shape[2]))
+    photo_sets = {r.metrics.get("photos") for r in runs}
+    if len(photo_sets) == 1 and photo_sets <= {None, "external"}:  # a run on the user's photos cannot rebuild its ground truth
+        library = world_photos.external() if photo_sets == {"external"} else None
+        config = WorldConfig(frames=have[0].shape[1], size=have[0].shape[2])
+        clips = suite.heldout_clips(track, n, config, library)
         columns = {"gt": ("ground truth", [to_uint8(c.video) for c in clips]), **columns}
         prompts = [c.prompt for c in clips]
+        if any(r.metrics.get("prompts") == "paraphrase" for r in runs):
+            reworded = suite.heldout_clips(track, n, config, library, prompts="paraphrase")
+            prompts = [f"{p} | paraphrase: {c.prompt}" for p, c in zip(prompts, reworded)]
     md_rows, rows = [], []
     for i, prompt in enumerate(prompts):
         md_cells, cells = [], []
@@ -278,9 +322,15 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report") -> 
     pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
 
     md = [f"# {title}", "", *(f"- **{label}**: {where}" for label, where in run_lines), "", "## Headlines", "", md_table(headline_table(loaded))]
+    language = language_table(loaded)
+    if language is not None:
+        md += ["## Held-out language", "", md_table(language)]
     md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
     body = [f"<h1>{html.escape(title)}</h1>", *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
-    body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>', "<h2>Plots</h2>", '<div class="plots">']
+    body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
+    if language is not None:
+        body += ["<h2>Held-out language</h2>", html_table(language)]
+    body += ["<h2>Plots</h2>", '<div class="plots">']
     body += [f'<figure><img src="{data_uri("image/png", png)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>' for caption, png in plots.values()]
     body.append("</div>")
     for track in tracks:

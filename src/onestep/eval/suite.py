@@ -8,6 +8,7 @@ bootstrap 95% intervals (clips resampled within each track) on every headline nu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from onestep import world
-from onestep.eval import aggregate, distance, features, panel
+from onestep.eval import aggregate, distance, features, panel, paraphrase
 from onestep.eval.sample import SamplerSpec, generate_for_clips
 from onestep.world import instruments
 from onestep.world.clip import Clip, WorldConfig
@@ -57,10 +58,19 @@ def motion_following(video: np.ndarray, clip: Clip) -> float | None:
     return None
 
 
-def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None = None, seed: int = HELDOUT_SEED) -> list[Clip]:
+PROMPTS = ("template", "paraphrase")  # the training grammar's phrasings, or the held-out ones (eval/paraphrase.py)
+
+
+def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None = None, seed: int = HELDOUT_SEED, prompts: str = "template") -> list[Clip]:
+    """Eval clip i of a track: world seed `seed + i`; with prompts="paraphrase" the same clip is
+    asked for in held-out words (same video, first frame and ground truth)."""
     if track == "photocam" and photos is not None:
-        return [world.photocam.sample_from_photos(photos, seed + i, config) for i in range(n)]
-    return [world.sample(track, seed + i, "heldout", config) for i in range(n)]
+        clips = [world.photocam.sample_from_photos(photos, seed + i, config) for i in range(n)]
+    else:
+        clips = [world.sample(track, seed + i, "heldout", config) for i in range(n)]
+    if prompts == "paraphrase":
+        clips = [dataclasses.replace(c, prompt=paraphrase.prompt(c, seed + i)) for i, c in enumerate(clips)]
+    return clips
 
 
 def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path) -> dict:
@@ -103,8 +113,10 @@ class TrackResult:
         return {**aggregate.scores(norm), **{f"norm/{k}": v for k, v in norm.items()}}
 
 
-def evaluate_track(model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, seed: int = 0, progress=None) -> TrackResult:
-    clips = heldout_clips(track, n, config, photos)
+def evaluate_track(
+    model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, seed: int = 0, progress=None, prompts: str = "template"
+) -> TrackResult:
+    clips = heldout_clips(track, n, config, photos, prompts=prompts)
     t0 = time.perf_counter()
     videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress)
     seconds = time.perf_counter() - t0
