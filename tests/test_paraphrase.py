@@ -36,10 +36,10 @@ def test_no_training_phrase_in_the_paraphrase_set():
 
 
 def test_paraphrase_vocabulary_is_its_own():
-    train_dirs = {w for ws in prompts.DIRECTION_WORDS.values() for w in ws}
+    train_dirs = {w for ws in prompts.ALL_DIRECTIONS.values() for w in ws}
     assert not {p for d in prompts.DIRECTIONS for p in paraphrase.direction_phrases(d)} & train_dirs
-    assert not set(paraphrase.VERBS) & set(prompts.VERBS + prompts.PARTICIPLES)
-    train_speeds = {w for ws in prompts.SPEED_WORDS.values() for w in ws}
+    assert not set(paraphrase.VERBS) & set(prompts.ALL_VERBS + prompts.PARTICIPLES)
+    train_speeds = {w for ws in prompts.SPEED_PHRASES.values() for w in ws}
     assert not {w for ws in paraphrase.SPEEDS.values() for w in ws} & train_speeds
 
 

@@ -13,6 +13,8 @@ import itertools
 
 import numpy as np
 
+from onestep.world import vocabulary
+
 # Directions as unit vectors in image coordinates (x right, y down).
 DIRECTIONS = {
     "right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1),
@@ -32,11 +34,14 @@ SPEED_WORDS = {
     "slow": ["slowly", "gently", "at a slow pace", "slowly and steadily", "at a low speed"],
     "fast": ["fast", "quickly", "rapidly", "at a fast pace", "at a high speed"],
 }
+SPEED_PHRASES = {k: list(dict.fromkeys(v + vocabulary.SPEED[k])) for k, v in SPEED_WORDS.items()}  # with the vocabulary's
 SPEED_ADJECTIVES = {"slow": ["slow", "gentle", "slow-moving"], "fast": ["fast", "quick", "rapid"]}
 ADVERBS = {"slow": ["slowly", "gently"], "fast": ["quickly", "rapidly"]}  # words that may precede a verb
 VERBS = ["moves", "drifts", "glides", "travels", "heads", "slides", "goes", "shifts"]
 PARTICIPLES = ["moving", "drifting", "gliding", "travelling", "heading", "sliding"]
 NUMBERS = {2: "two", 3: "three"}
+ALL_VERBS = list(dict.fromkeys(VERBS + vocabulary.VERBS))
+ALL_DIRECTIONS = {k: list(dict.fromkeys(v + vocabulary.DIRECTION[k])) for k, v in DIRECTION_WORDS.items()}
 
 CAMERA_MOVES = ("static", "pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out")
 # per move: (verbs in the third person, their -ing forms, nouns, direction words); phrases combine them
@@ -68,9 +73,10 @@ def pick(rng: np.random.Generator, options: list[str]) -> str:
 def camera_phrases(move: str) -> list[str]:
     """Every motion phrase of the grammar for one camera move (without speed), for the held-out test."""
     if move == "static":
-        return list(STATIC_WORDS)
+        return list(dict.fromkeys(STATIC_WORDS + vocabulary.CAMERA["static"]))
     verbs, ings, nouns, dirs = CAMERA_PARTS[move]
-    out = [f"{s} {v} {d}" for s, v, d in itertools.product(CAMERA_SUBJECTS, verbs, dirs)]
+    out = list(vocabulary.CAMERA[move])
+    out += [f"{s} {v} {d}" for s, v, d in itertools.product(CAMERA_SUBJECTS, verbs, dirs)]
     out += [f"{i} {d}" for i, d in itertools.product(ings, dirs)]
     out += [f"a {n} {d}" for n, d in itertools.product(nouns, dirs)]
     out += [f"{s} {i} {d}" for s, i, d in itertools.product(["camera", "view"], ings, dirs)]
@@ -78,8 +84,12 @@ def camera_phrases(move: str) -> list[str]:
 
 
 def camera_motion(rng: np.random.Generator, move: str, speed: str) -> str:
+    """Half the time a phrase of the vocabulary with a speed phrase around it, else a composed one."""
+    if rng.random() < 0.5:
+        phrase, s = pick(rng, vocabulary.CAMERA[move]), pick(rng, SPEED_PHRASES[speed])
+        return pick(rng, [f"{phrase} {s}", f"{s}, {phrase}", f"{phrase}, {s}", phrase])
     verbs, ings, nouns, dirs = CAMERA_PARTS[move]
-    d, s = pick(rng, dirs), pick(rng, SPEED_WORDS[speed])
+    d, s = pick(rng, dirs), pick(rng, SPEED_PHRASES[speed])
     forms = [
         f"{pick(rng, CAMERA_SUBJECTS)} {pick(rng, verbs)} {d} {s}",
         f"{s}, {pick(rng, CAMERA_SUBJECTS)} {pick(rng, verbs)} {d}",
@@ -92,25 +102,24 @@ def camera_motion(rng: np.random.Generator, move: str, speed: str) -> str:
 
 
 def camera_prompt(rng: np.random.Generator, move: str, speed: str) -> str:
-    core = pick(rng, STATIC_WORDS) if move == "static" else camera_motion(rng, move, speed)
+    core = pick(rng, camera_phrases("static")) if move == "static" else camera_motion(rng, move, speed)
     return decorate(rng, core, "photocam")
 
 
 def shape_motion_phrases(direction: str) -> list[str]:
     """Every verb + direction phrase of the grammar for one direction, for the held-out test."""
-    words = DIRECTION_WORDS[direction]
-    return [f"{v} {d}" for v, d in itertools.product(VERBS + PARTICIPLES, words)]
+    return [f"{v} {d}" for v, d in itertools.product(ALL_VERBS + PARTICIPLES, ALL_DIRECTIONS[direction])]
 
 
 def shape_clause(rng, colour: str, shape: str, direction: str, speed: str, article: str = "a") -> str:
-    d, s = pick(rng, DIRECTION_WORDS[direction]), pick(rng, SPEED_WORDS[speed])
+    d, s = pick(rng, ALL_DIRECTIONS[direction]), pick(rng, SPEED_PHRASES[speed])
     adj = pick(rng, SPEED_ADJECTIVES[speed])
     templates = [
-        f"{article} {colour} {shape} {pick(rng, VERBS)} {d} {s}",
+        f"{article} {colour} {shape} {pick(rng, ALL_VERBS)} {d} {s}",
         f"{article} {colour} {shape} {pick(rng, PARTICIPLES)} {d} {s}",
         f"{article} {adj} {colour} {shape} {pick(rng, PARTICIPLES)} {d}",
         f"{article} {colour} {shape} {pick(rng, ADVERBS[speed])} {pick(rng, VERBS)} {d}",
-        f"{s}, {article} {colour} {shape} {pick(rng, VERBS)} {d}",
+        f"{s}, {article} {colour} {shape} {pick(rng, ALL_VERBS)} {d}",
         f"{article} {shape}, {colour}, {pick(rng, PARTICIPLES)} {d} {s}",
     ]
     return pick(rng, templates)
@@ -126,7 +135,7 @@ def shapes_motion(rng: np.random.Generator, objects: list[dict]) -> str:
         # "two squares, the blue one moving up fast, the red one moving left slowly"
         head = f"{NUMBERS[len(objects)]} {objects[0]['shape']}s"
         parts = [
-            f"the {o['colour']} one {pick(rng, PARTICIPLES)} {pick(rng, DIRECTION_WORDS[o['direction']])} {pick(rng, SPEED_WORDS[o['speed']])}"
+            f"the {o['colour']} one {pick(rng, PARTICIPLES)} {pick(rng, ALL_DIRECTIONS[o['direction']])} {pick(rng, SPEED_PHRASES[o['speed']])}"
             for o in objects
         ]
         return head + ", " + ", ".join(parts)
