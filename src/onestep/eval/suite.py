@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,9 @@ def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_d
     clips = heldout_clips(track, ANCHOR_CLIPS, config, photos)
     bounds = aggregate.anchors(clips, motion_following)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(bounds))
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two evaluations may fill the cache at once
+    tmp.write_text(json.dumps(bounds))
+    tmp.replace(path)
     return bounds
 
 
