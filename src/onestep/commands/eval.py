@@ -91,6 +91,9 @@ def evaluate_conditions(model, encoder, conditions, spec, config: WorldConfig, s
     return {"nfe": spec.nfe, "n": len(rows), "seconds_per_video": seconds, "conditions": {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}}, videos
 
 
+EXTERNAL = "external"  # --photos external: world/photos.EXTERNAL
+
+
 def photo_library(photos: Path | str | None) -> dict[str, np.ndarray] | None:
     """--photos: None (the world's held-out photos), "external" (photos from other packages that
     training never sees, world/photos.EXTERNAL) or a folder of the user's own."""
@@ -101,9 +104,6 @@ def photo_library(photos: Path | str | None) -> dict[str, np.ndarray] | None:
 
         return world_photos.external()
     return load_photos(Path(photos))
-
-
-EXTERNAL = "external"
 
 
 def run(
