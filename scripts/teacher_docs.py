@@ -1,7 +1,7 @@
 """Figures for docs/teacher.md from a teacher run: loss and probe curves (png), a sample grid (gif).
 
     .venv/bin/python scripts/teacher_docs.py --run runs/teacher --out docs/img \
-        [--prior assets/teacher-run/logs-v3:2250 --prior assets/teacher-run/logs-v4:2000]
+        [--prior assets/teacher-run/logs-v3:2250 --prior assets/teacher-run/logs-v4:2000 ...]
 
 Each `--prior LOGDIR:STEPS` draws the logs of a run this one descends from (`init_from`), oldest
 first, STEPS being how long that run was; every later run's steps are shifted by the sum before it.
@@ -62,7 +62,11 @@ def main() -> None:
         for tag, values in s.items():
             if tag.startswith(f"probe/{key}/") and not tag.endswith(("_err", "psnr")):
                 x, y = zip(*values)
-                ax.plot(x, y, marker="o", label=tag.split("/")[-1])
+                line = ax.plot(x, y, marker="o", label=tag.split("/")[-1])[0]
+                held_out = s.get(f"probe/paraphrase/{key}/{tag.split('/')[-1]}")  # the same clips in held-out words (v6 on)
+                if held_out and tag.endswith(("camera_acc", "direction_acc")):
+                    hx, hy = zip(*held_out)
+                    ax.plot(hx, hy, marker="x", linestyle="--", color=line.get_color(), label=f"{tag.split('/')[-1]}, held-out words")
         ax.set(xlabel="step", ylim=(0, 1.05), title=f"motion probe: {key} (20 steps, CFG 3)")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -71,7 +75,7 @@ def main() -> None:
     model, config = load_model(args.run / "model")
     s = config["sampling"]
     clips = [world.sample(t, 1_000_000_000 + i, "heldout") for i in range(4) for t in ("shapes", "photocam")]
-    videos = generate_for_clips(model, TextEncoder(), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"]))
+    videos = generate_for_clips(model, TextEncoder(config.get("max_text", 32)), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"]))
     rows = [np.concatenate([v, c.video], axis=2) for v, c in zip(videos, clips)]  # generated | truth
     write_video(args.out / "teacher_samples.gif", np.concatenate(rows, axis=1), scale=3)
     (args.out / "teacher_samples.txt").write_text("\n".join(c.prompt for c in clips) + "\n")

@@ -17,7 +17,8 @@ def test_bundled_student_is_the_pose_tiny_run():
     shipped = json.loads((ASSETS / "students" / "pose" / "run-config.json").read_text())
     preset = json.loads(json.dumps(to_dict(pose_tiny()), default=str))  # as the trainer writes config.json
     shipped["model"]["teacher"] = ""  # the run's resolved teacher path; the preset leaves it to --teacher
-    shipped["data"]["max_text"] = 0  # resolved from the teacher (32); the preset leaves it 0
+    shipped["data"]["max_text"] = 0  # resolved from the teacher's config.json; the preset leaves it 0
+    shipped["train"]["threads"] = preset["train"]["threads"]  # a machine setting, not the recipe (`--set train.threads=1` beside an eval)
     assert {k: shipped.get(k) for k in preset} == preset
     _, config = load_model(ASSETS / "students" / "pose")
     assert config["role"] == "student" and config["sampling"]["steps"] == 1
@@ -28,6 +29,7 @@ def test_bundled_student_is_distilled_from_the_bundled_teacher():
     teacher, teacher_config = load_model(ASSETS / "teacher")
     student, student_config = load_model(ASSETS / "students" / "pose")
     assert student_config["model"] == teacher_config["model"]
+    assert student_config["max_text"] == teacher_config["max_text"]  # reads prompts as this teacher does (v5: 32 tokens, v7: 80)
     t, s = teacher.state_dict(), student.state_dict()
     assert all(torch.isfinite(v).all() for v in s.values())
     assert sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2  # trained away from its initialisation

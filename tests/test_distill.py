@@ -61,11 +61,14 @@ def test_three_steps_of_each_phase(teacher_dir, tmp_path):
     # every loss, gradient norm and metric of every step, as recorded (scripts/record_golden.py)
     now = logged(tmp_path / "run")
     golden = json.loads(GOLDEN.read_text())["pose-test"]
-    compared = 0
+    compared, off = 0, []
     for tag, values in golden.items():
+        scale = max(abs(v) for v in values.values())  # a value near 0 in a series of O(scale) is held to the series' scale
         for step, value in values.items():
-            assert now[tag][step] == pytest.approx(value, rel=1e-4, abs=1e-6), f"{tag} at step {step}"
+            if now[tag][step] != pytest.approx(value, rel=1e-4, abs=1e-4 * scale + 1e-7):
+                off.append(f"{tag} at step {step}: {now[tag][step]} (recorded {value})")
             compared += 1
+    assert not off, "; ".join(off)
     assert compared >= 64
 
 

@@ -1,8 +1,7 @@
 """Teacher training on the trainer loop: a tiny run finishes, exports a model, logs the losses the
-loop of its own gave before the refactor, resumes bit-exactly, and the shipped run still resumes."""
+loop of its own gave before the refactor, resumes bit-exactly, and the shipped teacher can be continued."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -64,17 +63,22 @@ def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
             assert now[tag][step] == pytest.approx(value, rel=1e-5), f"{tag} at step {step}"
 
 
-def test_the_shipped_teacher_run_resumes(tmp_path):
-    """docs/teacher.md: copying assets/teacher-run into a run directory continues it where it stopped."""
+def test_the_shipped_teacher_continues(tmp_path):
+    """docs/teacher.md: `init_from=assets/teacher` with the shipped run's config continues the bundled
+    teacher (v7 was made this way from v6), and the shipped config is the bundled teacher's."""
     from onestep.configs.teacher import teacher_small
 
-    shipped = Path(__file__).resolve().parents[1] / "assets" / "teacher-run"
-    run = tmp_path / "teacher-v5"
-    shutil.copytree(shipped / "step_00002500", run / "checkpoints" / "step_00002500")
-    cfg = override(teacher_small(), {"steps": 2501, "warmup": 100, "lr": 6e-4, "p_drop_image": 0.1, "motion_weight": 4, "batch_size": 2, "probe_every": 0, "checkpoint_every": 1})
-    train(cfg, run, progress=False)
-    model, config = load_model(run / "model")
-    bundled, _ = load_model(shipped.parent / "teacher")
-    assert config["trained_steps"] == 2501
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    shipped = json.loads((assets / "teacher-run" / "config.json").read_text())
+    _, bundled_config = load_model(assets / "teacher")
+    assert shipped["max_text"] == bundled_config["max_text"] and shipped["model"] == bundled_config["model"]
+    assert shipped["steps"] == bundled_config["trained_steps"]
+    keys = ("lr", "warmup", "p_drop_image", "motion_weight", "max_text", "tracks")
+    cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, "init_from": str(assets / "teacher"), "steps": 1,
+                                     "batch_size": 2, "probe_every": 0, "checkpoint_every": 1, "text_stats_prompts": 16})
+    train(cfg, tmp_path / "teacher-v8", progress=False)
+    model, config = load_model(tmp_path / "teacher-v8" / "model")
+    bundled, _ = load_model(assets / "teacher")
+    assert config["trained_steps"] == 1
     moved = [(model.state_dict()[k] - v).abs().max().item() for k, v in bundled.state_dict().items()]
-    assert 0 < max(moved) < 1e-2  # one step on from the shipped EMA, not a fresh model
+    assert 0 < max(moved) < 1e-2  # one step on from the bundled weights, not a fresh model
