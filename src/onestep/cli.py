@@ -73,9 +73,11 @@ def eval_(
     seed: int = typer.Option(0, help="noise seed (paired across models)"),
     featnet: Optional[Path] = typer.Option(None, help="feature network for FD/KID (default assets/featnet)"),
     json_: bool = typer.Option(False, "--json", help="print metrics.json"),
+    fresh: bool = typer.Option(False, "--fresh", help="evaluate even where the model ships this evaluation (MODEL/evals/)"),
     out: Path = typer.Option(..., help="output directory for metrics.json and videos"),
 ):
-    """Evaluate a model: ground-truth panel, VBench-style proxies, FD/KID, intervals."""
+    """Evaluate a model: ground-truth panel, VBench-style proxies, FD/KID, intervals. An evaluation
+    shipped with the model (the bundled teacher's) is used when its weights, settings and code match."""
     import json as _json
 
     from rich.progress import Progress
@@ -88,7 +90,7 @@ def eval_(
         task = bar.add_task("generating", total=n * len(tracks) if conditions is None else None)
         metrics = run(
             model_dir=model, nfe=nfe, tracks=tracks, n=n, photos=photos, conditions=conditions, out=out, seed=seed, featnet=featnet,
-            progress=lambda k: bar.advance(task, k), prompts=prompts,
+            progress=lambda k: bar.advance(task, k), prompts=prompts, fresh=fresh, say=None if json_ else bar.console.print,
         )
     if json_:
         typer.echo(_json.dumps(metrics, indent=2))
@@ -172,7 +174,7 @@ def pairs(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="where the run, evaluations and report go"),
-    n: int = typer.Option(32, help="held-out clips per track in each evaluation"),
+    n: int = typer.Option(256, help="held-out clips per track in each evaluation (the shipped ones are 256)"),
 ):
     """Distill the bundled teacher with POSE (short budget), evaluate, and write the report."""
     from onestep.commands.demo import run

@@ -54,13 +54,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
 
     ref, ref_batched = reference("two forwards"), reference("batched")
     # the headline ratio again with the two rows' timed runs interleaved (robust to the machine's drift)
-    slow_spec = replace(sampler_for(tconfig, max(teacher_nfes), None, None), cfg_batched=False)
-    paired = interleaved_ratio(
-        timed_runner(teacher, encoder, slow_spec, batch=batches[0], shape=shape),
-        timed_runner(model, encoder, sampler_for(config, None, None, None), batch=batches[0], shape=shape),
-        rounds=max(repeats, 3),
-        fast_seconds=min_seconds / 4,
-    )
+    paired = interleaved(model, config, teacher, tconfig, encoder, shape, teacher_nfe=max(teacher_nfes), batch=batches[0], rounds=max(repeats, 3), fast_seconds=min_seconds / 4)
     say(f"interleaved: speedup {paired['speedup']:.1f}x, end to end {paired['speedup_end_to_end']:.1f}x")
     return {
         "rows": rows,
@@ -71,3 +65,24 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
         "speedup_end_to_end_cfg_batched": ref_batched["end_to_end_s"] / own["end_to_end_s"],
         "reference": {"teacher_nfe": ref["nfe"], "teacher_cfg": ref["cfg"], "model_nfe": own["nfe"], "batch": batches[0]},
     }
+
+
+def interleaved(model, config: dict, teacher, tconfig: dict, encoder, shape: tuple, *, teacher_nfe: int = 100, batch: int = 1, rounds: int = 3, fast_seconds: float = 0.5) -> dict:
+    """The model at its own NFE against the teacher at `teacher_nfe` (CFG as two forwards of batch B,
+    Wan's pipeline), the two sides' timed runs interleaved (`latency.interleaved_ratio`)."""
+    slow_spec = replace(sampler_for(tconfig, teacher_nfe, None, None), cfg_batched=False)
+    return interleaved_ratio(
+        timed_runner(teacher, encoder, slow_spec, batch=batch, shape=shape),
+        timed_runner(model, encoder, sampler_for(config, None, None, None), batch=batch, shape=shape),
+        rounds=rounds,
+        fast_seconds=fast_seconds,
+    )
+
+
+def speedup(model_dir: Path, teacher_dir: Path | None = None, *, rounds: int = 3) -> dict:
+    """`interleaved` for two model directories, the teacher at 100 NFE: about 10 s (`onestep demo`)."""
+    model, config = load_model(model_dir)
+    teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
+    mc = model.config
+    torch.manual_seed(0)
+    return interleaved(model, config, teacher, tconfig, TextEncoder(config.get("max_text", 32)), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 from onestep import paths
 from onestep.commands.sample import sampler_for
 from onestep.errors import UserError
-from onestep.eval import aggregate, suite
+from onestep.eval import aggregate, shipped, suite
+from onestep.files import write_json
 from onestep.media import read_image
 from onestep.world.clip import WorldConfig
 
@@ -62,12 +64,6 @@ def load_conditions(path: Path, size: tuple[int, int]) -> list[tuple[str, np.nda
     return out
 
 
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    tmp.replace(path)
-
-
 def evaluate_conditions(model, encoder, conditions, spec, config: WorldConfig, seed: int) -> dict:
     """The user's own prompts and images: only the metrics that need no ground truth."""
     import torch
@@ -106,10 +102,23 @@ def photo_library(photos: Path | str | None) -> dict[str, np.ndarray] | None:
     return load_photos(Path(photos))
 
 
+def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: int, seed: int, prompts: str = "template", photos: Path | str | None = None, featnet: Path | None = None) -> dict:
+    """The key of this evaluation (eval/shipped.py): a shipped one with the same key is its result."""
+    from onestep.models.io import weights_hash
+
+    model = config["model"]
+    return shipped.key(
+        weights_hash(model_dir), sampler=dataclasses.asdict(spec), tracks=tracks, n=n, seed=seed, prompts=prompts, photos=None if photos is None else EXTERNAL,
+        world={"frames": model["frames"], "size": model["height"]}, max_text=config.get("max_text", 32), featnet=weights_hash(featnet or paths.FEATNET),
+    )
+
+
 def run(
     *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
-    progress=None, prompts: str = "template",
+    progress=None, prompts: str = "template", fresh: bool = False, say=None,
 ) -> dict:
+    """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
+    one's (eval/shipped.py) is copied instead unless `fresh`."""
     import torch
 
     from onestep.commands.featnet import load as load_featnet
@@ -133,9 +142,20 @@ def run(
     user_photos = photo_library(photos)
     user_conditions = load_conditions(conditions, (mc.height, mc.width)) if conditions is not None else None
     net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
+    out.mkdir(parents=True, exist_ok=True)
+    key = None
+    if user_conditions is None and (photos is None or str(photos) == EXTERNAL):  # the user's own photos are never shipped
+        key = shipped_key(model_dir, config, spec, tracks=tracks, n=n, seed=seed, prompts=prompts, photos=photos, featnet=featnet)
+        found = None if fresh else shipped.find(model_dir, key)
+        if found is not None:
+            if say:
+                say(f"using the evaluation shipped in {found} (same weights, settings and code; --fresh recomputes it)")
+            metrics = shipped.use(found, out)
+            metrics["model"] = str(model_dir)
+            write_json(out / "metrics.json", metrics)
+            return metrics
     torch.set_num_threads(max(1, torch.get_num_threads()))
     encoder = TextEncoder(config.get("max_text", 32))
-    out.mkdir(parents=True, exist_ok=True)
 
     if user_conditions is not None:
         metrics, videos = evaluate_conditions(model, encoder, user_conditions, spec, wc, seed)
@@ -144,7 +164,7 @@ def run(
         results = {}
         for track in tracks:
             results[track] = suite.evaluate_track(
-                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, seed=seed, progress=progress,
+                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, shipped_dir=paths.EVALS, seed=seed, progress=progress,
                 prompts=prompts,
             )
             np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
@@ -157,4 +177,6 @@ def run(
     if photos is not None:
         metrics["photos"] = str(photos)
     write_json(out / "metrics.json", metrics)
+    if key is not None:
+        write_json(out / "key.json", key)
     return metrics

@@ -35,8 +35,9 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
         console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))
 
 
-def run(runs: list[Path], out: Path, title: str) -> tuple[Path, Path]:
-    """Check every run directory first, then write out/report.md and out/report.html."""
+def run(runs: list[Path], out: Path, title: str, summary: str = "") -> tuple[Path, Path]:
+    """Check every run directory first, then write out/report.md and out/report.html (`summary`: the
+    paragraph under the title)."""
     from onestep.eval.report import build_report
 
     if not runs:
@@ -46,4 +47,4 @@ def run(runs: list[Path], out: Path, title: str) -> tuple[Path, Path]:
             raise UserError(f"run directory {d} does not exist: pass a directory written by `onestep eval --out`")
         if not (d / "metrics.json").is_file():
             raise UserError(f"{d} has no metrics.json: pass a directory written by `onestep eval --out` (or re-run the eval)")
-    return build_report(runs, out, title)
+    return build_report(runs, out, title, summary)

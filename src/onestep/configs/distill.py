@@ -160,19 +160,24 @@ def pose_tiny() -> DistillConfig:
 
 
 def pose_demo() -> DistillConfig:
-    """`make demo` (and the ablations of docs/pose.md): POSE's two phases on a short budget.
+    """`make demo`: `pose-tiny` shortened to about 6 minutes of distillation on 2 CPU cores.
 
-    The ODE init is left out: its 1,024 teacher solutions alone take about 17 minutes here. Without
-    pairs there is nothing for the phases' regression anchor to regress, so it is off, and phase II
-    takes Eq. 5's one-step target (the 4-step one would cost the demo a third more time).
+    The same phases and losses as `pose-tiny` (the ODE-pair init, then POSE's phases I and II with the
+    pairs' regression anchor and the 4-step consistency target), with three changes, chosen on
+    held-out evaluations (docs/log/2026-12-04-demo.md, run H):
+    - 192 ODE pairs from 10 guided Euler steps (20 NFE) instead of 1,024 from 25: about a minute
+      instead of 17 (the pairs still carry the camera moves: 0.83 of the moving ones read right);
+    - 200 + 20 + 60 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
+      the camera moves;
+    - batches of 70% photocam clips (the full recipe: 50%), so the short phase II spends most of its
+      steps on the camera moves it teaches.
     """
     cfg = pose_tiny()
-    cfg.phases = cfg.phases[1:]
-    for p in cfg.phases:
-        p.method.ode_weight = 0.0
-    cfg.phases[1].method.consistency_steps = 1
-    cfg.phases[0].steps, cfg.phases[1].steps = 40, 80
-    cfg.train.checkpoint_every, cfg.train.sample_every = 40, 40
+    cfg.data.tracks = {"shapes": 0.3, "photocam": 0.7}
+    cfg.data.pairs = PairsConfig(count=192, teacher_steps=10)
+    for phase, steps in zip(cfg.phases, (200, 20, 60)):
+        phase.steps = steps
+    cfg.train.checkpoint_every, cfg.train.sample_every = 50, 0
     return cfg
 
 

@@ -12,7 +12,6 @@ Chunk k is made from the data batches of steps PAIR_STEPS + k * chunk_batches an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -23,19 +22,11 @@ from safetensors.torch import load_file, save_file
 
 from onestep import samplers, seeding
 from onestep.errors import UserError
+from onestep.models.io import weights_hash  # noqa: F401  (which teacher made the pairs)
 from onestep.types import Cond, Pairs
 
 PAIR_STEPS = 1 << 40  # pair chunks read the batches of steps PAIR_STEPS + k, never a training step's
 FOLDER = "ode_pairs"  # RUN/ode_pairs when a run makes its own
-
-
-def weights_hash(model_dir: str | Path) -> str:
-    """sha256 of a model directory's weights file (its first 16 hex digits): which teacher made the pairs."""
-    h = hashlib.sha256()
-    with open(Path(model_dir) / "model.safetensors", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def manifest(pairs_cfg, data_cfg, seed: int, teacher_hash: str) -> dict:

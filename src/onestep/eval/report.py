@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from onestep.eval import aggregate, suite
+from onestep.files import write_atomic
 from onestep.media import to_uint8
 from onestep.world import photos as world_photos
 from onestep.world.clip import WorldConfig
@@ -60,7 +61,8 @@ def load_runs(paths: list[Path]) -> list[Run]:
         for track in (t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()):  # not --conditions videos
             with np.load(path / f"videos-{track}.npz") as data:
                 videos[track] = data["videos"]
-        runs.append(Run(path, metrics, videos, f"{Path(metrics.get('model', path.name)).name} @ NFE {metrics.get('nfe', '?')}{conditions(metrics)}"))
+        name = metrics.get("name") or Path(metrics.get("model", path.name)).name  # "name": set by `onestep demo`
+        runs.append(Run(path, metrics, videos, f"{name} @ NFE {metrics.get('nfe', '?')}{conditions(metrics)}"))
     labels = [r.label for r in runs]
     for r in runs:
         if labels.count(r.label) > 1:  # same model and NFE twice (other seed or n): name the run directory too
@@ -259,12 +261,6 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
 # ---- writing ----
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    tmp.replace(path)
-
-
 def md_table(t: Table) -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
@@ -287,6 +283,11 @@ def html_table(t: Table) -> str:
     return f'<div class="scroll"><table><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
+def inline_code(text: str) -> str:
+    """HTML of a line whose `spans` are code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def data_uri(kind: str, data: bytes) -> str:
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
@@ -295,7 +296,8 @@ CSS = """
 body{margin:0;background:#fff;color:#1f2328;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}h1{font-size:26px;margin:0 0 4px}h3{font-size:16px;margin:20px 0 4px}
 h2{font-size:19px;margin:32px 0 8px;padding-bottom:4px;border-bottom:1px solid #d8dee4}.runs code{font-size:12px}
-.note,.runs,figcaption{color:#59636e;font-size:13px;margin:4px 0}.scroll{overflow-x:auto}figure{margin:0}figure img{max-width:100%}
+.note,.runs,figcaption{color:#59636e;font-size:13px;margin:4px 0}
+.summary{font-size:15px;line-height:1.5;max-width:900px;margin:8px 0 16px;padding:10px 14px;background:#f6f8fa;border-left:3px solid #0969da}.scroll{overflow-x:auto}figure{margin:0}figure img{max-width:100%}
 table{border-collapse:collapse;margin:6px 0 18px;font-size:13px}caption{text-align:left;font-weight:600;padding:4px 0;color:#343a40;white-space:nowrap}
 th,td{padding:5px 10px;border-bottom:1px solid #e5e8eb;text-align:right;vertical-align:top;font-variant-numeric:tabular-nums}
 th{background:#f6f8fa;font-weight:600;font-size:12px;line-height:1.3;vertical-align:bottom;max-width:120px}
@@ -310,8 +312,9 @@ table.grid tr.prompt td{padding:2px 4px 10px;border-bottom:1px solid #e5e8eb;col
 """
 
 
-def build_report(runs: list[Path], out: Path, title: str = "onestep report") -> tuple[Path, Path]:
-    """Write out/report.md (+ PNG plots and out/videos/*.gif beside it) and a self-contained out/report.html."""
+def build_report(runs: list[Path], out: Path, title: str = "onestep report", summary: str = "") -> tuple[Path, Path]:
+    """Write out/report.md (+ PNG plots and out/videos/*.gif beside it) and a self-contained out/report.html;
+    `summary`, a paragraph in Markdown's inline code only, stands under the title."""
     loaded = load_runs([Path(p) for p in runs])
     (out / "videos").mkdir(parents=True, exist_ok=True)
     tracks = sorted({t for r in loaded for t in (*r.videos, *r.metrics.get("per_track", {}))}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
@@ -321,12 +324,12 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report") -> 
     run_lines = [(r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track") for r in loaded]
     pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
 
-    md = [f"# {title}", "", *(f"- **{label}**: {where}" for label, where in run_lines), "", "## Headlines", "", md_table(headline_table(loaded))]
+    md = [f"# {title}", "", *([summary, ""] if summary else []), *(f"- **{label}**: {where}" for label, where in run_lines), "", "## Headlines", "", md_table(headline_table(loaded))]
     language = language_table(loaded)
     if language is not None:
         md += ["## Held-out language", "", md_table(language)]
     md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
-    body = [f"<h1>{html.escape(title)}</h1>", *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
+    body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{inline_code(summary)}</p>'] if summary else []), *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
     body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
     if language is not None:
         body += ["<h2>Held-out language</h2>", html_table(language)]

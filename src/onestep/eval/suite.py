@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from onestep import world
-from onestep.eval import aggregate, distance, features, panel, paraphrase
+from onestep.eval import aggregate, distance, features, panel, paraphrase, shipped
 from onestep.eval.sample import SamplerSpec, generate_for_clips
 from onestep.world import instruments
 from onestep.world.clip import Clip, WorldConfig
@@ -74,15 +74,23 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
     return clips
 
 
-def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path) -> dict:
-    """Anchors depend only on the conditions: computed once, kept in the cache directory."""
-    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), "v3"]).encode()).hexdigest()[:12]
-    path = cache_dir / f"anchors-{track}-{key}.json"
-    if path.is_file():
-        return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+def anchors_name(track: str, config: WorldConfig, photos: dict | None) -> str:
+    """The anchors' file name: the conditions they depend on and the code version (eval/shipped.py)."""
+    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), shipped.code_version()]).encode()).hexdigest()[:12]
+    return f"anchors-{track}-{key}.json"
+
+
+def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path, shipped_dir: Path | None = None) -> dict:
+    """Anchors depend only on the conditions: computed once and kept in the cache directory, or read
+    from `shipped_dir` (the bundled teacher's evals/) where the same file ships."""
+    name = anchors_name(track, config, photos)
+    for path in (*([shipped_dir / name] if shipped_dir else []), cache_dir / name):
+        if path.is_file():
+            return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
     clips = heldout_clips(track, ANCHOR_CLIPS, config, photos)
     bounds = aggregate.anchors(clips, motion_following)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / name
     tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two evaluations may fill the cache at once
     tmp.write_text(json.dumps(bounds))
     tmp.replace(path)
@@ -117,13 +125,14 @@ class TrackResult:
 
 
 def evaluate_track(
-    model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, seed: int = 0, progress=None, prompts: str = "template"
+    model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, shipped_dir: Path | None = None, seed: int = 0,
+    progress=None, prompts: str = "template"
 ) -> TrackResult:
     clips = heldout_clips(track, n, config, photos, prompts=prompts)
     t0 = time.perf_counter()
     videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress)
     seconds = time.perf_counter() - t0
-    bounds = cached_anchors(track, config, photos, cache_dir)
+    bounds = cached_anchors(track, config, photos, cache_dir, shipped_dir)
     rows = [
         {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip), gt_row)}
         for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips))

@@ -6,6 +6,7 @@ Loading checks the kind and that every tensor fits, and names the fix when it do
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +31,16 @@ def save_model(directory: str | Path, model: VideoDiT, extra: dict | None = None
     tmp_w.replace(directory / "model.safetensors")
     tmp_c.replace(directory / "config.json")
     return directory
+
+
+def weights_hash(directory: str | Path) -> str:
+    """sha256 of a model directory's weights file (its first 16 hex digits): which model made the pairs
+    or an evaluation."""
+    h = hashlib.sha256()
+    with open(Path(directory) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def read_config(directory: str | Path) -> dict:

@@ -1,0 +1,109 @@
+"""Evaluations that ship with a model directory, used only where they are the evaluation asked for.
+
+The bundled teacher's evaluations (the 100-NFE one costs about 20 minutes here) and the suite's
+anchors are the same for every user of that teacher, so `assets/teacher/evals/` ships them. An
+evaluation folder there holds `key.json`, `metrics.json` and the first videos of each track (the
+report's sample grid). `onestep eval` takes one instead of evaluating only when its key equals the
+key of the evaluation asked for:
+
+    key = {model weights hash, sampler, tracks, n, seed, prompts, photos, world size, text length,
+           feature network hash, code version}
+
+where the code version hashes the syntax trees (docstrings and comments left out) of every module
+the numbers depend on (`NUMBERS`). A changed weight, setting or line of that code means a new key,
+so the evaluation is recomputed; a user's own model has no shipped folder and is always evaluated.
+The anchors (`suite.cached_anchors`) carry the code version in their file name the same way.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from onestep.files import write_json
+
+SRC = Path(__file__).resolve().parents[1]
+# the modules an evaluation's numbers depend on (files or folders under src/onestep)
+NUMBERS = (
+    "flow.py", "samplers.py", "seeding.py", "types.py", "media.py", "world",
+    "models/video_dit.py", "models/embeddings.py", "models/text.py", "models/io.py",
+    "eval/aggregate.py", "eval/corruptions.py", "eval/distance.py", "eval/features.py", "eval/panel.py",
+    "eval/paraphrase.py", "eval/proxies.py", "eval/sample.py", "eval/suite.py", "commands/sample.py",
+)
+FOLDER = "evals"  # MODEL/evals/NAME
+KEEP_VIDEOS = 8  # clips per track kept with a shipped evaluation (the report shows 6)
+
+
+def _syntax(path: Path) -> str:
+    """The module's syntax tree without docstrings: a comment or docstring edit keeps the version."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_version() -> str:
+    """sha256 (16 hex digits) over the syntax trees of the NUMBERS modules, in path order."""
+    h = hashlib.sha256()
+    for entry in NUMBERS:
+        target = SRC / entry
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            h.update(str(path.relative_to(SRC)).encode())
+            h.update(_syntax(path).encode())
+    return h.hexdigest()[:16]
+
+
+def key(weights: str, *, sampler: dict, tracks: list[str], n: int, seed: int, prompts: str, photos: str | None, world: dict, max_text: int, featnet: str) -> dict:
+    """Everything an evaluation's numbers depend on."""
+    return {
+        "weights": weights, "code": code_version(), "sampler": sampler, "tracks": sorted(tracks), "n": n, "seed": seed,
+        "prompts": prompts, "photos": photos, "world": world, "max_text": max_text, "featnet": featnet,
+    }
+
+
+def find(model_dir: Path, want: dict) -> Path | None:
+    """The shipped evaluation of `model_dir` whose key equals `want`, if there is one."""
+    for path in sorted((Path(model_dir) / FOLDER).glob("*/key.json")):
+        if json.loads(path.read_text()) == want:
+            return path.parent
+    return None
+
+
+def use(found: Path, out: Path) -> dict:
+    """Copy a shipped evaluation into `out` as `onestep eval` would have written it; its metrics say where from."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in found.glob("videos-*.npz"):
+        shutil.copyfile(path, out / path.name)
+    metrics = json.loads((found / "metrics.json").read_text())
+    metrics["shipped"] = str(found)
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "key.json", json.loads((found / "key.json").read_text()))
+    return metrics
+
+
+def ship(eval_dir: Path, model_dir: Path, name: str) -> Path:
+    """Ship the evaluation in `eval_dir` (written by `onestep eval`, with its key.json) with `model_dir`
+    as MODEL/evals/NAME: its key, its metrics and the first KEEP_VIDEOS videos of each track."""
+    want = json.loads((eval_dir / "key.json").read_text())
+    if want["code"] != code_version():
+        raise ValueError(f"{eval_dir} was evaluated by other code (version {want['code']}, now {code_version()}): evaluate again")
+    dest = Path(model_dir) / FOLDER / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in eval_dir.glob("videos-*.npz"):
+        with np.load(path) as data:
+            np.savez_compressed(dest / path.name, videos=data["videos"][:KEEP_VIDEOS])
+    metrics = json.loads((eval_dir / "metrics.json").read_text())
+    metrics.pop("shipped", None)
+    here, model = Path.cwd().resolve(), Path(model_dir).resolve()
+    metrics["model"] = str(model.relative_to(here)) if model.is_relative_to(here) else str(model)  # no machine's own path in a shipped file
+    metrics["videos_kept"] = KEEP_VIDEOS
+    write_json(dest / "metrics.json", metrics)
+    write_json(dest / "key.json", want)
+    return dest
