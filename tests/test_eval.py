@@ -190,6 +190,7 @@ def test_a_shipped_evaluation_is_used_only_when_weights_settings_and_code_match(
     dest = shipped.ship(tmp_path / "first", model, "nfe1-n2")
     reused = evaluate("again")
     assert reused["shipped"] == str(dest) and reused["total"] == first["total"] and (tmp_path / "again" / "videos-shapes.npz").is_file()
+    assert "seconds_per_video" not in reused and reused["shipped_seconds_per_video"] == first["seconds_per_video"]  # not this run's timing
 
     assert "shipped" not in evaluate("other-n", "--n", 3)  # a setting differs
     assert "shipped" not in evaluate("other-nfe", "--nfe", 2)

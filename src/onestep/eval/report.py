@@ -182,7 +182,7 @@ def quality_vs_nfe(runs: list[Run]) -> bytes:
         x, y = [m["nfe"] for m in ms], [m["total"] for m in ms]
         lo_hi = [m.get("intervals", {}).get("total", (m["total"], m["total"])) for m in ms]
         yerr = [[max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)], [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)]]
-        ax.errorbar(x, y, yerr=yerr, marker="o", capsize=3, color=colour, label=Path(model).name or "?")
+        ax.errorbar(x, y, yerr=yerr, marker="o", capsize=3, color=colour, label=ms[0].get("name") or Path(model).name or "?")
     ticks = sorted({r.metrics["nfe"] for r in runs if "total" in r.metrics})
     ax.set(xscale="log", xlabel="NFE (network evaluations per video)", ylabel="Total (0-100)")
     ax.set_xticks(ticks, [str(t) for t in ticks], minor=False)

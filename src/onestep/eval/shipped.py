@@ -9,8 +9,8 @@ key of the evaluation asked for:
     key = {model weights hash, sampler, tracks, n, seed, prompts, photos, world size, text length,
            feature network hash, code version}
 
-where the code version hashes the syntax trees (docstrings and comments left out) of every module
-the numbers depend on (`NUMBERS`). A changed weight, setting or line of that code means a new key,
+where the code version hashes the code (docstrings and comments left out) of every module the
+numbers depend on (`NUMBERS`). A changed weight, setting or line of that code means a new key,
 so the evaluation is recomputed; a user's own model has no shipped folder and is always evaluated.
 The anchors (`suite.cached_anchors`) carry the code version in their file name the same way.
 """
@@ -40,17 +40,18 @@ KEEP_VIDEOS = 8  # clips per track kept with a shipped evaluation (the report sh
 
 
 def _syntax(path: Path) -> str:
-    """The module's syntax tree without docstrings: a comment or docstring edit keeps the version."""
+    """The module's code without docstrings and comments, as `ast.unparse` writes it (the same text
+    on every Python since 3.9, unlike `ast.dump`): a comment or docstring edit keeps the version."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return ast.unparse(tree)
 
 
 def code_version() -> str:
-    """sha256 (16 hex digits) over the syntax trees of the NUMBERS modules, in path order."""
+    """sha256 (16 hex digits) over the code of the NUMBERS modules (`_syntax`), in path order."""
     h = hashlib.sha256()
     for entry in NUMBERS:
         target = SRC / entry
@@ -77,12 +78,15 @@ def find(model_dir: Path, want: dict) -> Path | None:
 
 
 def use(found: Path, out: Path) -> dict:
-    """Copy a shipped evaluation into `out` as `onestep eval` would have written it; its metrics say where from."""
+    """Copy a shipped evaluation into `out` as `onestep eval` would have written it; its metrics say where
+    from, and its timing is moved to `shipped_seconds_per_video` (another machine's, another time's)."""
     out.mkdir(parents=True, exist_ok=True)
     for path in found.glob("videos-*.npz"):
         shutil.copyfile(path, out / path.name)
     metrics = json.loads((found / "metrics.json").read_text())
     metrics["shipped"] = str(found)
+    # its sampling time was measured on the machine that shipped it: kept, but not as this run's latency
+    metrics["shipped_seconds_per_video"] = metrics.pop("seconds_per_video", None)
     write_json(out / "metrics.json", metrics)
     write_json(out / "key.json", json.loads((found / "key.json").read_text()))
     return metrics
