@@ -44,9 +44,8 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
         say(f"[2/4] {name} at {nfe} NFE on {n} held-out clips per track")
         metrics = eval_cmd.run(
             model_dir=Path(model or student), nfe=nfe, tracks=["shapes", "photocam"], n=n, photos=None, conditions=None, out=out / folder, seed=0, featnet=None, say=say,
+            name=name,
         )
-        metrics["name"] = name + (" (shipped evaluation)" if "shipped" in metrics else "")
-        write_json(out / folder / "metrics.json", metrics)
         print_metrics(metrics)
         evals[folder] = metrics
     say("[3/4] timing one step against the teacher's 100 NFE (interleaved)")

@@ -16,7 +16,7 @@ from onestep.configs.distill import PRESETS, DistillConfig
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
-from onestep.models.io import read_config, save_model
+from onestep.models.io import read_config, save_model, weights_hash
 from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device
 
 
@@ -32,7 +32,7 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str]) -> DistillC
 
 def pairs_manifest(cfg: DistillConfig) -> dict:
     """What this config's pairs depend on; hashes the teacher's weights (once per command)."""
-    return ode_pairs.manifest(cfg.data.pairs, cfg.data, cfg.train.seed, ode_pairs.weights_hash(cfg.model.teacher))
+    return ode_pairs.manifest(cfg.data.pairs, cfg.data, cfg.train.seed, weights_hash(cfg.model.teacher))
 
 
 def make_pairs(cfg: DistillConfig, folder: Path, made_with: dict, teacher=None, progress: bool = True) -> Path:

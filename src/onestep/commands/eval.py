@@ -115,10 +115,10 @@ def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: in
 
 def run(
     *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
-    progress=None, prompts: str = "template", fresh: bool = False, say=None,
+    progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None,
 ) -> dict:
     """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
-    one's (eval/shipped.py) is copied instead unless `fresh`."""
+    one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report."""
     import torch
 
     from onestep.commands.featnet import load as load_featnet
@@ -150,10 +150,7 @@ def run(
         if found is not None:
             if say:
                 say(f"using the evaluation shipped in {found} (same weights, settings and code; --fresh recomputes it)")
-            metrics = shipped.use(found, out)
-            metrics["model"] = str(model_dir)
-            write_json(out / "metrics.json", metrics)
-            return metrics
+            return shipped.use(found, out, model=str(model_dir), **({"name": name} if name else {}))
     torch.set_num_threads(max(1, torch.get_num_threads()))
     encoder = TextEncoder(config.get("max_text", 32))
 
@@ -170,6 +167,8 @@ def run(
             np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
         metrics = suite.summarise(results, spec, n, seed)
     metrics["model"] = str(model_dir)
+    if name:
+        metrics["name"] = name
     metrics["role"] = config.get("role", "unknown")
     metrics["seed"] = seed
     if user_conditions is None:

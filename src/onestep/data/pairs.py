@@ -22,7 +22,6 @@ from safetensors.torch import load_file, save_file
 
 from onestep import samplers, seeding
 from onestep.errors import UserError
-from onestep.models.io import weights_hash  # noqa: F401  (which teacher made the pairs)
 from onestep.types import Cond, Pairs
 
 PAIR_STEPS = 1 << 40  # pair chunks read the batches of steps PAIR_STEPS + k, never a training step's

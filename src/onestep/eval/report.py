@@ -62,6 +62,7 @@ def load_runs(paths: list[Path]) -> list[Run]:
             with np.load(path / f"videos-{track}.npz") as data:
                 videos[track] = data["videos"]
         name = metrics.get("name") or Path(metrics.get("model", path.name)).name  # "name": set by `onestep demo`
+        name += " (shipped evaluation)" if "shipped" in metrics else ""  # eval/shipped.py: copied, not evaluated in this run
         runs.append(Run(path, metrics, videos, f"{name} @ NFE {metrics.get('nfe', '?')}{conditions(metrics)}"))
     labels = [r.label for r in runs]
     for r in runs:

@@ -77,9 +77,10 @@ def find(model_dir: Path, want: dict) -> Path | None:
     return None
 
 
-def use(found: Path, out: Path) -> dict:
+def use(found: Path, out: Path, **fields) -> dict:
     """Copy a shipped evaluation into `out` as `onestep eval` would have written it; its metrics say where
-    from, and its timing is moved to `shipped_seconds_per_video` (another machine's, another time's)."""
+    from, and its timing is moved to `shipped_seconds_per_video` (another machine's, another time's);
+    `fields` (the model path as given, a report name) replace the shipped ones."""
     out.mkdir(parents=True, exist_ok=True)
     for path in found.glob("videos-*.npz"):
         shutil.copyfile(path, out / path.name)
@@ -87,6 +88,7 @@ def use(found: Path, out: Path) -> dict:
     metrics["shipped"] = str(found)
     # its sampling time was measured on the machine that shipped it: kept, but not as this run's latency
     metrics["shipped_seconds_per_video"] = metrics.pop("seconds_per_video", None)
+    metrics.update(fields)
     write_json(out / "metrics.json", metrics)
     write_json(out / "key.json", json.loads((found / "key.json").read_text()))
     return metrics
