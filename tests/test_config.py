@@ -38,3 +38,16 @@ def test_phases_by_name_index_or_shorthand():
         override(pose_tiny(), {"warmup.steps": "1"})
     with pytest.raises(UserError, match="consistency_steps = 0"):
         override(pose_tiny(), {"equilibrium.method.consistency_steps": "0"})
+
+
+def test_an_ema_the_next_phase_discards_is_refused():
+    from onestep.configs.distill import DistillConfig, PhaseConfig, pose_tiny
+    from onestep.methods.vsd import VSDConfig
+
+    phases = lambda decay, reset: [PhaseConfig("a", VSDConfig(), 2, ema_decay=decay), PhaseConfig("b", VSDConfig(), 2, ema_reset=reset)]  # noqa: E731
+    with pytest.raises(UserError, match="phase a keeps an EMA of the student that phase b discards .resets it"):
+        DistillConfig(phases=phases(0.995, True))
+    DistillConfig(phases=phases(0.0, True))  # phase a keeps none
+    DistillConfig(phases=phases(0.995, False))  # phase b continues it
+    DistillConfig(phases=[PhaseConfig("a", VSDConfig(), 2), PhaseConfig("b", VSDConfig(), 0, ema_reset=True)])  # b never runs
+    assert [p.ema_decay for p in pose_tiny().phases] == [0.0, 0.0, 0.995]

@@ -31,6 +31,7 @@ VARIANTS = {
         "pose-conv": PoseConfig(head="conv"),
         "pose-teacher-backbone": PoseConfig(backbone="teacher", head_dim=32),
         "pose-trainable-backbone": PoseConfig(backbone="trainable", head_dim=32),
+        "pose-no-adversarial": PoseConfig(adv_weight=0.0),
     },
     OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
     FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0)},
@@ -171,16 +172,36 @@ def test_hinge_on_known_inputs():
     assert hinge_g(torch.tensor([1.0, 3.0])) == -2.0
 
 
-def test_st_r1_estimates_the_gradient_norm_of_a_linear_discriminator():
-    """For D(x) = w.x and isotropic e, E[(D(x+e) - D(x))^2 d / ||e||^2] = ||w||^2 (the R1 penalty)."""
+def test_st_r1_by_hand_on_a_small_linear_discriminator():
+    """Eq. 4 split: k ||D(x + e) - D(x)||^2 / ||e||^2 per part, worked by hand on a 1x1x2x1x2 video.
+
+    D(x) = (w . x, 2 w . x): two logits. The spatial e has 4 entries; the temporal e is one offset per
+    frame (k = 2), spread over the 2 pixels of its frame (energy counted on the broadcast tensor)."""
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    D = lambda v: torch.stack([v.flatten(1) @ w, 2 * (v.flatten(1) @ w)], -1)  # noqa: E731
+    x = torch.tensor([0.3, -0.1, 0.7, 0.2]).view(1, 1, 2, 1, 2)
+    e_s = torch.tensor([0.01, 0.02, -0.01, 0.0]).view(1, 1, 2, 1, 2)  # one entry exactly 0: k_s = 3
+    e_t = torch.tensor([0.1, -0.2]).view(1, 1, 2, 1, 1)
+    spatial, temporal = st_r1(D, x, D(x), e_s, e_t)
+    # spatial: w.e_s = 0.01 - 0.04 - 0.005 = -0.035; logits change (-0.035, -0.07); ||e_s||^2 = 6e-4; k = 3
+    assert spatial.item() == pytest.approx(3 * (0.035**2 + 0.07**2) / 6e-4, rel=1e-5)
+    # temporal: e_t broadcast = (0.1, 0.1, -0.2, -0.2); w.e = 0.1 - 0.2 - 0.1 - 0.6 = -0.8; energy 0.1; k = 2
+    assert temporal.item() == pytest.approx(2 * (0.8**2 + 1.6**2) / 0.1, rel=1e-5)
+    assert all(v.abs().max() == 0 for v in st_r1(D, x, D(x), 0 * e_s, 0 * e_t))  # no perturbation, no penalty, no 0/0
+
+
+def test_st_r1_parts_estimate_the_spatial_and_temporal_gradient_norms():
+    """Averaged over draws, on D(x) = w.x: spatial -> ||w||^2 (R1), temporal -> ||P_t w||^2 = sum over
+    (channel, frame) of (sum over pixels of w)^2 / pixels, whatever sigma_s and sigma_t are (their
+    energies no longer mix, as in one ratio over ||e_s + e_t||^2)."""
     torch.manual_seed(0)
-    w = torch.randn(3 * 4 * 8 * 8)
-    x = torch.randn(2000, 3, 4, 8, 8)
-    e = 0.01 * torch.randn_like(x)
-    d = lambda v: (v.flatten(1) @ w)[:, None]  # noqa: E731
-    est = st_r1(d(x + e), d(x), e).mean()
-    assert float(est) == pytest.approx(float(w.pow(2).sum()), rel=0.1)
-    assert st_r1(d(x), d(x), e).abs().max() == 0  # a flat D has no penalty
+    w = torch.randn(3, 4, 8, 8) + 0.3  # a mean per frame, so the temporal part is not ~0
+    x = torch.randn(4000, 3, 4, 8, 8)
+    D = lambda v: (v.flatten(1) @ w.flatten())[:, None]  # noqa: E731
+    e_s, e_t = 0.01 * torch.randn_like(x), 0.1 * torch.randn(4000, 3, 4, 1, 1)
+    spatial, temporal = st_r1(D, x, D(x), e_s, e_t)
+    assert spatial.mean().item() == pytest.approx(w.pow(2).sum().item(), rel=0.05)
+    assert temporal.mean().item() == pytest.approx((w.sum(dim=(-1, -2)).pow(2) / 64).sum().item(), rel=0.05)
 
 
 class _Linear(torch.nn.Module):
@@ -214,10 +235,11 @@ def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(batch
 def test_perturbation_keeps_the_condition_frame_clean(batch):
     pose = PoseEquilibrium(PoseConfig(sigma_s=0.01, sigma_t=0.1))
     cond = Cond(batch.cond.text, batch.cond.text_mask, batch.cond.latent, torch.tensor([1.0, 0.0]))
-    e = pose.perturbation(batch.video, cond, torch.Generator().manual_seed(0))
-    assert e[0, :, 0].abs().max() == 0 and e[1, :, 0].abs().max() > 0  # frame 0 clean only under I2V
-    per_frame = e[0, :, 1:].mean(dim=(-1, -2))  # the temporal part: offsets of scale sigma_t
-    assert 0.02 < per_frame.std() < 0.3
+    e_s, e_t = pose.perturbation(batch.video, cond, torch.Generator().manual_seed(0))
+    for e in (e_s, e_t):
+        assert e[0, :, 0].abs().max() == 0 and e[1, :, 0].abs().max() > 0  # frame 0 clean only under I2V
+    assert e_t.shape == (*batch.video.shape[:3], 1, 1) and 0.05 < e_t[0, :, 1:].std() < 0.2  # offsets of scale sigma_t
+    assert 0.005 < e_s[0, :, 1:].std() < 0.02
 
 
 def test_truncated_forward_stops_after_the_last_layer_and_matches_the_full_pass():
@@ -320,3 +342,15 @@ def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, teacher_dir, bat
     assert out.loss.item() == pytest.approx(base.loss.item() + 2.0 * out.logs["ode/anchor_mse"], rel=1e-5)
     with pytest.raises(RuntimeError, match="data.pairs"):
         anchored.student_loss(as_batch_without_pairs(batch), roles, torch.Generator().manual_seed(3))
+
+
+def test_phase_ii_without_the_adversarial_term_builds_no_discriminator_and_draws_the_same_noise(teacher_dir, batch):
+    full, ablated = (methods.build(PoseConfig(head_dim=32, adv_weight=w)) for w in (1.0, 0.0))
+    assert ablated.roles == {} and list(ablated.groups(roles_for(ablated, teacher_dir))) == ["student"]
+    logs = []
+    for method in (full, ablated):
+        roles = roles_for(method, teacher_dir)
+        update = [u for u in method.step(batch, roles, seeding.streams(0, 3), 0) if u.group == "student"][0]
+        logs.append(update.loss().logs)
+    assert "pose/g_adv" in logs[0] and "pose/g_adv" not in logs[1]
+    assert logs[0]["pose/consistency"] == logs[1]["pose/consistency"]  # the same generator noise and target draws

@@ -144,7 +144,7 @@ def report(
 
 @app.command()
 def distill(
-    preset: str = typer.Argument(..., help="pose-tiny | pose-demo | pose-wan-i2v-14b"),
+    preset: str = typer.Argument(..., help="pose-tiny | pose-paper | pose-demo | pose-wan-i2v-14b"),
     teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
     out: Path = typer.Option(..., help="run directory (resumes if it holds checkpoints)"),
     set_: list[str] = typer.Option([], "--set", help="override section.key=value, e.g. --set equilibrium.method.consistency_weight=0 or train.seed=1"),

@@ -73,7 +73,7 @@ class PhaseConfig:
     weight_decay: float = 0.0  # AdamW's decoupled decay (0: Adam)
     warmup: int = 0  # linear warm-up of every group's lr over this many steps of the phase
     lr_decay_from: float = 1.0  # constant lr until this share of the phase, then linear to 10%
-    ema_decay: float = 0.995
+    ema_decay: float = 0.995  # 0: the EMA is the student (a phase whose EMA the next phase discards keeps none)
     ema_warmup: bool = False  # ramp the decay in as (1 + step) / (10 + step) (a model trained from scratch)
     ema_reset: bool = False  # copy the student into its EMA when the phase starts
 
@@ -123,6 +123,11 @@ class DistillConfig:
         for p in self.phases:
             if p.steps < 0:
                 raise UserError(f"phase {p.name} has {p.steps} steps: use 0 or more")
+        ran = [p for p in self.phases if p.steps > 0]
+        for p, after in zip(ran, ran[1:]):
+            if p.ema_decay > 0 and (after.ema_reset or after.ema_decay == 0):
+                why = "resets it to the student when it starts" if after.ema_reset else "keeps none (ema_decay 0)"
+                raise UserError(f"phase {p.name} keeps an EMA of the student that phase {after.name} discards ({why}): set {p.name}.ema_decay=0")
 
     @property
     def total_steps(self) -> int:
@@ -152,9 +157,36 @@ def pose_tiny() -> DistillConfig:
     return DistillConfig(
         data=DataConfig(pairs=PairsConfig(count=1024, teacher_steps=25)),
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999)),
+            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4, ema_decay=0.0),
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+        ],
+    )
+
+
+def pose_paper() -> DistillConfig:
+    """POSE as the paper wrote it (Sec. 3 and 4.1, appendix B), on the embedded teacher at `pose-tiny`'s
+    budget (1,400 steps) and batch (8). No ODE pairs, no regression anchor, no multi-step target.
+
+    Phase I, stability priming (Eq. 1-2): VSD on real videos noised to s ~ U[0.9, 1] (the low-SNR
+    generator input), the teacher's weights plus a zero-initialised LoRA (rank 16) as the fake score,
+    CFG on the real score only, Adam (0.9, 0.999), 500 steps (the paper's). Phase II, unified adversarial
+    equilibrium (Eq. 3-5): one step from pure noise; the generator's EMA (decay 0.995, reset to the
+    primed generator) read at three blocks by the semantic head; hinge loss; ST-R1; frame consistency
+    on the teacher's one x0 prediction with lambda = 10; Adam (0.5, 0.999); the other 900 steps.
+
+    What the paper leaves open takes `pose-tiny`'s value, so the two differ only by the additions:
+    learning rates 5e-5 (generator) and 2e-4 (fake score, head), for 2.5M parameters and a few hundred
+    steps rather than the paper's 1e-6 / 2e-6 for 14B; critic:generator 2:1 in phase I; distribution-
+    matching times unshifted; the discriminator's "highly diffused" inputs at t ~ U[0.3, 0.9] (at 32 x 32
+    pixels the head does not separate on [0.7, 0.98]); the consistency target's t ~ U[0.2, 0.6], where
+    the guided teacher's x0 still carries the camera move; ST-R1's weight eta = 0.01 (docs/pose.md).
+    """
+    equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=500, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
+            PhaseConfig("equilibrium", equilibrium, steps=900, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
     )
 
@@ -185,7 +217,7 @@ def pose_wan_i2v_14b() -> DistillConfig:
     """The paper's settings for Wan2.1-I2V-14B (POSE Sec. 4.1); needs the diffusers Wan adapter."""
     return DistillConfig(
         phases=[
-            PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999)),
+            PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
         data=DataConfig(batch_size=32),
@@ -198,12 +230,12 @@ def pose_tiny_test() -> DistillConfig:
     return DistillConfig(
         data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
         phases=[
-            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.5,)), steps=3),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3),
+            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.5,)), steps=3, ema_decay=0.0),
+            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3, ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2, ode_weight=1.0), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
         ],
         train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
     )
 
 
-PRESETS = {"pose-tiny": pose_tiny, "pose-demo": pose_demo, "pose-wan-i2v-14b": pose_wan_i2v_14b, "pose-test": pose_tiny_test}
+PRESETS = {"pose-tiny": pose_tiny, "pose-paper": pose_paper, "pose-demo": pose_demo, "pose-wan-i2v-14b": pose_wan_i2v_14b, "pose-test": pose_tiny_test}

@@ -8,18 +8,26 @@ blocks on the sample re-noised to a low-SNR level t ~ U[disc_t_lo, disc_t_hi]; o
 by the discriminator loss. Losses:
 
     L_D = hinge_D(D(real), D(sg(x0_g))) + r1_weight * L_STR1
-    L_G = -D(x0_g) + lambda_c * L_consist
+    L_G = adv_weight * (-D(x0_g)) + lambda_c * L_consist
 
-ST-R1 (Eq. 4) without double backward, the form chosen here: a finite difference along a structured
-perturbation e = e_s + e_t of the real video, e_s ~ sigma_s N(0, I) per pixel and e_t ~ sigma_t N(0, I)
-per frame and channel broadcast over space (a temporal flicker), frame 0 kept clean where the sample
-has a first-frame condition; both points noised with the same (t, eps):
+`adv_weight` is 1 in the paper; 0 is the ablation without the adversarial term (no discriminator is
+built or trained, the rest of phase II unchanged).
 
-    L_STR1 = E[ || D(x + e) - D(x) ||^2 * d / ||e||^2 ],   d = elements per video
+ST-R1 (Eq. 4) without double backward: finite differences of D along the two structured perturbations
+the paper names, each normalised by its own energy. e_s = sigma_s N(0, I) per pixel (spatial), e_t =
+sigma_t N(0, I) per frame and channel, broadcast over space (a temporal flicker); frame 0 is kept clean
+where the sample has a first-frame condition; every point is noised with the same (t, eps):
 
-For isotropic e, (D(x + e) - D(x))^2 / (||e||^2 / d) estimates ||grad_x D||^2 (the R1 penalty); with
-the structured e it weighs the spatial and temporal directions the paper names. r1_weight = 0.01 makes
-the spatial part equal to APT's lambda = 100 on sigma = 0.01 without the division.
+    L_STR1 = E[ k_s ||D(x + e_s) - D(x)||^2 / ||e_s||^2 + k_t ||D(x + e_t) - D(x)||^2 / ||e_t||^2 ]
+
+k = the number of independent entries of the perturbation (the dimension of the subspace it spans).
+For a D linear near x with gradient g, the spatial term estimates ||g||^2 (the R1 penalty) and the
+temporal term ||P_t g||^2, the squared norm of g projected on the per-frame, per-channel offsets (a test
+checks both on a linear D). Eq. 4 divides one difference by ||e_s + e_t||^2; with sigma_t = 0.1 and
+sigma_s = 0.01 the temporal energy is 100x the spatial one there, so the spatial part of that single
+ratio carries a hundredth of its weight. Splitting it gives each part its stated scale: sigma_s and
+sigma_t set only the finite-difference step. r1_weight = eta of L_D; 0.01 makes the spatial part equal
+to APT's lambda = 100 on sigma = 0.01 without the division.
 
 Frame consistency (Eq. 5): x_t = noise(sg(x0_g), t), x0_teacher from the frozen teacher (CFG,
 conditioned on the first frame), L_consist = || x0_g - sg(x0_teacher) ||^2. `consistency_steps` = k > 1
@@ -31,6 +39,7 @@ not in the paper).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +66,7 @@ class PoseConfig:
     r1_weight: float = 0.01
     sigma_s: float = 0.01
     sigma_t: float = 0.1
+    adv_weight: float = 1.0  # the generator's adversarial term; 0: phase II without it (no discriminator)
     consistency_weight: float = 10.0
     consistency_t_lo: float = 0.02
     consistency_t_hi: float = 0.98
@@ -72,10 +82,22 @@ class PoseConfig:
             raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
 
-def st_r1(d_pert: Tensor, d_real: Tensor, e: Tensor) -> Tensor:
-    """Per-sample finite-difference R1: ||D(x + e) - D(x)||^2 * d / ||e||^2, logits (B, n), e (B, ...)."""
-    d = e[0].numel()
-    return ((d_pert - d_real) ** 2).sum(-1) * d / e.flatten(1).pow(2).sum(-1)
+def r1_term(D: Callable[[Tensor], Tensor], x: Tensor, d_x: Tensor, e: Tensor) -> Tensor:
+    """One term of ST-R1 (Eq. 4, split): k ||D(x + e) - D(x)||^2 / ||e||^2 per sample, (B,).
+
+    e broadcasts against x (a (B, C, F, 1, 1) offset covers H * W pixels each); k counts e's nonzero
+    entries and ||e||^2 is the energy of the broadcast perturbation, so for a linear D the term's
+    expectation is the squared norm of D's gradient projected on the subspace e spans.
+    """
+    spread = x[0].numel() / e[0].numel()
+    k = (e != 0).flatten(1).sum(-1)
+    energy = (e.flatten(1).pow(2).sum(-1) * spread).clamp_min(torch.finfo(e.dtype).tiny)  # k = 0: 0, not 0/0
+    return (D(x + e) - d_x).pow(2).sum(-1) * k / energy
+
+
+def st_r1(D: Callable[[Tensor], Tensor], x: Tensor, d_x: Tensor, e_s: Tensor, e_t: Tensor) -> tuple[Tensor, Tensor]:
+    """ST-R1's spatial and temporal terms per sample, (B,) each; L_STR1 is their sum (module docstring)."""
+    return r1_term(D, x, d_x, e_s), r1_term(D, x, d_x, e_t)
 
 
 class PoseEquilibrium:
@@ -83,7 +105,8 @@ class PoseEquilibrium:
 
     def __init__(self, config: PoseConfig | None = None):
         self.cfg = config or PoseConfig()
-        self.roles = {"disc_head": "new"} | ({"disc_backbone": "copy"} if self.cfg.backbone == "trainable" else {})
+        adversarial = self.cfg.adv_weight > 0
+        self.roles = ({"disc_head": "new"} | ({"disc_backbone": "copy"} if self.cfg.backbone == "trainable" else {})) if adversarial else {}
         self.needs_pairs = self.cfg.ode_weight > 0
 
     # -- the method protocol (types.Method) ------------------------------------------------------
@@ -99,11 +122,15 @@ class PoseEquilibrium:
         return ConvHead(spec, n_taps)
 
     def groups(self, roles: Roles) -> dict[str, list]:
+        if not self.roles:
+            return {"student": list(roles.student.parameters())}
         disc = list(roles.disc_head.parameters()) + (list(roles.disc_backbone.parameters()) if self.cfg.backbone == "trainable" else [])
         return {"disc_head": disc, "student": list(roles.student.parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
-        return [Update("disc_head", lambda: self.disc_loss(batch, roles, rng())), Update("student", lambda: self.student_loss(batch, roles, rng()))]
+        g_disc, g_student = rng(), rng()  # streams 0 and 1 with or without a discriminator: an ablation draws the same noise
+        student = Update("student", lambda: self.student_loss(batch, roles, g_student))
+        return [Update("disc_head", lambda: self.disc_loss(batch, roles, g_disc)), student] if self.roles else [student]
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -128,15 +155,16 @@ class PoseEquilibrium:
         t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * torch.rand(x.shape[0], generator=g, device=x.device)
         return t, torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
 
-    def perturbation(self, x: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
-        """e = e_s + e_t: per-pixel noise plus per-frame, per-channel offsets; frame 0 clean under I2V."""
+    def perturbation(self, x: Tensor, cond: Cond, g: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(e_s, e_t): per-pixel noise (B, C, F, H, W) and per-frame, per-channel offsets (B, C, F, 1, 1); frame 0 clean under I2V."""
         B, C, Fr = x.shape[:3]
         draw = lambda *shape: torch.randn(shape, generator=g, device=x.device, dtype=x.dtype)  # noqa: E731
-        e = self.cfg.sigma_s * draw(*x.shape) + self.cfg.sigma_t * draw(B, C, Fr, 1, 1)
+        e_s, e_t = self.cfg.sigma_s * draw(*x.shape), self.cfg.sigma_t * draw(B, C, Fr, 1, 1)
         if cond.latent is not None:
             keep = (cond.latent_mask > 0).to(x.dtype).view(B, 1, 1, 1)
-            e[:, :, 0] = e[:, :, 0] * (1 - keep)
-        return e
+            for e in (e_s, e_t):
+                e[:, :, 0] = e[:, :, 0] * (1 - keep)
+        return e_s, e_t
 
     @torch.no_grad()
     def consistency_target(self, roles: Roles, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
@@ -165,18 +193,21 @@ class PoseEquilibrium:
         t_f, eps_f = self.draw(fake, g)
         d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
         adv = hinge_d(d_real, d_fake)
-        e = self.perturbation(real, cond, g)
-        r1 = st_r1(self.logits(roles, real + e, cond, t_r, eps_r), d_real, e)
-        loss = adv + self.cfg.r1_weight * r1.mean()
-        return LossOutput(loss, {"pose/d_hinge": adv.item(), "pose/st_r1": r1.mean().item(), "pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
+        e_s, e_t = self.perturbation(real, cond, g)
+        spatial, temporal = st_r1(lambda x: self.logits(roles, x, cond, t_r, eps_r), real, d_real, e_s, e_t)
+        r1 = (spatial + temporal).mean()
+        loss = adv + self.cfg.r1_weight * r1
+        logs = {"pose/d_hinge": adv.item(), "pose/st_r1": r1.item(), "pose/st_r1_spatial": spatial.mean().item(), "pose/st_r1_temporal": temporal.mean().item()}
+        return LossOutput(loss, logs | {"pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
 
     def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
         cond = batch.cond
         x0_g = self.generate(batch, roles, g)
         t, eps = self.draw(x0_g, g)
-        adv = hinge_g(self.logits(roles, x0_g, cond, t, eps))
-        logs = {"pose/g_adv": adv.item()}
-        loss = adv
+        loss, logs = x0_g.new_zeros(()), {}
+        if self.cfg.adv_weight > 0:
+            adv = hinge_g(self.logits(roles, x0_g, cond, t, eps))
+            loss, logs = self.cfg.adv_weight * adv, {"pose/g_adv": adv.item()}
         if self.cfg.consistency_weight > 0:
             consist = F.mse_loss(x0_g.float(), self.consistency_target(roles, x0_g.detach(), cond, g).float())
             loss = loss + self.cfg.consistency_weight * consist

@@ -51,6 +51,7 @@ class Trainer:
         self.on_checkpoint, self.probe = on_checkpoint, probe
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
+        self.rank = seeding.process_rank()
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
@@ -126,7 +127,7 @@ class Trainer:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
                 batch = next(batches)
-                rng = seeding.streams(t.seed, step, device=self.device)
+                rng = seeding.streams(t.seed, step, self.rank, device=self.device)
                 for update in self.methods[index].step(batch, self.roles, rng, in_phase):
                     for name, value in self.apply(update, step).items():
                         logs[name].append(value)
