@@ -1,4 +1,4 @@
-"""The bundled models load, and the bundled student is the one the `pose-tiny` preset makes."""
+"""The bundled models load, and the bundled student is the one its preset makes."""
 
 import json
 from pathlib import Path
@@ -6,23 +6,27 @@ from pathlib import Path
 import torch
 
 from onestep.configs.base import to_dict
-from onestep.configs.distill import pose_tiny
+from onestep.configs.distill import PRESETS
 from onestep.models.io import load_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
-def test_bundled_student_is_the_pose_tiny_run():
-    """docs/pose.md reports the student of the full preset: changing the preset means reshipping it."""
+def test_bundled_student_is_its_presets_run():
+    """docs/pose.md and README report the student of a named preset: changing that preset means reshipping it."""
+    _, config = load_model(ASSETS / "students" / "pose")
     shipped = json.loads((ASSETS / "students" / "pose" / "run-config.json").read_text())
-    preset = json.loads(json.dumps(to_dict(pose_tiny()), default=str))  # as the trainer writes config.json
+    assert shipped["preset"] == config["preset"] and config["preset"] in PRESETS
+    made = PRESETS[config["preset"]]()
+    preset = json.loads(json.dumps(to_dict(made), default=str))  # as the trainer writes config.json
     shipped["model"]["teacher"] = ""  # the run's resolved teacher path; the preset leaves it to --teacher
     shipped["data"]["max_text"] = 0  # resolved from the teacher's config.json; the preset leaves it 0
-    shipped["train"]["threads"] = preset["train"]["threads"]  # a machine setting, not the recipe (`--set train.threads=1` beside an eval)
+    shipped["data"]["pairs"]["path"] = ""  # where the run read its pairs (their manifest names the teacher and settings)
+    for key in ("threads", "log_every", "checkpoint_every", "sample_every"):  # machine and logging settings: the weights do not depend on them
+        shipped["train"][key] = preset["train"][key]
     assert {k: shipped.get(k) for k in preset} == preset
-    _, config = load_model(ASSETS / "students" / "pose")
     assert config["role"] == "student" and config["sampling"]["steps"] == 1
-    assert config["trained_steps"] == pose_tiny().total_steps
+    assert config["trained_steps"] == made.total_steps
 
 
 def test_bundled_student_is_distilled_from_the_bundled_teacher():

@@ -82,10 +82,10 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], m
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
-        return save_model(out / "student", ema, {"role": "student", "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text})
+        return save_model(out / "student", ema, {"role": "student", "preset": preset, "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text})
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"kind": "distill_run", **to_dict(cfg)}, indent=2, default=str) + "\n")
+    (out / "config.json").write_text(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, indent=2, default=str) + "\n")
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every else None
     return Trainer(cfg, roles, out, data, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
 
