@@ -1,5 +1,5 @@
-"""Each process draws its own noise: generators are keyed by (run seed, step, rank, stream), the rank
-read from torch.distributed, and the trainer passes it (a two-process gloo group and a run that
+"""Each process draws its own noise: generators are keyed by (run seed, step, rank, stream), the
+trainer reads the rank from torch.distributed and passes it (a two-process gloo group and a run that
 believes it is rank 1)."""
 
 import torch
@@ -8,6 +8,7 @@ import torch.multiprocessing as mp
 
 from onestep import seeding
 from onestep.commands.distill import run
+from onestep.train import trainer
 from tests.test_distill import logged
 from tests.tiny import tiny_teacher_dir
 
@@ -15,7 +16,7 @@ from tests.tiny import tiny_teacher_dir
 def _draw(rank: int, world: int, init: str, out) -> None:
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
-        out[rank] = (seeding.process_rank(), seeding.streams(0, 5, seeding.process_rank())().initial_seed())
+        out[rank] = (trainer.process_rank(), seeding.streams(0, 5, trainer.process_rank())().initial_seed())
     finally:
         dist.destroy_process_group()
 
@@ -26,14 +27,14 @@ def test_each_process_of_a_group_draws_its_own_noise(tmp_path):
     assert [out[r][0] for r in (0, 1)] == [0, 1]
     assert out[0][1] != out[1][1]
     assert out[0][1] == seeding.streams(0, 5)().initial_seed()  # rank 0 draws what a single process draws
-    assert seeding.process_rank() == 0  # no group here
+    assert trainer.process_rank() == 0  # no group here
 
 
 def test_the_trainer_draws_with_its_process_rank(tmp_path, monkeypatch):
     teacher = tiny_teacher_dir(tmp_path / "teacher")
     steps = lambda out: run(preset="pose-test", teacher=teacher, out=tmp_path / out, overrides=["ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0"], max_steps=1, progress=False)  # noqa: E731
     steps("rank0")
-    monkeypatch.setattr(seeding, "process_rank", lambda: 1)
+    monkeypatch.setattr(trainer, "process_rank", lambda: 1)
     steps("rank1")
     a, b = logged(tmp_path / "rank0"), logged(tmp_path / "rank1")
     assert a["student/loss"] != b["student/loss"]  # the same batch, other noise

@@ -28,13 +28,6 @@ def seed(run_seed: int, step: int, rank: int = 0, stream: int = 0, device: torch
     return g
 
 
-def process_rank() -> int:
-    """This process's rank in the default process group (0 without one): each rank draws its own noise."""
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def streams(run_seed: int, step: int, rank: int = 0, device: torch.device | str = "cpu"):
     """A callable giving step `step`'s generators for streams 0, 1, 2, ... one per call (types.Rng)."""
     count = iter(range(1 << 30))

@@ -27,6 +27,13 @@ from onestep.train.ema import update_ema, warmup_decay
 from onestep.types import Roles
 
 
+def process_rank() -> int:
+    """This process's rank in the default process group (0 without one): each rank draws its own noise."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 class Diverged(RuntimeError):
     pass
 
@@ -51,7 +58,7 @@ class Trainer:
         self.on_checkpoint, self.probe = on_checkpoint, probe
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
-        self.rank = seeding.process_rank()
+        self.rank = process_rank()
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
