@@ -1,6 +1,6 @@
 """`onestep demo` (`make demo`): distil the bundled teacher with `pose-demo`, evaluate the student at 1
 and 4 NFE on the suite's held-out clips, set it beside the teacher at 1, 4 and 100 NFE and the bundled
-`pose-tiny` student on the same clips and noise, time the one-step speedup, and write the report whose
+student on the same clips and noise, time the one-step speedup, and write the report whose
 first lines say what the run showed.
 
 The teacher's and the bundled student's evaluations are the same for every user of the bundled
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from onestep import paths
 from onestep.files import write_json
+from onestep.models.io import read_config
 
 # (evaluation folder, model (None: the demo's student), NFE, name in the report)
 EVALS = (
@@ -24,7 +25,7 @@ EVALS = (
     ("teacher-nfe1", paths.TEACHER, 1, "teacher"),
     ("teacher-nfe4", paths.TEACHER, 4, "teacher"),
     ("teacher-nfe100", paths.TEACHER, 100, "teacher"),
-    ("bundled-student-nfe1", paths.STUDENT, 1, "bundled pose-tiny student"),
+    ("bundled-student-nfe1", paths.STUDENT, 1, "bundled student"),
 )
 
 
@@ -50,7 +51,7 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
         evals[folder] = metrics
     say("[3/4] timing one step against the teacher's 100 NFE (interleaved)")
     speed = bench.speedup(student)
-    summary = summarise(evals, speed, preset, minutes, json.loads((out / "run" / "config.json").read_text()))
+    summary = summarise(evals, speed, preset, minutes, json.loads((out / "run" / "config.json").read_text()), read_config(paths.STUDENT))
     write_json(out / "summary.json", {"summary": summary, "distill_minutes": minutes, **speed})
     say(summary)
     say("[4/4] writing the report")
@@ -59,8 +60,9 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
     return html
 
 
-def summarise(evals: dict[str, dict], speed: dict, preset: str, minutes: float, config: dict) -> str:
-    """The report's first lines: what the demo did and what it shows, in numbers."""
+def summarise(evals: dict[str, dict], speed: dict, preset: str, minutes: float, config: dict, bundled_config: dict) -> str:
+    """The report's first lines: what the demo did and what it shows, in numbers (`bundled_config`: the
+    bundled student's config.json, which names its preset and steps)."""
     s1, t1, t100, bundled = (evals[k] for k in ("student-nfe1", "teacher-nfe1", "teacher-nfe100", "bundled-student-nfe1"))
 
     def total(m: dict) -> str:
@@ -75,6 +77,6 @@ def summarise(evals: dict[str, dict], speed: dict, preset: str, minutes: float, 
         f"({100 * s1['total'] / t100['total']:.0f}% of it), and makes the asked camera move in {s1['camera_motion_acc']:.0%} of the photocam clips "
         f"(teacher: {t1['camera_motion_acc']:.0%} in one step, {t100['camera_motion_acc']:.0%} in 100). "
         f"Its one step denoises {speed['speedup']:.0f}x faster than the teacher's 100 (timed here, interleaved). "
-        f"For comparison, the bundled `pose-tiny` student (the full recipe: ODE pairs and 1,400 steps, about an hour here) scores {total(bundled)} in one step, "
+        f"For comparison, the bundled `{bundled_config.get('preset', 'pose')}` student ({bundled_config['trained_steps']:,} training steps, docs/pose.md) scores {total(bundled)} in one step, "
         f"camera {bundled['camera_motion_acc']:.0%}. {s1['n']} held-out clips per track, the same conditions and noise in every row; 95% bootstrap intervals."
     )

@@ -3,9 +3,9 @@ batches and the ODE pairs), `phases` (each one method with its own steps and opt
 `train` (seed, logging, checkpoints, precision) and `parallel` (where it runs). `--set
 section.key=value` addresses any field; a phase by its name ("priming.steps=10").
 
-Presets are Python functions. `pose-tiny` is POSE on the embedded teacher after an ODE-pair init,
-with additions the paper does not have (its docstring); `pose-wan-i2v-14b` carries the paper's
-settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) / (0.5, 0.999), EMA
+Presets are Python functions. `pose-paper` is POSE as the paper wrote it on the embedded teacher
+(the bundled student); `pose-tiny` adds three things the paper does not have (its docstring);
+`pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) / (0.5, 0.999), EMA
 0.995, shift 5) and needs the real-model path to run.
 """
 
@@ -135,7 +135,8 @@ class DistillConfig:
 
 
 def pose_tiny() -> DistillConfig:
-    """The full POSE recipe on the embedded teacher (the shipped student), after an ODE-regression init.
+    """POSE's two phases on the embedded teacher with three additions the paper does not have: an
+    ODE-regression init, the pairs kept as a regression anchor, and a 4-step consistency target.
 
     The generator first regresses 1,024 of the guided teacher's ODE solutions (CausVid's initialisation,
     not in the POSE paper), from pure noise and from the targets re-noised to the 4-step sampler's later
