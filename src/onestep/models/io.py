@@ -1,7 +1,9 @@
-"""Model directories: `config.json` + `model.safetensors`, as the bundled teacher ships.
+"""Model directories: `config.json` + `model.safetensors`, as the bundled teacher ships, or a Wan folder.
 
 config.json holds {"kind": "video_dit", "model": DiTConfig fields, ...extra (e.g. sampling defaults)}.
-Loading checks the kind and that every tensor fits, and names the fix when it does not.
+Loading checks the kind and that every tensor fits, and names the fix when it does not. A Wan2.1
+diffusers folder (a pipeline's, or a lone transformer's) is read by models/wan.py; `load_model` and
+`read_config` answer for both kinds, so every command takes either folder.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from onestep.errors import UserError
+from onestep.models import wan
 from onestep.models.video_dit import DiTConfig, VideoDiT
+from onestep.types import VideoModel
 
 KIND = "video_dit"
 
@@ -36,6 +40,8 @@ def save_model(directory: str | Path, model: VideoDiT, extra: dict | None = None
 def weights_hash(directory: str | Path) -> str:
     """sha256 of a model directory's weights file (its first 16 hex digits): which model made the pairs
     or an evaluation."""
+    if wan.is_wan(directory):
+        return wan.weights_hash(directory)
     h = hashlib.sha256()
     with open(Path(directory) / "model.safetensors", "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -46,6 +52,8 @@ def weights_hash(directory: str | Path) -> str:
 def read_config(directory: str | Path) -> dict:
     directory = Path(directory)
     path = directory / "config.json"
+    if directory.is_dir() and wan.is_wan(directory):
+        return wan.read_config(directory)
     if not directory.is_dir():
         raise UserError(f"model directory {directory} does not exist: pass a directory with config.json and model.safetensors (e.g. assets/teacher)")
     if not path.is_file():
@@ -59,16 +67,23 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
-def load_model(directory: str | Path, map_location: str | torch.device = "cpu", *, strict: bool = True, dtype: torch.dtype | None = None) -> tuple[VideoDiT, dict]:
+def load_model(
+    directory: str | Path, map_location: str | torch.device = "cpu", *, strict: bool = True, dtype: torch.dtype | None = None, latent_size: tuple[int, int, int] | None = None
+) -> tuple[VideoModel, dict]:
     """(model in eval mode, frozen, on `map_location`, config dict). Errors name a missing file or a
     mismatched checkpoint. The model is built on the meta device and its weights loaded in place, so
     nothing is initialised only to be overwritten.
 
     strict=False accepts weights that lack some of the model's tensors (they keep their init): a new
-    run started from an older model's weights.
+    run started from an older model's weights. A Wan folder needs `latent_size` (frames, height, width
+    of the latent video the run uses; the built-in DiT's size is in its config).
     """
     directory = Path(directory)
     config = read_config(directory)
+    if config["kind"] == wan.KIND:
+        if latent_size is None:
+            raise UserError(f"{directory} is a Wan model: give the latent video size (the run's data or --frames/--size) to load it")
+        return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype), config
     try:
         with torch.device("meta" if strict else map_location):
             model = VideoDiT(DiTConfig(**config["model"]))

@@ -31,23 +31,25 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_role(model_dir: Path, device: torch.device, *, trainable: bool, dtype: torch.dtype = torch.float32):
-    model, _ = load_model(model_dir, map_location=device, dtype=None if trainable else dtype)
+def load_role(model_dir: Path, device: torch.device, *, trainable: bool, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None):
+    """One role's network from the directory; `latent_size` is the run's latent video size (Wan folders need it)."""
+    model, _ = load_model(model_dir, map_location=device, dtype=None if trainable else dtype, latent_size=latent_size)
     return model.requires_grad_(trainable).train(trainable)
 
 
-def build_roles(model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32) -> Roles:
+def build_roles(model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None) -> Roles:
     model_dir = Path(model_dir)
+    load = lambda **kw: load_role(model_dir, device, latent_size=latent_size, **kw)  # noqa: E731
     roles = Roles(
-        teacher=load_role(model_dir, device, trainable=False, dtype=dtype),
-        student=load_role(model_dir, device, trainable=True),  # the student starts as the teacher
-        ema=load_role(model_dir, device, trainable=False),
+        teacher=load(trainable=False, dtype=dtype),
+        student=load(trainable=True),  # the student starts as the teacher
+        ema=load(trainable=False),
     )
     for phase, method in enumerate(methods):
         for name, how in method.roles.items():
             if getattr(roles, name) is not None:
                 continue
             seeding.init(seed, phase)
-            module = load_role(model_dir, device, trainable=True) if how == "copy" else method.new_role(name, roles)
+            module = load(trainable=True) if how == "copy" else method.new_role(name, roles)
             setattr(roles, name, module.to(device))
     return roles

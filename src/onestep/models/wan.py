@@ -1,0 +1,239 @@
+"""The `wan` adapter: diffusers' `WanTransformer3DModel` (Wan2.1 T2V and I2V) behind the VideoModel border.
+
+Only this file knows how Wan reads its inputs (STYLE.md 2; ../shared/METHODS.md section 7):
+- time: diffusers' Wan takes `timestep = 1000 t` with t in [0, 1] our flow time (x_t = (1 - t) x0 +
+  t noise) and predicts v = noise - x0, our convention, so the call is v = transformer(x_t, 1000 t).
+  Per-frame times (B, F) become Wan2.2's per-token timesteps (B, N), one per latent frame's tokens.
+- text: the UMT5 token states as the Wan pipelines hand them over, the padding positions zeroed and
+  the sequence padded with zeros to `text_len` = 512 tokens (Wan's attention processor splits image
+  tokens from text by that length, and the padding tokens pass through its text projection, so the
+  length changes the output).
+- image-to-video (in_channels 36): the input is [x_t (16) | mask (4) | condition latent (16)]; the
+  condition latent `cond.latent` (B, 16, F, H, W) is the VAE encoding of the first frame followed by
+  zero pixels, the mask is 1 on the 4 channels of latent frame 0 (the 4 pixel frames it covers);
+  `cond.latent_mask` 0 zeroes both for a sample. The CLIP tokens `cond.image_tokens` (B, 257, 1280)
+  go through Wan's image projection into the added key/value cross-attention; the unconditional branch
+  of CFG keeps the image (`Cond.uncond`).
+- features: the blocks' outputs read with forward hooks on diffusers' own forward, which stops after
+  the last tapped block (a truncated forward without a copy of diffusers' code).
+
+The latent video size is not a property of Wan's weights; the adapter is built for one (frames,
+height, width) of latents, the size the run's data has (`ModelSpec` fixes it for the heads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from onestep.errors import UserError
+from onestep.types import Cond, ModelSpec
+
+KIND = "wan"
+TEXT_LEN = 512  # diffusers' WanAttnProcessor: "512 is the context length of the text encoder"
+MASK_CHANNELS = 4  # the VAE's temporal compression: latent frame 0 covers pixel frames 0-3
+LATENT_CHANNELS = 16
+
+# Every linear map inside the transformer blocks: self- and cross-attention (with I2V's added image
+# key/value), and the MLP. What a LoRA adapts (peft's regex target).
+LORA_TARGETS = r".*blocks\.\d+\.(attn1\.(to_q|to_k|to_v|to_out\.0)|attn2\.(to_q|to_k|to_v|to_out\.0|add_k_proj|add_v_proj)|ffn\.net\.(0\.proj|2))"
+
+
+class _Stop(Exception):
+    """Raised by the feature hook after the last tapped block: the rest of the forward never runs."""
+
+
+class WanModel(nn.Module):
+    """VideoModel over a `WanTransformer3DModel`: forward(x_t (B, 16, F, H, W), t, cond) -> v."""
+
+    lora_targets = LORA_TARGETS
+
+    def __init__(self, transformer: nn.Module, latent_size: tuple[int, int, int], text_len: int = TEXT_LEN):
+        super().__init__()
+        self.transformer = transformer
+        self.latent_size = tuple(latent_size)
+        self.text_len = text_len
+        c = transformer.config
+        pf, ph, pw = c.patch_size
+        F_, H, W = self.latent_size
+        if F_ % pf or H % ph or W % pw:
+            raise UserError(f"latent video {F_}x{H}x{W} does not split into Wan's {pf}x{ph}x{pw} patches: use a height and width divisible by {8 * ph} pixels")
+        if c.in_channels not in (LATENT_CHANNELS, 2 * LATENT_CHANNELS + MASK_CHANNELS):
+            raise UserError(f"a Wan transformer with {c.in_channels} input channels is neither T2V (16) nor I2V (36): pass a Wan2.1 model folder")
+
+    # -- the model border (types.VideoModel) ---------------------------------------------------
+
+    @property
+    def i2v(self) -> bool:
+        return self.transformer.config.in_channels != LATENT_CHANNELS
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.transformer.blocks
+
+    @property
+    def spec(self) -> ModelSpec:
+        c = self.transformer.config
+        F_, H, W = self.latent_size
+        dim = c.num_attention_heads * c.attention_head_dim
+        return ModelSpec("wan", c.out_channels, F_, H, W, tuple(c.patch_size), dim, c.num_layers, c.text_dim, LATENT_CHANNELS if self.i2v else 0)
+
+    def condition_image(self, cond: Cond) -> Tensor | None:
+        """The first latent frame of the condition video (B, 16, H, W), or None for T2V."""
+        return None if cond.latent is None or not self.i2v else cond.latent[:, :, 0]
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor:
+        args = self.inputs(x_t, t, cond)
+        return self.transformer(**args, return_dict=False)[0].to(x_t.dtype)
+
+    def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]:
+        """The tokens (B, N, D) after each block in `layers`; the blocks after the last are never run."""
+        n = len(self.blocks)
+        if not layers or min(layers) < 0 or max(layers) >= n:
+            raise UserError(f"feature layers {tuple(layers)} are not blocks of this {n}-block Wan model: use indices 0 to {n - 1}")
+        out: dict[int, Tensor] = {}
+
+        def hook(i: int):
+            def read(_module, _args, output):
+                out[i] = output
+                if i == max(layers):
+                    raise _Stop
+
+            return read
+
+        handles = [self.blocks[i].register_forward_hook(hook(i)) for i in sorted(set(layers))]
+        try:
+            self.transformer(**self.inputs(x_t, t, cond), return_dict=False)
+        except _Stop:
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        return [out[i] for i in layers]
+
+    # -- Wan's inputs ------------------------------------------------------------------------------
+
+    def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
+        want = self.spec.video_shape
+        if x_t.ndim != 5 or tuple(x_t.shape[1:]) != want:
+            raise UserError(f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, {', '.join(map(str, want))})")
+        if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
+            raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
+        if cond.text.shape[-1] != self.transformer.config.text_dim:
+            raise UserError(f"text states of width {cond.text.shape[-1]} do not fit this Wan model (text_dim {self.transformer.config.text_dim}): encode the prompts with this model's own text encoder")
+        if cond.text.shape[1] > self.text_len:
+            raise UserError(f"{cond.text.shape[1]} text tokens are more than Wan's {self.text_len}: encode the prompts with max_sequence_length {self.text_len}")
+        if self.i2v and cond.image_tokens is None:
+            raise UserError("an image-to-video Wan model needs the first frame's CLIP tokens (Cond.image_tokens): prepare the data with this model's image encoder")
+
+    def text(self, cond: Cond, dtype) -> Tensor:
+        """(B, text_len, text_dim): the token states with padding zeroed, padded with zeros as Wan's pipelines do."""
+        text = cond.text.to(dtype) * cond.text_mask[..., None].to(dtype)
+        pad = self.text_len - text.shape[1]
+        return torch.cat([text, text.new_zeros(text.shape[0], pad, text.shape[2])], 1) if pad else text
+
+    def condition_channels(self, x_t: Tensor, cond: Cond) -> Tensor:
+        """[mask (4) | condition latent (16)] (B, 20, F, H, W), zero where a sample has no condition."""
+        B, _, F_, H, W = x_t.shape
+        mask = x_t.new_zeros(B, MASK_CHANNELS, F_, H, W)
+        if cond.latent is None:
+            return torch.cat([mask, x_t.new_zeros(B, LATENT_CHANNELS, F_, H, W)], 1)
+        keep = cond.latent_mask.to(x_t.dtype).view(B, 1, 1, 1, 1)
+        mask[:, :, :1] = 1.0
+        latent = cond.latent.to(x_t.dtype)
+        if latent.shape[1:] != (LATENT_CHANNELS, F_, H, W):
+            raise UserError(f"condition latent of shape {tuple(latent.shape)} does not fit: expected (B, {LATENT_CHANNELS}, {F_}, {H}, {W}), the VAE encoding of the first frame followed by zero frames")
+        return torch.cat([mask * keep, latent * keep], 1)
+
+    def timestep(self, t: Tensor) -> Tensor:
+        """1000 t: (B,) or, for per-frame times (B, F), one per token (B, N) (Wan2.2's per-token form)."""
+        if t.ndim == 2:
+            _, h, w = self.spec.grid
+            t = t[:, :: self.transformer.config.patch_size[0]].repeat_interleave(h * w, dim=1)
+        return 1000.0 * t.float()
+
+    def inputs(self, x_t: Tensor, t: Tensor, cond: Cond) -> dict:
+        self.check_input(x_t, t, cond)
+        dtype = self.transformer.patch_embedding.weight.dtype
+        hidden = torch.cat([x_t, self.condition_channels(x_t, cond)], 1) if self.i2v else x_t
+        image = cond.image_tokens.to(dtype) if self.i2v else None
+        return dict(hidden_states=hidden.to(dtype), timestep=self.timestep(t), encoder_hidden_states=self.text(cond, dtype), encoder_hidden_states_image=image)
+
+
+# ---------------------------------------------------------------------------------------------
+# Wan folders: a diffusers pipeline folder (model_index.json + transformer/) or a transformer folder
+
+
+def transformer_dir(directory: str | Path) -> Path:
+    """The folder holding the transformer's config.json and weights, or a UserError naming what is missing."""
+    directory = Path(directory)
+    if (directory / "model_index.json").is_file():
+        sub = directory / "transformer"
+        if not (sub / "config.json").is_file():
+            raise UserError(f"{directory} has model_index.json but no transformer/config.json: it is not a complete Wan diffusers folder")
+        return sub
+    return directory
+
+
+def is_wan(directory: str | Path) -> bool:
+    """Whether this folder is a Wan diffusers pipeline or a WanTransformer3DModel folder."""
+    directory = Path(directory)
+    index = directory / "model_index.json"
+    if index.is_file():
+        return json.loads(index.read_text()).get("_class_name", "").startswith("Wan")
+    config = directory / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("_class_name") == "WanTransformer3DModel"
+
+
+def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device="cpu", dtype: torch.dtype | None = None) -> WanModel:
+    """A Wan folder's transformer as a WanModel (eval mode, frozen) for latent videos of `latent_size`."""
+    from diffusers import WanTransformer3DModel
+
+    folder = transformer_dir(directory)
+    weights = list(folder.glob("*.safetensors"))
+    if not weights:
+        raise UserError(f"{folder} has config.json but no .safetensors weights: copy the Wan transformer's weights next to it")
+    try:
+        transformer = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype or torch.float32)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load the Wan transformer from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}): the folder is incomplete or from another model") from e
+    return WanModel(transformer.to(device), latent_size).eval().requires_grad_(False)
+
+
+def read_config(directory: str | Path) -> dict:
+    """onestep's view of a Wan folder: {"kind": "wan", "i2v", "sampling": the teacher's defaults, "max_text"}.
+
+    Sampling follows Wan2.1's pipelines: 50 steps, guidance 5.0, the scheduler's flow shift (3.0 at
+    480p when the folder names none). A folder exported by onestep carries its own in onestep.json.
+    """
+    directory = Path(directory)
+    transformer = json.loads((transformer_dir(directory) / "config.json").read_text())
+    ours = directory / "onestep.json"
+    if ours.is_file():
+        return {"kind": KIND, "i2v": transformer.get("in_channels") != LATENT_CHANNELS, **json.loads(ours.read_text())}
+    scheduler = directory / "scheduler" / "scheduler_config.json"
+    sched = json.loads(scheduler.read_text()) if scheduler.is_file() else {}
+    shift = sched.get("flow_shift") or sched.get("shift") or 3.0
+    sampling = {"kind": "euler", "steps": 50, "guidance": 5.0, "shift": float(shift)}
+    return {"kind": KIND, "i2v": transformer.get("in_channels") != LATENT_CHANNELS, "sampling": sampling, "max_text": TEXT_LEN}
+
+
+def weights_hash(directory: str | Path, sample: int = 1 << 20) -> str:
+    """A fingerprint of the transformer's weights (16 hex digits) without reading 28 GB: each
+    .safetensors file's size, header (names, shapes, dtypes, offsets) and three 1 MiB samples of its
+    data (start, middle, end). Another checkpoint or a fine-tune differs in the samples."""
+    h = hashlib.sha256()
+    for path in sorted(transformer_dir(directory).glob("*.safetensors")):
+        size = path.stat().st_size
+        h.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            h.update(f.read(n))
+            for start in (8 + n, max(8 + n, size // 2), max(8 + n, size - sample)):
+                f.seek(start)
+                h.update(f.read(sample))
+    return h.hexdigest()[:16]
