@@ -11,16 +11,17 @@ from onestep.types import ModelSpec
 SPEC = ModelSpec("wan", 16, 3, 4, 4, (1, 2, 2), 24, 2, 32, 16)
 
 
-def write_cache(folder, n=5, i2v=True, shard=2):
+def write_cache(folder, n=5, i2v=True, shard=2, teacher_hash="abc", text_dim=32, image_dim=8):
+    """A synthetic cache of n clips whose latents are filled with their index (9 frames of 32 x 32)."""
     folder.mkdir(parents=True)
-    manifest = latent_cache.new_manifest("abc", i2v, {"frames": 9, "fps": 16, "height": 32, "width": 32}, (3, 4, 4), 512)
-    latent_cache.atomic_save({"text": torch.zeros(1, 6, 32), "text_mask": torch.ones(1, 6, dtype=torch.bool)}, folder / latent_cache.NEGATIVE)
+    manifest = latent_cache.new_manifest(teacher_hash, i2v, {"frames": 9, "fps": 16, "height": 32, "width": 32}, (3, 4, 4), 512)
+    latent_cache.atomic_save({"text": torch.randn(1, 6, text_dim), "text_mask": torch.ones(1, 6, dtype=torch.bool)}, folder / latent_cache.NEGATIVE)
     for start in range(0, n, shard):
         k = min(shard, n - start)
         ids = torch.arange(start, start + k, dtype=torch.float32)
-        tensors = {"latent": ids.view(k, 1, 1, 1, 1).expand(k, 16, 3, 4, 4).clone(), "text": torch.randn(k, 6, 32), "text_mask": torch.ones(k, 6, dtype=torch.bool)}
+        tensors = {"latent": ids.view(k, 1, 1, 1, 1).expand(k, 16, 3, 4, 4).clone(), "text": torch.randn(k, 6, text_dim), "text_mask": torch.ones(k, 6, dtype=torch.bool)}
         if i2v:
-            tensors |= {"cond_latent": torch.randn(k, 16, 3, 4, 4), "image_tokens": torch.randn(k, 5, 8)}
+            tensors |= {"cond_latent": torch.randn(k, 16, 3, 4, 4), "image_tokens": torch.randn(k, 5, image_dim)}
         manifest = latent_cache.add_shard(folder, manifest, tensors, [{"source": f"{i}.mp4", "prompt": f"clip {i}"} for i in range(start, start + k)])
     return folder
 

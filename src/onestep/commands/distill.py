@@ -13,6 +13,7 @@ import torch
 from onestep import methods, paths
 from onestep.configs.base import override, parse_overrides, to_dict
 from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.data import cache as latent_cache
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
@@ -20,14 +21,37 @@ from onestep.models.io import read_config, save_model, weights_hash
 from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device
 
 
-def resolve(preset: str, teacher: Path | None, overrides: list[str]) -> DistillConfig:
-    """The preset with the overrides applied, the teacher and max_text filled in."""
+def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path | None = None) -> DistillConfig:
+    """The preset with the overrides applied, the teacher, the cache and max_text filled in."""
     if preset not in PRESETS:
         raise UserError(f"unknown distillation preset {preset!r}: choose one of {', '.join(PRESETS)}")
     cfg = override(PRESETS[preset](), parse_overrides(overrides))
     model_dir = Path(teacher or cfg.model.teacher or paths.TEACHER)
     max_text = cfg.data.max_text or read_config(model_dir).get("max_text", 32)
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=dataclasses.replace(cfg.data, max_text=max_text))
+    data_cfg = dataclasses.replace(cfg.data, max_text=max_text, cache=str(data) if data else cfg.data.cache)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=data_cfg)
+
+
+def latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
+    """The run's latent video size: its cache's, for a teacher that needs one (Wan); None for the built-in DiT."""
+    teacher = read_config(cfg.model.teacher)
+    if not cfg.data.cache:
+        if teacher["kind"] != "video_dit":
+            raise UserError(f"{cfg.model.teacher} is a {teacher['kind']} model: it trains on a latent cache; make one with `onestep prepare` and pass --data CACHE")
+        return None
+    if teacher["kind"] == "video_dit":
+        raise UserError(f"the built-in DiT {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out --data")
+    cache = Path(cfg.data.cache)
+    manifest = latent_cache.read_manifest(cache)
+    latent_cache.check_teacher(manifest, cache, weights_hash(cfg.model.teacher), teacher["i2v"])
+    return tuple(manifest["latent_size"])
+
+
+def open_data(cfg: DistillConfig, spec, device, pairs=None):
+    """data(start) -> Batches: the latent cache when the config names one, else the embedded world."""
+    if cfg.data.cache:
+        return latent_cache.CacheData(cfg.data.cache, seed=cfg.train.seed, batch_size=cfg.data.batch_size, spec=spec, device=device)
+    return WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=spec, max_text=cfg.data.max_text, device=device, pairs=pairs)
 
 
 def pairs_manifest(cfg: DistillConfig) -> dict:
@@ -39,7 +63,7 @@ def make_pairs(cfg: DistillConfig, folder: Path, made_with: dict, teacher=None, 
     """Make the missing ODE pairs of this config in `folder` (resumable), with the frozen teacher."""
     device = resolve_device(cfg.parallel.device)
     teacher = teacher or load_role(Path(cfg.model.teacher), device, trainable=False, dtype=DTYPES[cfg.model.dtype])
-    data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=teacher.spec, max_text=cfg.data.max_text, device=device)
+    data = open_data(cfg, teacher.spec, device)
     return ode_pairs.make(teacher, data, folder, cfg.data.pairs, cfg.train.seed, made_with, progress)
 
 
@@ -64,21 +88,25 @@ def sample_grid(max_text: int, shift: float, n: int = 4):
     return write
 
 
-def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], max_steps: int | None = None, progress: bool = True) -> Path:
+def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], data: Path | None = None, max_steps: int | None = None, progress: bool = True) -> Path:
     from onestep.train.trainer import Trainer
 
-    cfg = resolve(preset, teacher, overrides)
+    cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
     device = resolve_device(cfg.parallel.device)
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
-    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype])
+    size = latent_size(cfg)
+    needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
+    if needs_pairs and cfg.data.cache:
+        raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
+    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size)
     pairs = None
-    if any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases)):
+    if needs_pairs:
         made_with = pairs_manifest(cfg)
         folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else make_pairs(cfg, out / ode_pairs.FOLDER, made_with, roles.teacher, progress)
         pairs = ode_pairs.load(folder, cfg.data.pairs.count, made_with, device)
-    data = WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=cfg.data.max_text, device=device, pairs=pairs)
+    batches = open_data(cfg, roles.student.spec, device, pairs)
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
@@ -86,8 +114,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], m
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, indent=2, default=str) + "\n")
-    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every else None
-    return Trainer(cfg, roles, out, data, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
+    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache else None
+    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
 
 
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:

@@ -6,7 +6,8 @@ section.key=value` addresses any field; a phase by its name ("priming.steps=10")
 Presets are Python functions. `pose-paper` is POSE as the paper wrote it on the embedded teacher
 (the bundled student); `pose-tiny` adds three things the paper does not have (its docstring);
 `pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) / (0.5, 0.999), EMA
-0.995, shift 5) and needs the real-model path to run.
+0.995, shift 5); `pose-wan-t2v-1.3b` the same schedule for Wan2.1-T2V-1.3B; both train on a latent cache
+(`--data CACHE`). `pose-wan-tiny` is the tests' size.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class DataConfig:
     tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
     max_text: int = 0  # text tokens per prompt; 0 = the teacher's own (its config.json)
     pairs: PairsConfig = field(default_factory=PairsConfig)
+    cache: str = ""  # a latent cache (`onestep prepare`, data/cache.py); "" = the embedded world
 
     def __post_init__(self):
         unknown = set(self.tracks) - {"shapes", "photocam"}
@@ -215,14 +217,39 @@ def pose_demo() -> DistillConfig:
 
 
 def pose_wan_i2v_14b() -> DistillConfig:
-    """The paper's settings for Wan2.1-I2V-14B (POSE Sec. 4.1); needs the diffusers Wan adapter."""
+    """The paper's settings for Wan2.1-I2V-14B (POSE Sec. 4.1), on a latent cache of the user's videos."""
     return DistillConfig(
         phases=[
             PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
         data=DataConfig(batch_size=32),
-        train=TrainConfig(student_shift=5.0),
+        train=TrainConfig(student_shift=5.0, sample_every=0),
+    )
+
+
+def pose_wan_t2v_1_3b() -> DistillConfig:
+    """POSE's two phases at the paper's schedule on Wan2.1-T2V-1.3B (480p: flow shift 3.0, guidance 5.0,
+    the values of diffusers' Wan2.1-T2V-1.3B example); text-to-video, so no first frame to keep."""
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(guidance=5.0, t_shift=3.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
+            PhaseConfig("equilibrium", PoseConfig(guidance=5.0, consistency_t_shift=3.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+        ],
+        data=DataConfig(batch_size=32),
+        train=TrainConfig(student_shift=3.0, sample_every=0),
+    )
+
+
+def pose_wan_tiny() -> DistillConfig:
+    """Tests: `pose-wan-i2v-14b`'s phases for two steps each on a tiny random Wan (models/wan_tiny.py)."""
+    return DistillConfig(
+        phases=[
+            PhaseConfig("priming", VSDConfig(lora_rank=4), steps=2, lr=1e-4, critic_lr=1e-4, ema_decay=0.0),
+            PhaseConfig("equilibrium", PoseConfig(head_dim=16, queries=2), steps=2, lr=1e-4, critic_lr=1e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
+        ],
+        data=DataConfig(batch_size=2),
+        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
     )
 
 
@@ -239,4 +266,12 @@ def pose_tiny_test() -> DistillConfig:
     )
 
 
-PRESETS = {"pose-tiny": pose_tiny, "pose-paper": pose_paper, "pose-demo": pose_demo, "pose-wan-i2v-14b": pose_wan_i2v_14b, "pose-test": pose_tiny_test}
+PRESETS = {
+    "pose-tiny": pose_tiny,
+    "pose-paper": pose_paper,
+    "pose-demo": pose_demo,
+    "pose-wan-i2v-14b": pose_wan_i2v_14b,
+    "pose-wan-t2v-1.3b": pose_wan_t2v_1_3b,
+    "pose-wan-tiny": pose_wan_tiny,
+    "pose-test": pose_tiny_test,
+}

@@ -23,8 +23,11 @@ from onestep.types import VideoModel
 KIND = "video_dit"
 
 
-def save_model(directory: str | Path, model: VideoDiT, extra: dict | None = None) -> Path:
-    """Write config.json and model.safetensors atomically (temporary names, then rename)."""
+def save_model(directory: str | Path, model: VideoModel, extra: dict | None = None) -> Path:
+    """Write config.json and model.safetensors atomically (temporary names, then rename); a Wan model
+    as a diffusers transformer folder (models/wan.py)."""
+    if isinstance(model, wan.WanModel):
+        return wan.save_wan(directory, model, extra)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"kind": KIND, "model": model.config_dict(), **(extra or {})}
@@ -81,6 +84,7 @@ def load_model(
     directory = Path(directory)
     config = read_config(directory)
     if config["kind"] == wan.KIND:
+        latent_size = latent_size or config.get("latent_size")
         if latent_size is None:
             raise UserError(f"{directory} is a Wan model: give the latent video size (the run's data or --frames/--size) to load it")
         return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype), config

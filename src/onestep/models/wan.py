@@ -237,3 +237,22 @@ def weights_hash(directory: str | Path, sample: int = 1 << 20) -> str:
                 f.seek(start)
                 h.update(f.read(sample))
     return h.hexdigest()[:16]
+
+
+def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None) -> Path:
+    """Write the transformer as a diffusers folder (config.json + safetensors) and onestep's own
+    settings (onestep.json: latent size, sampling, provenance), replacing `directory` only when all is
+    written: a kill leaves the previous export."""
+    import shutil
+
+    directory = Path(directory)
+    tmp, old = directory.with_name(directory.name + ".partial"), directory.with_name(directory.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.transformer.save_pretrained(tmp, safe_serialization=True)
+    (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **(extra or {})}, indent=2) + "\n")
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory

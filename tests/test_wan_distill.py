@@ -1,0 +1,77 @@
+"""Wan in and out: `pose-wan-tiny` distils a tiny random Wan (T2V and I2V) on a latent cache, the run
+is exported as a diffusers folder, and diffusers' own pipeline loaded from it makes, in one step, the
+latent video onestep's one-step sampler makes from the same noise and condition."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from onestep import samplers
+from onestep.commands import distill, export
+from onestep.errors import UserError
+from onestep.models import wan_tiny
+from onestep.models.io import load_model, weights_hash
+from onestep.types import Cond
+from tests.test_cache import write_cache
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+
+
+@pytest.fixture(scope="module", params=["t2v", "i2v"])
+def wan_run(request, tmp_path_factory):
+    """(teacher folder, run folder): two steps of each POSE phase on a 5-clip cache."""
+    i2v = request.param == "i2v"
+    root = tmp_path_factory.mktemp(request.param)
+    teacher = wan_tiny.build(root / "wan", i2v=i2v)
+    cache = write_cache(root / "cache", i2v=i2v, teacher_hash=weights_hash(teacher), text_dim=wan_tiny.TEXT_ENCODER["d_model"], image_dim=wan_tiny.IMAGE_ENCODER["hidden_size"])
+    distill.run(preset="pose-wan-tiny", teacher=teacher, data=cache, out=root / "run", overrides=[], progress=False)
+    return teacher, root / "run", cache
+
+
+def test_the_run_trains_on_the_cache_and_writes_a_wan_student(wan_run):
+    teacher, run, _ = wan_run
+    student, config = load_model(run / "student")
+    assert config["kind"] == "wan" and config["sampling"] == {"kind": "renoise", "steps": 1, "shift": 3.0} and config["latent_size"] == [3, 4, 4]
+    original, _ = load_model(teacher, latent_size=(3, 4, 4))
+    moved = [k for k, v in student.state_dict().items() if not torch.equal(v, original.state_dict()[k])]
+    assert moved, "the student did not move from the teacher"
+    assert json.loads((run / "config.json").read_text())["data"]["cache"]
+
+
+def test_the_diffusers_export_makes_the_students_one_step_video(wan_run, tmp_path):
+    from diffusers import WanImageToVideoPipeline, WanPipeline
+
+    teacher, run, cache = wan_run
+    folder = export.run(run_dir=run, out=tmp_path / "export")
+    student, config = load_model(folder)  # an export is a model folder like any other
+    i2v = config["i2v"]
+    pipe = (WanImageToVideoPipeline if i2v else WanPipeline).from_pretrained(folder).to("cpu")
+    torch.manual_seed(0)
+    noise, text, mask = torch.randn(1, 16, 3, 4, 4), torch.randn(1, 7, wan_tiny.TEXT_ENCODER["d_model"]), torch.ones(1, 7, dtype=torch.bool)
+    cond, kwargs = Cond(text, mask), {}
+    if i2v:
+        image = Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
+        pixels = pipe.video_processor.preprocess(image, height=32, width=32)
+        _, condition = pipe.prepare_latents(pixels, 1, 16, 32, 32, 9, torch.float32, torch.device("cpu"), None, noise.clone())
+        with torch.no_grad():
+            cond = Cond(text, mask, condition[:, 4:], image_tokens=pipe.encode_image(image, torch.device("cpu")))
+        assert torch.equal(condition[:, :4], student.condition_channels(noise, cond)[:, :4])  # the mask as Wan's pipeline builds it
+        kwargs = {"image": image}
+    ours = samplers.renoise(student, noise, cond, times=samplers.student_times(1))
+    padded = torch.cat([text, torch.zeros(1, 512 - 7, text.shape[-1])], 1)
+    theirs = pipe(prompt_embeds=padded, guidance_scale=1.0, num_inference_steps=1, height=32, width=32, num_frames=9, latents=noise.clone(), output_type="latent", **kwargs).frames
+    torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-4)
+
+
+def test_wrong_teacher_or_data_is_one_line_with_the_fix(wan_run, tmp_path):
+    teacher, run, cache = wan_run
+    other = wan_tiny.build(tmp_path / "other", seed=1, i2v=json.loads((teacher / "transformer" / "config.json").read_text())["in_channels"] == 36)
+    with pytest.raises(UserError, match="prepared with another teacher"):
+        distill.run(preset="pose-wan-tiny", teacher=other, data=cache, out=tmp_path / "r1", overrides=[], progress=False)
+    with pytest.raises(UserError, match="trains on a latent cache"):
+        distill.run(preset="pose-wan-tiny", teacher=teacher, out=tmp_path / "r2", overrides=[], progress=False)
+    with pytest.raises(UserError, match="regresses ODE pairs"):
+        distill.run(preset="pose-tiny", teacher=teacher, data=cache, out=tmp_path / "r3", overrides=[], progress=False)
