@@ -73,5 +73,24 @@ def test_wrong_teacher_or_data_is_one_line_with_the_fix(wan_run, tmp_path):
         distill.run(preset="pose-wan-tiny", teacher=other, data=cache, out=tmp_path / "r1", overrides=[], progress=False)
     with pytest.raises(UserError, match="trains on a latent cache"):
         distill.run(preset="pose-wan-tiny", teacher=teacher, out=tmp_path / "r2", overrides=[], progress=False)
+    wrong = "pose-wan-t2v-1.3b" if json.loads((run / "student" / "config.json").read_text())["in_channels"] == 36 else "pose-wan-i2v-14b"
+    with pytest.raises(UserError, match="this preset is for"):
+        distill.run(preset=wrong, teacher=teacher, data=cache, out=tmp_path / "r4", overrides=[], progress=False)
     with pytest.raises(UserError, match="regresses ODE pairs"):
         distill.run(preset="pose-tiny", teacher=teacher, data=cache, out=tmp_path / "r3", overrides=[], progress=False)
+
+
+def test_onestep_sampling_agrees_with_the_wan_pipelines():
+    """benchmarks/wan.py at 3 steps: onestep's guided Euler through the adapter makes the latent video
+    WanPipeline and WanImageToVideoPipeline make (same transformer, noise, prompt, image); its timing
+    is the benchmark's business, not asserted here."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "wan.py"
+    out = subprocess.run([sys.executable, str(script), "--steps", "3", "--rounds", "1", "--frames", "9", "--size", "32", "--threads", "1"], capture_output=True, text=True, check=True).stdout
+    rows = re.findall(r"^\| (T2V|I2V) \|.*\| ([0-9.e+-]+) \(([0-9.]+)\) \|$", out, re.M)
+    assert [r[0] for r in rows] == ["T2V", "I2V"], out
+    assert all(float(diff) < 1e-4 * max(1.0, float(scale)) for _, diff, scale in rows), out

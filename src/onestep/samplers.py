@@ -43,12 +43,15 @@ def euler(
     t_max: float = 1.0,
     cfg_batched: bool = True,
     callback: Callable[[int], None] | None = None,
+    times: Tensor | None = None,
 ) -> Tensor:
     """Integrate the ODE from t_max to 0 in `steps` Euler steps on the shifted grid; returns x0.
 
     NFE = steps with g = 1, 2 * steps with guidance (the POSE paper's count: 100 NFE = 50 x 2).
+    `times` (steps + 1,) replaces the grid, e.g. by a diffusers scheduler's `sigmas` to step exactly as
+    its pipeline does (benchmarks/wan.py).
     """
-    ts = flow.timesteps(steps, shift, t_max, device=noise.device)
+    ts = flow.timesteps(steps, shift, t_max, device=noise.device) if times is None else times.to(noise.device)
     x = noise
     for i in range(steps):
         t = ts[i].expand(x.shape[0])

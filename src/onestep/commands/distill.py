@@ -41,6 +41,9 @@ def latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
         return None
     if teacher["kind"] == "video_dit":
         raise UserError(f"the built-in DiT {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out --data")
+    task = "i2v" if teacher["i2v"] else "t2v"
+    if cfg.model.task and cfg.model.task != task:
+        raise UserError(f"this preset is for {cfg.model.task.upper()} and {cfg.model.teacher} is a {task.upper()} Wan model: pass a Wan2.1-{cfg.model.task.upper()} folder, or a preset for {task.upper()}")
     cache = Path(cfg.data.cache)
     manifest = latent_cache.read_manifest(cache)
     latent_cache.check_teacher(manifest, cache, weights_hash(cfg.model.teacher), teacher["i2v"])

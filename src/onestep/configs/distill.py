@@ -26,10 +26,13 @@ DTYPES = ("float32", "bfloat16")
 class ModelConfig:
     teacher: str = ""  # the teacher's model directory; "" = the bundled teacher (or --teacher)
     dtype: str = "float32"  # the frozen roles' parameters (teacher, EMA); trained roles stay float32
+    task: str = ""  # "i2v" | "t2v": the task a Wan preset was written for (checked against the teacher); "" = either
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise UserError(f"model.dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+        if self.task not in ("", "i2v", "t2v"):
+            raise UserError(f"model.task {self.task!r}: use i2v, t2v or leave it empty")
 
 
 @dataclass
@@ -223,6 +226,7 @@ def pose_wan_i2v_14b() -> DistillConfig:
             PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
+        model=ModelConfig(task="i2v"),
         data=DataConfig(batch_size=32),
         train=TrainConfig(student_shift=5.0, sample_every=0),
     )
@@ -236,6 +240,7 @@ def pose_wan_t2v_1_3b() -> DistillConfig:
             PhaseConfig("priming", VSDConfig(guidance=5.0, t_shift=3.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=5.0, consistency_t_shift=3.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
+        model=ModelConfig(task="t2v"),
         data=DataConfig(batch_size=32),
         train=TrainConfig(student_shift=3.0, sample_every=0),
     )
