@@ -144,8 +144,9 @@ def report(
 
 @app.command()
 def distill(
-    preset: str = typer.Argument(..., help="pose-tiny | pose-paper | pose-demo | pose-wan-i2v-14b"),
-    teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
+    preset: str = typer.Argument(..., help="pose-tiny | pose-paper | pose-demo | pose-wan-i2v-14b | pose-wan-t2v-1.3b | pose-wan-tiny"),
+    teacher: Optional[Path] = typer.Option(None, help="teacher model directory: a onestep model or a Wan2.1 diffusers folder (default assets/teacher)"),
+    data: Optional[Path] = typer.Option(None, help="latent cache from `onestep prepare` (a Wan teacher trains on one; default: the embedded world)"),
     out: Path = typer.Option(..., help="run directory (resumes if it holds checkpoints)"),
     set_: list[str] = typer.Option([], "--set", help="override section.key=value, e.g. --set equilibrium.method.consistency_weight=0 or train.seed=1"),
     max_steps: Optional[int] = typer.Option(None, help="stop after this many more steps (resume later)"),
@@ -153,8 +154,19 @@ def distill(
     """Distill a teacher into a one-step student (phases of a preset, resumable)."""
     from onestep.commands.distill import run
 
-    student = run(preset=preset, teacher=teacher, out=out, overrides=set_, max_steps=max_steps)
+    student = run(preset=preset, teacher=teacher, out=out, overrides=set_, data=data, max_steps=max_steps)
     typer.echo(f"student written to {student}")
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="a `onestep distill` run of a Wan teacher"),
+    out: Path = typer.Option(..., help="the diffusers folder to write"),
+):
+    """Write a distilled Wan student as a diffusers pipeline folder (WanPipeline / WanImageToVideoPipeline.from_pretrained)."""
+    from onestep.commands.export import run
+
+    typer.echo(f"diffusers folder written to {run(run_dir=run_dir, out=out)}")
 
 
 @app.command()
@@ -169,6 +181,23 @@ def pairs(
 
     folder = make(teacher=teacher, out=out, preset=preset, overrides=set_)
     typer.echo(f"ODE pairs written to {folder}")
+
+
+@app.command()
+def prepare(
+    videos: Path = typer.Option(..., help="folder of videos (.mp4 .mov .avi .mkv .webm .gif), each with its caption in NAME.txt beside it"),
+    teacher: Path = typer.Option(..., help="Wan2.1 diffusers folder (T2V or I2V) whose VAE and encoders encode the clips"),
+    out: Path = typer.Option(..., help="cache folder (resumes if it holds a cache)"),
+    frames: int = typer.Option(81, help="frames per clip, 4k + 1"),
+    fps: float = typer.Option(16.0, help="frame rate the clips are sampled at, from each video's start"),
+    size: str = typer.Option("480x832", help="HEIGHTxWIDTH, divisible by 16 (resized to cover, centre-cropped)"),
+    shard_size: int = typer.Option(16, help="clips per shard file (a killed run loses at most one shard)"),
+    negative: Optional[str] = typer.Option(None, help="negative prompt of CFG (default: \"\", as the Wan pipelines)"),
+):
+    """Encode captioned videos once with a Wan teacher's VAE and encoders into a latent cache (resumable)."""
+    from onestep.commands.prepare import run
+
+    run(videos=videos, teacher=teacher, out=out, frames=frames, fps=fps, size=size, shard_size=shard_size, negative=negative, say=typer.echo)
 
 
 @app.command()

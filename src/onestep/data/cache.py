@@ -4,7 +4,8 @@ Layout of CACHE/ (written by `onestep prepare`, commands/prepare.py):
 
     manifest.json              {"kind": "onestep_latent_cache", "version", "teacher": {"hash", "i2v"},
                                 "settings": {"frames", "fps", "height", "width"}, "latent_size": [F, H, W],
-                                "text_len", "shards": [{"file", "clips": [{"source", "prompt"}, ...]}, ...]}
+                                "text_len", "negative": the negative prompt's text,
+                                "shards": [{"file", "clips": [{"source", "prompt"}, ...]}, ...]}
     negative.safetensors       the negative prompt of CFG: text (1, L, D), text_mask (1, L)
     shard_00000.safetensors    per clip: latent (N, 16, F, H, W) (the VAE's normalised latents),
                                text (N, L, D), text_mask (N, L) (the text encoder's states), and for
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from onestep import seeding
@@ -107,19 +109,23 @@ class CacheData:
         want, have = list(spec.video_shape[1:]), self.manifest["latent_size"]
         if want != have:
             raise UserError(f"{self.cache} holds latent videos of {have} and the model was built for {want}: prepare the cache at this size")
-        shards = [load_file(str(self.cache / s["file"])) for s in self.manifest["shards"]]
-        if not shards:
+        self.shards = [safe_open(str(self.cache / s["file"]), framework="pt") for s in self.manifest["shards"]]  # read row by row, never whole
+        self.rows = [(i, r) for i, s in enumerate(self.manifest["shards"]) for r in range(len(s["clips"]))]
+        if not self.rows:
             raise UserError(f"{self.cache} holds no clips yet: run `onestep prepare` on a folder of videos first")
         self.i2v = self.manifest["teacher"]["i2v"]
-        names = FIELDS + (I2V_FIELDS if self.i2v else ())
-        self.tensors = {k: torch.cat([s[k] for s in shards]) for k in names}
+        self.names = FIELDS + (I2V_FIELDS if self.i2v else ())
         neg = load_file(str(self.cache / NEGATIVE))
         self.negative = (neg["text"], neg["text_mask"].bool())
         self.seed, self.batch_size, self.device = seed, batch_size, torch.device(device)
         self._orders: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
-        return self.tensors["latent"].shape[0]
+        return len(self.rows)
+
+    def clip(self, index: int) -> dict[str, torch.Tensor]:
+        shard, row = self.rows[index]
+        return {k: self.shards[shard].get_slice(k)[row : row + 1] for k in self.names}
 
     def indices(self, step: int) -> torch.Tensor:
         """The clips of a step: positions step B .. step B + B - 1 of the epochs' permutations."""
@@ -135,8 +141,9 @@ class CacheData:
         return self._orders[epoch]
 
     def batch(self, step: int) -> Batch:
-        idx = self.indices(step)
-        t = {k: v[idx].to(self.device) for k, v in self.tensors.items()}
+        idx = self.indices(step).tolist()
+        clips = [self.clip(i) for i in idx]
+        t = {k: torch.cat([c[k] for c in clips]).to(self.device) for k in self.names}
         cond = Cond(t["text"].float(), t["text_mask"].bool())
         if self.i2v:
             cond.latent, cond.latent_mask, cond.image_tokens = t["cond_latent"].float(), torch.ones(len(idx), device=self.device), t["image_tokens"].float()

@@ -1,0 +1,345 @@
+"""`onestep prepare`: encode a folder of captioned videos once with a Wan teacher into a latent cache.
+
+Training on real videos never runs the VAE or the encoders: this command writes what they compute
+into CACHE/ in the format of data/cache.py (read by `CacheData`). The encoders are the Wan diffusers
+folder's own, loaded with diffusers' Wan pipeline minus its transformer, and called through the
+pipeline's own code so the cache holds what the pipeline would compute (../shared/METHODS.md 7):
+
+- text: `pipe.encode_prompt(max_sequence_length=512)` (UMT5 states, padding zeroed, (N, 512, D)) and
+  the mask of the real tokens from the pipeline's tokenizer call (the same `prompt_clean`).
+- video: the clip's frames (3, F, H, W) in [-1, 1] VAE-encoded, the latent distribution's mode (its
+  mean, `retrieve_latents(sample_mode="argmax")` as the pipeline encodes images), then normalised per
+  channel as the pipeline does: (z - latents_mean) * (1 / latents_std).
+- image-to-video: `pipe.encode_image(first frame)` (CLIP penultimate tokens) and the condition latent
+  from `pipe.prepare_latents` (the first frame followed by zero pixels, encoded and normalised), less
+  the 4 mask channels that the adapter (models/wan.py) rebuilds.
+
+Clips: every video in VIDEOS (sorted, not recursive) with a caption NAME.txt beside it; `frames`
+frames sampled at `fps` (frame i is the one showing at i / fps from the first frame), resized to cover
+HxW and centre-cropped. A video that cannot be used (no caption, undecodable, too short) is one line
+"NAME: reason" in CACHE/skipped.txt, never a crash; delete its line to try it again.
+
+Resume: clips already in the manifest's shards or in skipped.txt are not redone; shards are written
+every `shard_size` clips, so a killed run loses at most the unfinished one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from onestep import seeding
+from onestep.data.cache import (
+    MANIFEST,
+    NEGATIVE,
+    SKIPPED,
+    add_shard,
+    atomic_save,
+    atomic_write_json,
+    check_teacher,
+    new_manifest,
+    read_manifest,
+)
+from onestep.errors import UserError
+from onestep.models import wan
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
+DEFAULT_NEGATIVE = ""  # the Wan pipelines define no default negative prompt: encode_prompt uses "" when none is given
+EPS = 1e-6  # seconds: a frame stamped at exactly i / fps is the one showing then
+
+
+class Skip(Exception):
+    """A video that cannot be used; the message is the reason written to skipped.txt."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
+    """'480x832' -> (480, 832) (height, width)."""
+    if isinstance(size, str):
+        try:
+            h, w = (int(s) for s in size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size {size!r} is not HEIGHTxWIDTH: pass e.g. --size 480x832") from None
+    else:
+        h, w = size
+    return h, w
+
+
+def check_settings(frames: int, fps: float, height: int, width: int, shard_size: int) -> None:
+    if frames < 1 or (frames - 1) % 4:
+        lo = max(1, (frames - 1) // 4 * 4 + 1)
+        raise UserError(f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use --frames {lo} or {lo + 4}")
+    if height < 16 or width < 16 or height % 16 or width % 16:
+        raise UserError(f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size {max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}")
+    if fps <= 0:
+        raise UserError(f"--fps {fps} is not positive: pass the frame rate to sample the videos at, e.g. --fps 16")
+    if shard_size < 1:
+        raise UserError(f"--shard-size {shard_size} is not positive: pass the clips per shard, e.g. --shard-size 16")
+
+
+def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
+    return ((frames - 1) // 4 + 1, height // 8, width // 8)
+
+
+def check_cache(manifest: dict, cache: Path, teacher_hash: str, i2v: bool, settings: dict) -> None:
+    """An existing cache is resumed only with its own teacher and settings."""
+    check_teacher(manifest, cache, teacher_hash, i2v)
+    have = manifest["settings"]
+    differ = [k for k in settings if have.get(k) != settings[k]]
+    if differ:
+        what = ", ".join(f"{k} {have.get(k)} (this run {settings[k]})" for k in differ)
+        raise UserError(f"{cache} was prepared with other settings: {what}; pass its --frames/--fps/--size to resume it, or use another --out")
+
+
+# ---------------------------------------------------------------------------------------------
+# Videos
+
+
+def list_videos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def caption(video: Path) -> str:
+    path = video.with_suffix(".txt")
+    if not path.is_file():
+        raise Skip(f"no caption {path.name} beside it")
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise Skip(f"cannot read its caption {path.name} ({type(e).__name__})") from e
+    if not text:
+        raise Skip(f"its caption {path.name} is empty")
+    return text
+
+
+def cover_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(h, w, 3) uint8 -> (height, width, 3): resized so it covers height x width, then centre-cropped."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if (h, w) != (height, width):
+        scale = max(height / h, width / w)
+        rh, rw = max(height, round(h * scale)), max(width, round(w * scale))
+        image = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        y0, x0 = (rh - height) // 2, (rw - width) // 2
+        image = image[y0 : y0 + height, x0 : x0 + width]
+    return np.ascontiguousarray(image)
+
+
+def read_clip(path: Path, frames: int, fps: float, height: int, width: int) -> np.ndarray:
+    """(F, H, W, 3) uint8: the frames showing at i / fps (i < F) from the first frame, or Skip with the reason.
+
+    Decoding stops after the last frame needed, so a long video costs only its first F / fps seconds.
+    """
+    import av
+
+    wanted = [i / fps for i in range(frames)]
+    picked: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise Skip("holds no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            start = prev = prev_image = None
+            last_gap = 1 / float(stream.average_rate) if stream.average_rate else 0.0
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    raise Skip("its frames carry no timestamps: re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
+                start = frame.time if start is None else start
+                t = frame.time - start
+                while len(picked) < frames and wanted[len(picked)] < t - EPS:  # times before this frame show the previous one
+                    prev_image = cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                    picked.append(prev_image)
+                if len(picked) == frames:
+                    break
+                if prev is not None and not stream.average_rate:
+                    last_gap = t - (prev.time - start)
+                prev, prev_image = frame, None
+            if prev is None:
+                raise Skip("holds no video frames")
+            end = prev.time - start + last_gap  # the last frame shows until then
+            while len(picked) < frames and wanted[len(picked)] < end - EPS:
+                prev_image = cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                picked.append(prev_image)
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        why = getattr(e, "strerror", None) or (str(e).splitlines() or ["no message"])[0]  # FFmpeg's, without the path
+        raise Skip(f"cannot decode it ({type(e).__name__}: {why})") from e
+    if len(picked) < frames:
+        raise Skip(f"too short: {frames} frames at {fps:g} fps need {wanted[-1]:.2f} s, it has {end:.2f} s")
+    return np.stack(picked)
+
+
+def to_tensor(frames: np.ndarray) -> Tensor:
+    """(F, H, W, 3) uint8 -> (3, F, H, W) float32 in [-1, 1] (as the pipelines' VideoProcessor: x / 255 * 2 - 1)."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255.0 * 2.0 - 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The teacher's encoders
+
+
+class Encoders:
+    """A Wan diffusers folder's VAE, text encoder and (I2V) image encoder, called as its pipeline calls them.
+
+    Loaded in float32 (the pipelines' examples load the VAE and image encoder so; the text encoder too,
+    so the states are exact), without the transformer.
+    """
+
+    def __init__(self, teacher: Path, i2v: bool, device: str | torch.device):
+        from diffusers import WanImageToVideoPipeline, WanPipeline
+
+        try:
+            self.pipe = (WanImageToVideoPipeline if i2v else WanPipeline).from_pretrained(teacher, transformer=None)
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot load the VAE and encoders from {teacher} ({type(e).__name__}: {str(e).splitlines()[0]}): pass a complete Wan2.1 diffusers folder (vae/, text_encoder/, tokenizer/{', image_encoder/, image_processor/' if i2v else ''})") from e
+        for module in self.pipe.components.values():
+            if isinstance(module, torch.nn.Module):
+                module.to(device).float()  # whatever dtype the folder stores (UMT5 is often bf16)
+        self.device, self.i2v = torch.device(device), i2v
+        vae = self.pipe.vae
+        self.mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(self.device)
+        self.inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(self.device)
+
+    @torch.no_grad()
+    def text(self, prompts: list[str]) -> dict[str, Tensor]:
+        """text (N, 512, D) with padding zeroed (`encode_prompt`), text_mask (N, 512) True on the real tokens."""
+        from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+
+        states, _ = self.pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN, device=self.device)
+        tokens = self.pipe.tokenizer([prompt_clean(p) for p in prompts], padding="max_length", max_length=wan.TEXT_LEN, truncation=True, add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        return {"text": states.float().cpu(), "text_mask": tokens.attention_mask.bool()}
+
+    @torch.no_grad()
+    def latent(self, video: Tensor) -> Tensor:
+        """(3, F, H, W) in [-1, 1] -> (1, 16, f, h, w): the mode of the VAE's latent distribution, normalised."""
+        from diffusers.pipelines.wan.pipeline_wan_i2v import retrieve_latents
+
+        z = retrieve_latents(self.pipe.vae.encode(video[None].to(self.device, self.pipe.vae.dtype)), sample_mode="argmax")
+        return ((z.float() - self.mean) * self.inv_std).cpu()
+
+    @torch.no_grad()
+    def condition(self, first: np.ndarray, frames: int) -> dict[str, Tensor]:
+        """From the first frame (H, W, 3) uint8: cond_latent (1, 16, f, h, w) and image_tokens (1, Li, Di)."""
+        from PIL import Image
+
+        pipe, image = self.pipe, Image.fromarray(first)
+        tokens = pipe.encode_image(image, self.device)
+        height, width = first.shape[:2]
+        pixels = pipe.video_processor.preprocess(image, height=height, width=width).to(self.device, torch.float32)
+        g = seeding.seed(0, 0, device=self.device)  # prepare_latents also draws the (unused) noise
+        _, cond = pipe.prepare_latents(pixels, 1, wan.LATENT_CHANNELS, height, width, frames, torch.float32, self.device, g)
+        return {"cond_latent": cond[:, pipe.vae_scale_factor_temporal :].float().cpu(), "image_tokens": tokens.float().cpu()}
+
+    def clip(self, frames: np.ndarray, prompt: str) -> dict[str, Tensor]:
+        """Everything a shard holds for one clip (F, H, W, 3) uint8, each with a leading 1."""
+        out = {"latent": self.latent(to_tensor(frames)), **self.text([prompt])}
+        return out | (self.condition(frames[0], len(frames)) if self.i2v else {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def skipped_names(cache: Path) -> set[str]:
+    path = cache / SKIPPED
+    return {line.split(": ", 1)[0] for line in path.read_text().splitlines() if line} if path.is_file() else set()
+
+
+def run(
+    *,
+    videos: str | Path,
+    teacher: str | Path,
+    out: str | Path,
+    frames: int = 81,
+    fps: float = 16.0,
+    size: str | tuple[int, int] = "480x832",
+    shard_size: int = 16,
+    negative: str | None = None,
+    device: str | torch.device | None = None,
+    max_clips: int | None = None,
+    progress: bool = True,
+    say=print,
+) -> dict:
+    """Encode the videos of `videos` not yet in the cache `out`; returns {"cached", "skipped", "total", "cache"}.
+
+    negative: the CFG negative prompt (default "", as the Wan pipelines). max_clips: stop after this
+    many newly cached clips (their shards written), to be resumed later.
+    """
+    videos, teacher, out = Path(videos), Path(teacher), Path(out)
+    height, width = parse_size(size)
+    check_settings(frames, fps, height, width, shard_size)
+    if not videos.is_dir():
+        raise UserError(f"--videos {videos} is not a folder: pass the folder holding the videos and their NAME.txt captions")
+    if not (teacher / "model_index.json").is_file() or not wan.is_wan(teacher):
+        raise UserError(f"--teacher {teacher} is not a Wan diffusers folder (model_index.json naming a Wan pipeline): pass a Wan2.1 T2V or I2V Diffusers folder")
+    negative = DEFAULT_NEGATIVE if negative is None else negative
+    teacher_hash, i2v = wan.weights_hash(teacher), wan.read_config(teacher)["i2v"]
+    settings = {"frames": frames, "fps": float(fps), "height": height, "width": width}
+
+    manifest = None
+    if (out / MANIFEST).is_file():
+        manifest = read_manifest(out)
+        check_cache(manifest, out, teacher_hash, i2v, settings)
+    done = {c["source"] for s in (manifest or {"shards": []})["shards"] for c in s["clips"]} | skipped_names(out)
+    found = list_videos(videos)
+    if not found:
+        raise UserError(f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and their NAME.txt captions")
+    todo = [p for p in found if p.name not in done]
+    fresh_negative = manifest is None or manifest.get("negative") != negative or not (out / NEGATIVE).is_file()
+    cached, skipped = 0, 0
+    if todo or fresh_negative:
+        out.mkdir(parents=True, exist_ok=True)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        encoders = Encoders(teacher, i2v, device)
+        if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
+            atomic_save(encoders.text([negative]), out / NEGATIVE)
+            manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
+            atomic_write_json(manifest, out / MANIFEST)
+        cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say)
+    total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
+    say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))
+    return {"cached": cached, "skipped": skipped, "total": total, "cache": out}
+
+
+def encode(encoders: Encoders, todo: list[Path], out: Path, manifest: dict, frames: int, fps: float, height: int, width: int, shard_size: int, max_clips: int | None, progress: bool, say) -> tuple[int, int]:
+    """Encode `todo` into shards of `shard_size` clips (the rest at the end); returns (cached, skipped)."""
+    from rich.progress import Progress
+
+    pending: list[tuple[dict, dict[str, Tensor]]] = []  # (manifest entry, tensors) of the unfinished shard
+    cached, skipped = 0, 0
+
+    def flush():
+        nonlocal manifest, pending
+        if pending:
+            tensors = {k: torch.cat([t[k] for _, t in pending]) for k in pending[0][1]}
+            manifest = add_shard(out, manifest, tensors, [c for c, _ in pending])
+            pending = []
+
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("encoding videos", total=len(todo))
+        for path in todo:
+            try:
+                prompt = caption(path)
+                clip = read_clip(path, frames, fps, height, width)
+            except Skip as e:
+                with open(out / SKIPPED, "a") as f:
+                    f.write(f"{path.name}: {e}\n")
+                say(f"skipped {path.name}: {e}")
+                skipped += 1
+            else:
+                pending.append(({"source": path.name, "prompt": prompt}, encoders.clip(clip, prompt)))
+                cached += 1
+                if len(pending) == shard_size:
+                    flush()
+            bar.advance(task)
+            if max_clips is not None and cached >= max_clips:
+                break
+        flush()
+    return cached, skipped
