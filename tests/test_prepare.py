@@ -20,7 +20,7 @@ from onestep.models import wan, wan_tiny
 FPS = 8  # the test videos' frame rate: 12 frames, 1.5 s
 SETTINGS = {"frames": 5, "fps": 4, "size": "32x48"}  # frames 0, 2, 4, 6, 8 of each video; latents (2, 4, 6)
 LATENT = (2, 4, 6)
-GOOD = {"a.mp4": "a red car drives slowly", "b.mov": "a blue bird flies over the sea", "d.gif": "waves on the beach"}
+GOOD = {"a.mp4": "a red car drives slowly", "b.mov": "a blue bird flies over the sea", "d.gif": "a person turns and says there is no time for that"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,10 +54,19 @@ def write_video(path, n: int = 12, codec: str = "libx264") -> None:
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    """3 good captioned videos (h264 .mp4, mpeg4 .mov, .gif), and a truncated one, random bytes, a short one, one without caption."""
+    """3 good captioned videos (h264 .mp4, mpeg4 .mov, and a real clip a package ships: scikit-image's
+    no_time_for_that_tiny.gif, 24 frames at 14 fps), and a truncated one, random bytes, a short one,
+    one without caption."""
+    import shutil
+
+    import skimage
+
     root = tmp_path_factory.mktemp("videos")
     for name, text in GOOD.items():
-        write_video(root / name, codec="mpeg4" if name.endswith(".mov") else "libx264")
+        if name == "d.gif":
+            shutil.copy(os.path.join(os.path.dirname(skimage.__file__), "data", "no_time_for_that_tiny.gif"), root / name)
+        else:
+            write_video(root / name, codec="mpeg4" if name.endswith(".mov") else "libx264")
         (root / name).with_suffix(".txt").write_text(f"  {text}\n")
     write_video(root / "trunc.mp4")
     data = (root / "trunc.mp4").read_bytes()
