@@ -354,3 +354,19 @@ def test_phase_ii_without_the_adversarial_term_builds_no_discriminator_and_draws
         logs.append(update.loss().logs)
     assert "pose/g_adv" in logs[0] and "pose/g_adv" not in logs[1]
     assert logs[0]["pose/consistency"] == logs[1]["pose/consistency"]  # the same generator noise and target draws
+
+
+def test_a_lora_student_trains_only_its_adapter_and_saves_merged(teacher_dir, batch, tmp_path):
+    """model.student_lora_rank: the student and its EMA are LoRAs on their own frozen copies; the
+    saved student is the adapter merged into the base and computes what the LoRA computes."""
+    from onestep.models.io import load_model, save_model
+
+    method = methods.build(PoseConfig(head_dim=32, queries=2))
+    roles = build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"), student_lora_rank=2)
+    assert all("lora_" in n for n in roles.student.names) and len(list(roles.student.parameters())) == len(roles.student.names)
+    run_steps(method, roles, batch, steps=1)
+    x, t = torch.randn(batch.video.shape), torch.full((batch.video.shape[0],), 0.7)
+    moved = roles.student(x, t, batch.cond)
+    assert not torch.allclose(moved, roles.teacher(x, t, batch.cond))
+    saved, _ = load_model(save_model(tmp_path / "student", roles.student, {"role": "student"}))
+    torch.testing.assert_close(saved(x, t, batch.cond), moved, rtol=1e-5, atol=1e-5)

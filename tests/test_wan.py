@@ -148,6 +148,14 @@ def test_a_wan_folder_without_weights_or_transformer_names_what_is_missing(tmp_p
     (tmp_path / "pipe" / "model_index.json").write_text(json.dumps({"_class_name": "WanPipeline"}))
     with pytest.raises(UserError, match="no transformer/config.json"):
         load_model(tmp_path / "pipe", latent_size=SIZE)
+    partial = tmp_path / "partial"
+    tiny_transformer(False).save_pretrained(partial)
+    from safetensors.torch import load_file, save_file
+
+    (weights,) = partial.glob("*.safetensors")
+    save_file({k: v for k, v in load_file(weights).items() if k != "proj_out.weight"}, weights)
+    with pytest.raises(UserError, match="lack 1 tensors"):
+        load_model(partial, latent_size=SIZE)
     folder = tmp_path / "bare"
     tiny_transformer(False).save_pretrained(folder)
     for w in folder.glob("*.safetensors"):

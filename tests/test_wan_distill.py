@@ -20,15 +20,23 @@ from tests.test_cache import write_cache
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
-@pytest.fixture(scope="module", params=["t2v", "i2v"])
-def wan_run(request, tmp_path_factory):
-    """(teacher folder, run folder): two steps of each POSE phase on a 5-clip cache."""
-    i2v = request.param == "i2v"
-    root = tmp_path_factory.mktemp(request.param)
+def distilled(root, i2v: bool, overrides=()):
+    """(teacher folder, run folder, cache): two steps of each POSE phase on a 5-clip cache."""
     teacher = wan_tiny.build(root / "wan", i2v=i2v)
     cache = write_cache(root / "cache", i2v=i2v, teacher_hash=weights_hash(teacher), text_dim=wan_tiny.TEXT_ENCODER["d_model"], image_dim=wan_tiny.IMAGE_ENCODER["hidden_size"])
-    distill.run(preset="pose-wan-tiny", teacher=teacher, data=cache, out=root / "run", overrides=[], progress=False)
+    distill.run(preset="pose-wan-tiny", teacher=teacher, data=cache, out=root / "run", overrides=list(overrides), progress=False)
     return teacher, root / "run", cache
+
+
+@pytest.fixture(scope="module", params=["t2v", "i2v"])
+def wan_run(request, tmp_path_factory):
+    return distilled(tmp_path_factory.mktemp(request.param), request.param == "i2v")
+
+
+def t2v_inputs(width: int):
+    torch.manual_seed(0)
+    noise, text = torch.randn(1, 16, 3, 4, 4), torch.randn(1, 7, width)
+    return noise, text, torch.cat([text, torch.zeros(1, 512 - 7, width)], 1)
 
 
 def test_the_run_trains_on_the_cache_and_writes_a_wan_student(wan_run):
@@ -66,6 +74,25 @@ def test_the_diffusers_export_makes_the_students_one_step_video(wan_run, tmp_pat
     torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-4)
 
 
+def test_a_lora_student_exports_merged_and_as_a_lora_diffusers_loads(tmp_path):
+    """`model.student_lora_rank`: only the adapter trains; the run's student is the adapter merged into
+    the teacher's weights, and `--format lora` loaded into the teacher's pipeline makes the same video."""
+    from diffusers import WanPipeline
+
+    teacher, run, _ = distilled(tmp_path, False, ["--set", "model.student_lora_rank=4"][1:])
+    student, _ = load_model(run / "student")
+    original, _ = load_model(teacher, latent_size=(3, 4, 4))
+    assert any(not torch.equal(v, original.state_dict()[k]) for k, v in student.state_dict().items()), "the adapter did not move"
+    noise, text, padded = t2v_inputs(wan_tiny.TEXT_ENCODER["d_model"])
+    ours = samplers.renoise(student, noise, Cond(text, torch.ones(1, 7, dtype=torch.bool)), times=[1.0])
+    common = dict(prompt_embeds=padded, guidance_scale=1.0, num_inference_steps=1, height=32, width=32, num_frames=9, output_type="latent")
+    merged = WanPipeline.from_pretrained(export.run(run_dir=run, out=tmp_path / "full")).to("cpu")
+    torch.testing.assert_close(merged(latents=noise.clone(), **common).frames, ours, rtol=1e-4, atol=1e-4)
+    pipe = WanPipeline.from_pretrained(teacher).to("cpu")
+    pipe.load_lora_weights(export.run(run_dir=run, out=tmp_path / "lora", format="lora"))
+    torch.testing.assert_close(pipe(latents=noise.clone(), **common).frames, ours, rtol=1e-4, atol=1e-4)
+
+
 def test_wrong_teacher_or_data_is_one_line_with_the_fix(wan_run, tmp_path):
     teacher, run, cache = wan_run
     other = wan_tiny.build(tmp_path / "other", seed=1, i2v=json.loads((teacher / "transformer" / "config.json").read_text())["in_channels"] == 36)
@@ -76,6 +103,8 @@ def test_wrong_teacher_or_data_is_one_line_with_the_fix(wan_run, tmp_path):
     wrong = "pose-wan-t2v-1.3b" if json.loads((run / "student" / "config.json").read_text())["in_channels"] == 36 else "pose-wan-i2v-14b"
     with pytest.raises(UserError, match="this preset is for"):
         distill.run(preset=wrong, teacher=teacher, data=cache, out=tmp_path / "r4", overrides=[], progress=False)
+    with pytest.raises(UserError, match="trained its student in full"):
+        export.run(run_dir=run, out=tmp_path / "lora", format="lora")
     with pytest.raises(UserError, match="regresses ODE pairs"):
         distill.run(preset="pose-tiny", teacher=teacher, data=cache, out=tmp_path / "r3", overrides=[], progress=False)
 

@@ -161,12 +161,13 @@ def distill(
 @app.command()
 def export(
     run_dir: Path = typer.Argument(..., help="a `onestep distill` run of a Wan teacher"),
-    out: Path = typer.Option(..., help="the diffusers folder to write"),
+    out: Path = typer.Option(..., help="the folder to write"),
+    format_: str = typer.Option("diffusers", "--format", help="diffusers (a pipeline folder for from_pretrained) | lora (the student's adapter for pipe.load_lora_weights; a LoRA-trained run)"),
 ):
-    """Write a distilled Wan student as a diffusers pipeline folder (WanPipeline / WanImageToVideoPipeline.from_pretrained)."""
+    """Write a distilled Wan student for diffusers: a pipeline folder, or the LoRA of a LoRA-trained student."""
     from onestep.commands.export import run
 
-    typer.echo(f"diffusers folder written to {run(run_dir=run_dir, out=out)}")
+    typer.echo(f"{format_} export written to {run(run_dir=run_dir, out=out, format=format_)}")
 
 
 @app.command()

@@ -103,7 +103,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
     if needs_pairs and cfg.data.cache:
         raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
-    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size)
+    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank)
     pairs = None
     if needs_pairs:
         made_with = pairs_manifest(cfg)

@@ -1,4 +1,8 @@
-"""`onestep export RUN --out DIR`: a distilled Wan student as a diffusers pipeline folder.
+"""`onestep export RUN --out DIR [--format diffusers|lora]`: a distilled Wan student for diffusers.
+
+`--format lora` (a run with `model.student_lora_rank` > 0) writes the student's adapter (EMA weights)
+alone, DIR/pytorch_lora_weights.safetensors in diffusers' layout: `pipe.load_lora_weights(DIR)` on
+the teacher's pipeline gives the student. `--format diffusers` writes a whole pipeline folder:
 
 The folder is the teacher's pipeline folder with the student's transformer (the run's EMA weights,
 RUN/student) in place of the teacher's, and a `FlowMatchEulerDiscreteScheduler` at the student's
@@ -50,11 +54,20 @@ def student_of(run: Path) -> tuple[Path, dict, Path]:
     return student, json.loads((student / "onestep.json").read_text()), teacher
 
 
-def run(*, run_dir: Path, out: Path) -> Path:
+def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
     student, settings, teacher = student_of(Path(run_dir))
     out = Path(out)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    if format == "lora":
+        if not (student / wan.LORA_FILE).is_file():
+            raise UserError(f"{run_dir} trained its student in full, so it has no LoRA: export --format diffusers, or distill with --set model.student_lora_rank=R")
+        tmp.mkdir(parents=True)
+        shutil.copy2(student / wan.LORA_FILE, tmp / wan.LORA_FILE)
+        (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir), "base": str(teacher)}, indent=2) + "\n")
+        return replace(tmp, out)
+    if format != "diffusers":
+        raise UserError(f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)")
     index = json.loads((teacher / "model_index.json").read_text())
     for name, entry in index.items():
         if name.startswith("_") or name in ("transformer", "scheduler") or entry in (None, [None, None]):
@@ -62,7 +75,7 @@ def run(*, run_dir: Path, out: Path) -> Path:
         link_tree(teacher / name, tmp / name)
     (tmp / "transformer").mkdir(parents=True)
     for path in student.iterdir():
-        if path.name != "onestep.json":
+        if path.name not in ("onestep.json", wan.LORA_FILE):
             shutil.copy2(path, tmp / "transformer" / path.name)
     (tmp / "scheduler").mkdir()
     shift = settings.get("sampling", {}).get("shift", 1.0)
@@ -72,6 +85,10 @@ def run(*, run_dir: Path, out: Path) -> Path:
     (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir)}, indent=2) + "\n")
     if not wan.is_wan(tmp):
         raise UserError(f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}")
+    return replace(tmp, out)
+
+
+def replace(tmp: Path, out: Path) -> Path:
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

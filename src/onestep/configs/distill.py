@@ -27,10 +27,13 @@ class ModelConfig:
     teacher: str = ""  # the teacher's model directory; "" = the bundled teacher (or --teacher)
     dtype: str = "float32"  # the frozen roles' parameters (teacher, EMA); trained roles stay float32
     task: str = ""  # "i2v" | "t2v": the task a Wan preset was written for (checked against the teacher); "" = either
+    student_lora_rank: int = 0  # > 0: train the student as a LoRA of this rank on the teacher's weights (0: in full)
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise UserError(f"model.dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+        if self.student_lora_rank < 0:
+            raise UserError(f"model.student_lora_rank {self.student_lora_rank}: use 0 (train the student in full) or a rank of 1 or more")
         if self.task not in ("", "i2v", "t2v"):
             raise UserError(f"model.task {self.task!r}: use i2v, t2v or leave it empty")
 

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from onestep.errors import UserError
 from onestep.models import wan
+from onestep.models.lora import LoraScore
 from onestep.models.video_dit import DiTConfig, VideoDiT
 from onestep.types import VideoModel
 
@@ -26,12 +27,17 @@ KIND = "video_dit"
 def save_model(directory: str | Path, model: VideoModel, extra: dict | None = None) -> Path:
     """Write config.json and model.safetensors atomically (temporary names, then rename); a Wan model
     as a diffusers transformer folder (models/wan.py)."""
+    weights = None
+    if isinstance(model, LoraScore):  # a LoRA student: its adapter merged into the base weights
+        if isinstance(model.base, wan.WanModel):
+            return wan.save_wan(directory, model.base, extra, weights=model.merged_state_dict(), lora=model.adapter_state_dict())
+        model, weights = model.base, model.merged_state_dict()
     if isinstance(model, wan.WanModel):
         return wan.save_wan(directory, model, extra)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"kind": KIND, "model": model.config_dict(), **(extra or {})}
-    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().contiguous().cpu() for k, v in (weights or model.state_dict()).items()}
     tmp_w, tmp_c = directory / "model.safetensors.partial", directory / "config.json.partial"
     save_file(weights, str(tmp_w))
     tmp_c.write_text(json.dumps(config, indent=2) + "\n")

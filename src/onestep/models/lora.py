@@ -1,6 +1,7 @@
 """The fake score as a LoRA (peft) on the frozen teacher's weights: one set of base weights serves
 both scores, no second full copy. peft initialises B = 0, so the fake score equals the teacher
-exactly at step 0.
+exactly at step 0. The same wrapper on a frozen copy of the weights is a LoRA student and its EMA
+(`model.student_lora_rank`, train/roles.py).
 
 The adapter belongs to the `fake_score` role (`LoraScore`), not to the teacher: it is injected into
 the teacher's modules but switched off there, and switched on only for the duration of a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import Tensor, nn
@@ -54,6 +56,7 @@ class LoraScore(nn.Module):
         self.__dict__["base"] = base  # not a submodule: its weights are the teacher's
         config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=base.lora_targets, lora_dropout=0.0)
         inject_adapter_in_model(config, base, adapter_name=name)
+        self.adapter, self.rank = name, rank
         _toggle(base, False)
         self.names = [n for n, _ in base.named_parameters() if "lora_" in n]
         lookup = dict(base.named_parameters())
@@ -99,3 +102,21 @@ class LoraScore(nn.Module):
         for n, p in zip(self.names, self.lora):
             if n in state:
                 p.data.copy_(state[n])
+
+    # -- export: the adapter merged into the base, or on its own in diffusers' LoRA layout ----------
+
+    @torch.no_grad()
+    def merged_state_dict(self) -> dict[str, Tensor]:
+        """The base module's state with W + scale * B A in place of each adapted weight (nothing modified)."""
+        own = {}
+        for name, tensor in self.base.state_dict().items():
+            if "lora_" not in name:
+                own[name.replace(".base_layer", "")] = tensor.clone()
+        for name, module in self.base.named_modules():
+            if isinstance(module, BaseTunerLayer) and self.adapter in module.lora_A:
+                own[f"{name}.weight"] += module.get_delta_weight(self.adapter).to(own[f"{name}.weight"].dtype)
+        return own
+
+    def adapter_state_dict(self) -> dict[str, Tensor]:
+        """The adapter as peft names it without its adapter name ("...to_q.lora_A.weight")."""
+        return {n.replace(f".{self.adapter}.", "."): p.detach() for n, p in zip(self.names, self.lora)}

@@ -34,6 +34,7 @@ from onestep.errors import UserError
 from onestep.types import Cond, ModelSpec
 
 KIND = "wan"
+LORA_FILE = "pytorch_lora_weights.safetensors"  # diffusers' default LoRA file name
 TEXT_LEN = 512  # diffusers' WanAttnProcessor: "512 is the context length of the text encoder"
 MASK_CHANNELS = 4  # the VAE's temporal compression: latent frame 0 covers pixel frames 0-3
 LATENT_CHANNELS = 16
@@ -198,9 +199,11 @@ def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device
     if not weights:
         raise UserError(f"{folder} has config.json but no .safetensors weights: copy the Wan transformer's weights next to it")
     try:
-        transformer = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype or torch.float32)
+        transformer, info = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype or torch.float32, output_loading_info=True)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load the Wan transformer from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}): the folder is incomplete or from another model") from e
+    if info["missing_keys"]:  # diffusers would start them at random and only warn
+        raise UserError(f"{folder}'s weights lack {len(info['missing_keys'])} tensors of its config.json (e.g. {sorted(info['missing_keys'])[0]}): the weights come from another model; export them again")
     return WanModel(transformer.to(device), latent_size).eval().requires_grad_(False)
 
 
@@ -239,16 +242,32 @@ def weights_hash(directory: str | Path, sample: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
-def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None) -> Path:
+def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, *, weights: dict | None = None, lora: dict | None = None) -> Path:
     """Write the transformer as a diffusers folder (config.json + safetensors) and onestep's own
     settings (onestep.json: latent size, sampling, provenance), replacing `directory` only when all is
-    written: a kill leaves the previous export."""
+    written: a kill leaves the previous export.
+
+    weights: the transformer's state to write instead of its own (a LoRA student merged into its base);
+    lora: the adapter's state ("transformer.<module>.lora_A.weight", ...), also written in diffusers'
+    LoRA layout (pytorch_lora_weights.safetensors, what `pipe.load_lora_weights` reads).
+    """
     import shutil
+
+    from diffusers import WanPipeline
+    from safetensors.torch import save_file
 
     directory = Path(directory)
     tmp, old = directory.with_name(directory.name + ".partial"), directory.with_name(directory.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.transformer.save_pretrained(tmp, safe_serialization=True)
+    if weights is None:
+        model.transformer.save_pretrained(tmp, safe_serialization=True)
+    else:
+        model.transformer.save_config(tmp)
+        state = {k.removeprefix("transformer."): v.contiguous() for k, v in weights.items()}  # names in the adapter -> in the transformer
+        save_file(state, str(tmp / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
+    if lora is not None:
+        layers = {k.removeprefix("transformer."): v.contiguous() for k, v in lora.items()}
+        WanPipeline.save_lora_weights(tmp, transformer_lora_layers=layers, weight_name=LORA_FILE)
     (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **(extra or {})}, indent=2) + "\n")
     if directory.exists():
         shutil.rmtree(old, ignore_errors=True)

@@ -15,6 +15,7 @@ import torch
 
 from onestep import seeding
 from onestep.models.io import load_model
+from onestep.models.lora import LoraScore
 from onestep.types import Roles
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -37,14 +38,27 @@ def load_role(model_dir: Path, device: torch.device, *, trainable: bool, dtype: 
     return model.requires_grad_(trainable).train(trainable)
 
 
-def build_roles(model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None) -> Roles:
+def lora_student(load, seed: int, rank: int) -> tuple[LoraScore, LoraScore]:
+    """(student, EMA) as LoRAs of rank `rank` on their own frozen copies of the teacher's weights: the
+    trained (and averaged) parameters are the adapters alone; the EMA's starts equal to the student's."""
+    seeding.init(seed, -1)
+    student = LoraScore(load(trainable=False), rank, name="student").requires_grad_(True)
+    ema = LoraScore(load(trainable=False), rank, name="student").requires_grad_(False)
+    ema.load_state_dict(student.state_dict())
+    return student, ema
+
+
+def build_roles(
+    model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None, student_lora_rank: int = 0
+) -> Roles:
+    """The run's roles; `student_lora_rank` > 0 trains the student as a LoRA (lora_student)."""
     model_dir = Path(model_dir)
     load = lambda **kw: load_role(model_dir, device, latent_size=latent_size, **kw)  # noqa: E731
-    roles = Roles(
-        teacher=load(trainable=False, dtype=dtype),
-        student=load(trainable=True),  # the student starts as the teacher
-        ema=load(trainable=False),
-    )
+    if student_lora_rank > 0:
+        student, ema = lora_student(load, seed, student_lora_rank)
+    else:
+        student, ema = load(trainable=True), load(trainable=False)  # the student starts as the teacher
+    roles = Roles(teacher=load(trainable=False, dtype=dtype), student=student, ema=ema)
     for phase, method in enumerate(methods):
         for name, how in method.roles.items():
             if getattr(roles, name) is not None:
