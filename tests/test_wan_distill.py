@@ -74,6 +74,38 @@ def test_the_diffusers_export_makes_the_students_one_step_video(wan_run, tmp_pat
     torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-4)
 
 
+def test_onestep_sample_of_the_export_is_the_pipelines_one_step_video(wan_run, tmp_path):
+    """`onestep sample --nfe 1` on the export (its own encoders, the adapter, its VAE) against diffusers'
+    pipeline loaded from the same folder, prompt, first frame and noise: the decoded frames agree."""
+    from diffusers import WanImageToVideoPipeline, WanPipeline
+    from typer.testing import CliRunner
+
+    from onestep.cli import app
+    from onestep.commands.sample import sampler_for, wan_video
+    from onestep.eval.sample import clip_noise
+    from onestep.models.io import read_config
+
+    _, run, _ = wan_run
+    folder = export.run(run_dir=run, out=tmp_path / "export")
+    config = read_config(folder)
+    image, kwargs = None, {}
+    if config["i2v"]:
+        image = tmp_path / "first.png"
+        Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)).save(image)
+        kwargs = {"image": Image.open(image).convert("RGB")}
+    ours, shape = wan_video(folder, config, "a red ball rolls left", image, sampler_for(config, 1, None, None), 0, None, None)
+    pipe = (WanImageToVideoPipeline if config["i2v"] else WanPipeline).from_pretrained(folder).to("cpu")
+    noise = clip_noise(0, 0, (16, 3, 4, 4))[None]
+    theirs = pipe(prompt="a red ball rolls left", guidance_scale=1.0, num_inference_steps=1, height=32, width=32, num_frames=9, latents=noise, output_type="np", **kwargs).frames[0]
+    assert shape == (9, 32, 32) and ours.shape == theirs.shape == (9, 32, 32, 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    args = ["sample", "--model", str(folder), "--prompt", "a red ball rolls left", "--nfe", "1", "--out", str(tmp_path / "v.gif")] + (["--image", str(image)] if image else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and (tmp_path / "v.gif").stat().st_size > 0, result.output
+    result = CliRunner().invoke(app, ["sample", "--model", str(run / "student"), "--prompt", "x", "--out", str(tmp_path / "w.gif")])
+    assert isinstance(result.exception, UserError) and "without its VAE" in str(result.exception)
+
+
 def test_a_lora_student_exports_merged_and_as_a_lora_diffusers_loads(tmp_path):
     """`model.student_lora_rank`: only the adapter trains; the run's student is the adapter merged into
     the teacher's weights, and `--format lora` loaded into the teacher's pipeline makes the same video."""

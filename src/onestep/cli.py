@@ -34,19 +34,21 @@ def teacher(
 
 @app.command()
 def sample(
-    model: Path = typer.Option(..., help="model directory (config.json + model.safetensors)"),
+    model: Path = typer.Option(..., help="model directory: a onestep model, or a Wan diffusers folder (a teacher or an export)"),
     prompt: str = typer.Option(..., help="what the video shows"),
     image: Optional[Path] = typer.Option(None, help="first frame for image-to-video (resized and centre-cropped)"),
     nfe: Optional[int] = typer.Option(None, help="network evaluations: a CFG teacher takes nfe/2 steps, a student nfe steps"),
     steps: Optional[int] = typer.Option(None, help="sampling steps (instead of --nfe)"),
     cfg: Optional[float] = typer.Option(None, help="classifier-free guidance scale for a teacher (1 = none)"),
     seed: int = typer.Option(0, help="noise seed"),
+    frames: Optional[int] = typer.Option(None, help="Wan only: frames (4k + 1; default the export's size, else 81)"),
+    size: Optional[str] = typer.Option(None, help="Wan only: HEIGHTxWIDTH (default the export's size, else 480x832)"),
     out: Path = typer.Option(..., help="output .mp4 or .gif"),
 ):
     """Generate one video."""
     from onestep.commands.sample import run
 
-    run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, say=typer.echo)
+    run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, frames=frames, size=size, say=typer.echo)
 
 
 @app.command()

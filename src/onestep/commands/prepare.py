@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from onestep import seeding
 from onestep.data.cache import (
     MANIFEST,
     NEGATIVE,
@@ -45,6 +44,7 @@ from onestep.data.cache import (
 )
 from onestep.errors import UserError
 from onestep.models import wan
+from onestep.models.wan_pipeline import Encoders
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 DEFAULT_NEGATIVE = ""  # the Wan pipelines define no default negative prompt: encode_prompt uses "" when none is given
@@ -174,73 +174,6 @@ def read_clip(path: Path, frames: int, fps: float, height: int, width: int) -> n
     if len(picked) < frames:
         raise Skip(f"too short: {frames} frames at {fps:g} fps need {wanted[-1]:.2f} s, it has {end:.2f} s")
     return np.stack(picked)
-
-
-def to_tensor(frames: np.ndarray) -> Tensor:
-    """(F, H, W, 3) uint8 -> (3, F, H, W) float32 in [-1, 1] (as the pipelines' VideoProcessor: x / 255 * 2 - 1)."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255.0 * 2.0 - 1.0
-
-
-# ---------------------------------------------------------------------------------------------
-# The teacher's encoders
-
-
-class Encoders:
-    """A Wan diffusers folder's VAE, text encoder and (I2V) image encoder, called as its pipeline calls them.
-
-    Loaded in float32 (the pipelines' examples load the VAE and image encoder so; the text encoder too,
-    so the states are exact), without the transformer.
-    """
-
-    def __init__(self, teacher: Path, i2v: bool, device: str | torch.device):
-        from diffusers import WanImageToVideoPipeline, WanPipeline
-
-        try:
-            self.pipe = (WanImageToVideoPipeline if i2v else WanPipeline).from_pretrained(teacher, transformer=None)
-        except (OSError, ValueError) as e:
-            raise UserError(f"cannot load the VAE and encoders from {teacher} ({type(e).__name__}: {str(e).splitlines()[0]}): pass a complete Wan2.1 diffusers folder (vae/, text_encoder/, tokenizer/{', image_encoder/, image_processor/' if i2v else ''})") from e
-        for module in self.pipe.components.values():
-            if isinstance(module, torch.nn.Module):
-                module.to(device).float()  # whatever dtype the folder stores (UMT5 is often bf16)
-        self.device, self.i2v = torch.device(device), i2v
-        vae = self.pipe.vae
-        self.mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(self.device)
-        self.inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(self.device)
-
-    @torch.no_grad()
-    def text(self, prompts: list[str]) -> dict[str, Tensor]:
-        """text (N, 512, D) with padding zeroed (`encode_prompt`), text_mask (N, 512) True on the real tokens."""
-        from diffusers.pipelines.wan.pipeline_wan import prompt_clean
-
-        states, _ = self.pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN, device=self.device)
-        tokens = self.pipe.tokenizer([prompt_clean(p) for p in prompts], padding="max_length", max_length=wan.TEXT_LEN, truncation=True, add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
-        return {"text": states.float().cpu(), "text_mask": tokens.attention_mask.bool()}
-
-    @torch.no_grad()
-    def latent(self, video: Tensor) -> Tensor:
-        """(3, F, H, W) in [-1, 1] -> (1, 16, f, h, w): the mode of the VAE's latent distribution, normalised."""
-        from diffusers.pipelines.wan.pipeline_wan_i2v import retrieve_latents
-
-        z = retrieve_latents(self.pipe.vae.encode(video[None].to(self.device, self.pipe.vae.dtype)), sample_mode="argmax")
-        return ((z.float() - self.mean) * self.inv_std).cpu()
-
-    @torch.no_grad()
-    def condition(self, first: np.ndarray, frames: int) -> dict[str, Tensor]:
-        """From the first frame (H, W, 3) uint8: cond_latent (1, 16, f, h, w) and image_tokens (1, Li, Di)."""
-        from PIL import Image
-
-        pipe, image = self.pipe, Image.fromarray(first)
-        tokens = pipe.encode_image(image, self.device)
-        height, width = first.shape[:2]
-        pixels = pipe.video_processor.preprocess(image, height=height, width=width).to(self.device, torch.float32)
-        g = seeding.seed(0, 0, device=self.device)  # prepare_latents also draws the (unused) noise
-        _, cond = pipe.prepare_latents(pixels, 1, wan.LATENT_CHANNELS, height, width, frames, torch.float32, self.device, g)
-        return {"cond_latent": cond[:, pipe.vae_scale_factor_temporal :].float().cpu(), "image_tokens": tokens.float().cpu()}
-
-    def clip(self, frames: np.ndarray, prompt: str) -> dict[str, Tensor]:
-        """Everything a shard holds for one clip (F, H, W, 3) uint8, each with a leading 1."""
-        out = {"latent": self.latent(to_tensor(frames)), **self.text([prompt])}
-        return out | (self.condition(frames[0], len(frames)) if self.i2v else {})
 
 
 # ---------------------------------------------------------------------------------------------

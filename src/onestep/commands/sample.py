@@ -1,4 +1,6 @@
-"""`onestep sample`: one video from a prompt (and an optional first frame) with any model directory."""
+"""`onestep sample`: one video from a prompt (and an optional first frame) with any model directory:
+a onestep model, or a Wan diffusers folder (the teacher's, or `onestep export`'s), whose own text and
+image encoders and VAE encode the condition and decode the latents (models/wan_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import torch
 from onestep.errors import UserError
 from onestep.eval.sample import SamplerSpec, generate
 from onestep.media import read_image, write_video
-from onestep.models.io import load_model
+from onestep.models.io import load_model, read_config
+from onestep.types import Cond
 from onestep.models.text import TextEncoder
 
 
@@ -33,9 +36,20 @@ def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | N
     return SamplerSpec("renoise" if student else "euler", n, guidance, shift)
 
 
-def run(*, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, say=print) -> Path:
+def run(
+    *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, frames: int | None = None, size: str | None = None, say=print
+) -> Path:
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise UserError(f"cannot write {out.name}: --out must end in .mp4 or .gif")
+    config = read_config(model_dir)
+    if config["kind"] == "wan":
+        spec = sampler_for(config, nfe, steps, cfg)
+        video, (frames, height, width) = wan_video(model_dir, config, prompt, image, spec, seed, frames, size, say)
+        write_video(out, video, fps=16, scale=1)
+        say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance}; {frames} frames of {width}x{height})")
+        return out
+    if frames is not None or size is not None:
+        raise UserError("--frames and --size are for Wan models: the built-in DiT makes videos of its own size")
     model, config = load_model(model_dir)
     mc = model.config
     first = None
@@ -50,3 +64,34 @@ def run(*, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, st
     write_video(out, video)
     say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance})")
     return out
+
+
+def wan_video(model_dir: Path, config: dict, prompt: str, image: Path | None, spec: SamplerSpec, seed: int, frames: int | None, size: str | None, say=print):
+    """(frames (F, H, W, 3) in [0, 1], (F, H, W)): encoded with the folder's own encoders, sampled
+    through the adapter from `clip_noise(seed, 0)`, decoded with its VAE."""
+    from onestep.commands.prepare import check_settings, latent_size, parse_size
+    from onestep.eval.latency import denoise
+    from onestep.eval.sample import clip_noise
+    from onestep.models.wan_pipeline import Encoders
+
+    if not (Path(model_dir) / "model_index.json").is_file():
+        raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
+    f, h, w = config.get("latent_size") or (0, 0, 0)
+    frames, (height, width) = frames or ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
+    check_settings(frames, 16.0, height, width, 1)
+    latent = latent_size(frames, height, width)
+    model, _ = load_model(model_dir, latent_size=latent)
+    encoders = Encoders(Path(model_dir), config["i2v"], "cpu")
+    text, negative = encoders.text([prompt]), encoders.text([""])
+    cond = Cond(text["text"], text["text_mask"])
+    if config["i2v"]:
+        if image is None:
+            raise UserError(f"{model_dir} is an image-to-video Wan model: pass the first frame with --image")
+        first, note = read_image(image, (height, width))
+        if note:
+            say(note)
+        c = encoders.condition((first * 255).round().astype("uint8"), frames)
+        cond = Cond(text["text"], text["text_mask"], c["cond_latent"], image_tokens=c["image_tokens"])
+    cond = cond.with_negative(negative["text"], negative["text_mask"])
+    x0 = denoise(model, spec, clip_noise(seed, 0, (16, *latent))[None], cond)
+    return encoders.decode(x0)[0], (frames, height, width)
