@@ -155,3 +155,20 @@ def test_onestep_sampling_agrees_with_the_wan_pipelines():
     rows = re.findall(r"^\| (T2V|I2V) \|.*\| ([0-9.e+-]+) \(([0-9.]+)\) \|$", out, re.M)
     assert [r[0] for r in rows] == ["T2V", "I2V"], out
     assert all(float(diff) < 1e-4 * max(1.0, float(scale)) for _, diff, scale in rows), out
+
+
+def test_eval_refuses_a_wan_model_with_the_fix(wan_run, tmp_path):
+    from onestep.commands import eval as eval_cmd
+
+    teacher, _, _ = wan_run
+    with pytest.raises(UserError, match="sample a Wan model with `onestep sample`"):
+        eval_cmd.run(model_dir=teacher, nfe=1, tracks=["shapes"], n=4, photos=None, conditions=None, out=tmp_path / "e", seed=0, featnet=None)
+
+
+def test_the_wan_presets_precision_runs_with_a_full_and_a_lora_student(tmp_path):
+    """pose-wan-i2v-14b's precision (bfloat16 frozen roles, bfloat16 autocast) on the tiny I2V model,
+    with the student in full and as a LoRA: the runs finish and their students are finite."""
+    for rank in (0, 4):
+        teacher, run, _ = distilled(tmp_path / str(rank), True, ["model.dtype=bfloat16", "train.precision=bfloat16", f"model.student_lora_rank={rank}"])
+        student, _ = load_model(run / "student")
+        assert all(torch.isfinite(v.float()).all() for v in student.state_dict().values())

@@ -122,7 +122,7 @@ def run(
     import torch
 
     from onestep.commands.featnet import load as load_featnet
-    from onestep.models.io import load_model
+    from onestep.models.io import load_model, read_config
     from onestep.models.text import TextEncoder
 
     for t in tracks:
@@ -135,6 +135,8 @@ def run(
     if n < 2:
         raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
     # read and check every input before generating anything, so a bad input costs nothing
+    if read_config(model_dir)["kind"] != "video_dit":
+        raise UserError(f"{model_dir} is a Wan model: the evaluation suite measures models of the embedded world (its 32x32 clips and their ground truth); sample a Wan model with `onestep sample`")
     model, config = load_model(model_dir)
     spec = sampler_for(config, nfe, None, None)
     mc = model.config

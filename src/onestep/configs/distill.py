@@ -229,9 +229,9 @@ def pose_wan_i2v_14b() -> DistillConfig:
             PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
-        model=ModelConfig(task="i2v"),
+        model=ModelConfig(task="i2v", dtype="bfloat16"),
         data=DataConfig(batch_size=32),
-        train=TrainConfig(student_shift=5.0, sample_every=0),
+        train=TrainConfig(student_shift=5.0, sample_every=0, precision="bfloat16"),
     )
 
 
@@ -243,9 +243,9 @@ def pose_wan_t2v_1_3b() -> DistillConfig:
             PhaseConfig("priming", VSDConfig(guidance=5.0, t_shift=3.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
             PhaseConfig("equilibrium", PoseConfig(guidance=5.0, consistency_t_shift=3.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
         ],
-        model=ModelConfig(task="t2v"),
+        model=ModelConfig(task="t2v", dtype="bfloat16"),
         data=DataConfig(batch_size=32),
-        train=TrainConfig(student_shift=3.0, sample_every=0),
+        train=TrainConfig(student_shift=3.0, sample_every=0, precision="bfloat16"),
     )
 
 

@@ -38,12 +38,13 @@ def load_role(model_dir: Path, device: torch.device, *, trainable: bool, dtype: 
     return model.requires_grad_(trainable).train(trainable)
 
 
-def lora_student(load, seed: int, rank: int) -> tuple[LoraScore, LoraScore]:
-    """(student, EMA) as LoRAs of rank `rank` on their own frozen copies of the teacher's weights: the
-    trained (and averaged) parameters are the adapters alone; the EMA's starts equal to the student's."""
+def lora_student(load, seed: int, rank: int, dtype: torch.dtype) -> tuple[LoraScore, LoraScore]:
+    """(student, EMA) as LoRAs of rank `rank` on their own frozen copies of the teacher's weights, held
+    in `dtype` like the teacher (peft keeps the adapters in float32): the trained (and averaged)
+    parameters are the adapters alone; the EMA's starts equal to the student's."""
     seeding.init(seed, -1)
-    student = LoraScore(load(trainable=False), rank, name="student").requires_grad_(True)
-    ema = LoraScore(load(trainable=False), rank, name="student").requires_grad_(False)
+    student = LoraScore(load(trainable=False, dtype=dtype), rank, name="student").requires_grad_(True)
+    ema = LoraScore(load(trainable=False, dtype=dtype), rank, name="student").requires_grad_(False)
     ema.load_state_dict(student.state_dict())
     return student, ema
 
@@ -55,7 +56,7 @@ def build_roles(
     model_dir = Path(model_dir)
     load = lambda **kw: load_role(model_dir, device, latent_size=latent_size, **kw)  # noqa: E731
     if student_lora_rank > 0:
-        student, ema = lora_student(load, seed, student_lora_rank)
+        student, ema = lora_student(load, seed, student_lora_rank, dtype)
     else:
         student, ema = load(trainable=True), load(trainable=False)  # the student starts as the teacher
     roles = Roles(teacher=load(trainable=False, dtype=dtype), student=student, ema=ema)
