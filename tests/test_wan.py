@@ -179,3 +179,15 @@ def test_pose_phases_step_on_wan(phase, wan_dir):
     assert all(torch.equal(v, roles.teacher.state_dict()[k]) for k, v in teacher_before.items())
     v = roles.student(torch.randn(2, 16, *SIZE), torch.ones(2), batch.cond)
     assert math.isfinite(flow.x0_from_v(batch.video, v, 1.0).abs().sum().item())
+
+
+@pytest.mark.parametrize("phase", ["priming", "equilibrium"])
+def test_no_tensor_is_made_on_the_default_device_on_wan(phase, wan_dir):
+    """The device trap of tests/test_methods.py on the Wan adapter (and diffusers' code under it):
+    with the default device `meta`, a tensor made without naming a device fails the step."""
+    config = VSDConfig(critic_ratio=1, lora_rank=4) if phase == "priming" else PoseConfig(head_dim=16, queries=2, taps=(0, 2))
+    method = methods.build(config)
+    roles = build_roles(wan_dir, [method], seed=0, device=torch.device("cpu"), latent_size=SIZE)
+    batch = Batch(torch.randn(2, 16, *SIZE), cond_for(roles.teacher.i2v))
+    with torch.device("meta"):
+        run_steps(method, roles, batch, steps=1)
