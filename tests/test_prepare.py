@@ -189,3 +189,26 @@ def test_mismatches_are_user_errors(videos, teachers, tmp_path):
     with pytest.raises(UserError, match="not a Wan diffusers folder"):
         prepare.run(videos=videos, teacher=videos, out=tmp_path / "new", **quiet, **SETTINGS)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_crash_mid_shard_loses_only_that_shard(videos, teachers, tmp_path, monkeypatch):
+    """A run that dies while encoding its second shard (an exception from the encoder, as a kill would
+    stop it) leaves the first shard listed and intact; the next run encodes only the rest."""
+    cache, quiet = tmp_path / "cache", {"progress": False, "say": lambda _: None}
+    encode, calls = prepare.Encoders.clip, []
+
+    def dying(self, frames, prompt):
+        calls.append(prompt)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return encode(self, frames, prompt)
+
+    monkeypatch.setattr(prepare.Encoders, "clip", dying)
+    with pytest.raises(KeyboardInterrupt):
+        prepare.run(videos=videos, teacher=teachers[True], out=cache, shard_size=2, **quiet, **SETTINGS)
+    assert [c["source"] for s in read_manifest(cache)["shards"] for c in s["clips"]] == ["a.mp4", "b.mov"]
+    shard0 = (cache / "shard_00000.safetensors").read_bytes()
+    monkeypatch.setattr(prepare.Encoders, "clip", encode)
+    rest = prepare.run(videos=videos, teacher=teachers[True], out=cache, shard_size=2, **quiet, **SETTINGS)
+    assert rest["cached"] == 1 and rest["total"] == 3 and (cache / "shard_00000.safetensors").read_bytes() == shard0
+    assert not list(cache.glob("*.partial"))
