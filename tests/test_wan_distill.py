@@ -157,12 +157,20 @@ def test_onestep_sampling_agrees_with_the_wan_pipelines():
     assert all(float(diff) < 1e-4 * max(1.0, float(scale)) for _, diff, scale in rows), out
 
 
-def test_eval_refuses_a_wan_model_with_the_fix(wan_run, tmp_path):
+def test_eval_measures_a_wan_export_on_the_users_conditions(wan_run, tmp_path):
+    """`onestep eval --conditions` on a Wan export: the no-ground-truth metrics of videos sampled as
+    `onestep sample` samples them; without --conditions, the one-line fix."""
     from onestep.commands import eval as eval_cmd
 
-    teacher, _, _ = wan_run
-    with pytest.raises(UserError, match="sample a Wan model with `onestep sample`"):
-        eval_cmd.run(model_dir=teacher, nfe=1, tracks=["shapes"], n=4, photos=None, conditions=None, out=tmp_path / "e", seed=0, featnet=None)
+    _, run, _ = wan_run
+    folder = export.run(run_dir=run, out=tmp_path / "export")
+    Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)).save(tmp_path / "first.png")
+    (tmp_path / "c.jsonl").write_text('{"prompt": "a red ball rolls left", "image": "first.png"}\n{"prompt": "waves at dusk", "image": "first.png"}\n')
+    metrics = eval_cmd.run(model_dir=folder, nfe=1, tracks=["shapes"], n=4, photos=None, conditions=tmp_path / "c.jsonl", out=tmp_path / "e", seed=0, featnet=None)
+    assert metrics["n"] == 2 and metrics["nfe"] == 1 and metrics["conditions"] and all(np.isfinite(v) for v in metrics["conditions"].values())
+    assert np.load(tmp_path / "e" / "videos-conditions.npz")["videos"].shape == (2, 9, 32, 32, 3)
+    with pytest.raises(UserError, match="--conditions FILE.jsonl"):
+        eval_cmd.run(model_dir=folder, nfe=1, tracks=["shapes"], n=4, photos=None, conditions=None, out=tmp_path / "f", seed=0, featnet=None)
 
 
 def test_the_wan_presets_precision_runs_with_a_full_and_a_lora_student(tmp_path):

@@ -64,17 +64,25 @@ def load_conditions(path: Path, size: tuple[int, int]) -> list[tuple[str, np.nda
     return out
 
 
-def evaluate_conditions(model, encoder, conditions, spec, config: WorldConfig, seed: int) -> dict:
-    """The user's own prompts and images: only the metrics that need no ground truth."""
+def dit_videos(model, encoder, spec, config: WorldConfig, seed: int):
+    """conditions -> videos (N, F, H, W, 3) of the built-in DiT, in batches."""
     import torch
 
     from onestep.eval.sample import generate
 
-    images = [c[1] for c in conditions]
-    has_image = all(i is not None for i in images)
-    first = torch.stack([torch.from_numpy(i).permute(2, 0, 1) * 2 - 1 for i in images]) if has_image else None
+    def make(conditions):
+        images = [c[1] for c in conditions]
+        first = torch.stack([torch.from_numpy(i).permute(2, 0, 1) * 2 - 1 for i in images]) if all(i is not None for i in images) else None
+        return generate(model, encoder, [c[0] for c in conditions], first, spec, seed=seed, shape=(3, config.frames, config.size, config.size))
+
+    return make
+
+
+def evaluate_conditions(make, conditions, spec) -> dict:
+    """The user's own prompts and images: only the metrics that need no ground truth.
+    make(conditions) -> videos (N, F, H, W, 3) in [0, 1]."""
     t0 = time.perf_counter()
-    videos = generate(model, encoder, [c[0] for c in conditions], first, spec, seed=seed, shape=(3, config.frames, config.size, config.size))
+    videos = make(conditions)
     seconds = (time.perf_counter() - t0) / len(videos)
     rows = []
     for video, (_, image) in zip(videos, conditions):
@@ -136,7 +144,7 @@ def run(
         raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
     # read and check every input before generating anything, so a bad input costs nothing
     if read_config(model_dir)["kind"] != "video_dit":
-        raise UserError(f"{model_dir} is a Wan model: the evaluation suite measures models of the embedded world (its 32x32 clips and their ground truth); sample a Wan model with `onestep sample`")
+        return evaluate_wan(model_dir, nfe, conditions, out, seed, name)
     model, config = load_model(model_dir)
     spec = sampler_for(config, nfe, None, None)
     mc = model.config
@@ -157,7 +165,7 @@ def run(
     encoder = TextEncoder(config.get("max_text", 32))
 
     if user_conditions is not None:
-        metrics, videos = evaluate_conditions(model, encoder, user_conditions, spec, wc, seed)
+        metrics, videos = evaluate_conditions(dit_videos(model, encoder, spec, wc, seed), user_conditions, spec)
         np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
     else:
         results = {}
@@ -180,4 +188,26 @@ def run(
     write_json(out / "metrics.json", metrics)
     if key is not None:
         write_json(out / "key.json", key)
+    return metrics
+
+
+def evaluate_wan(model_dir: Path, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None) -> dict:
+    """A Wan folder on the user's own conditions (`--conditions`): the metrics that need no ground truth,
+    on videos sampled as `onestep sample` samples them (its own encoders and VAE, at the export's size
+    or 81 x 480x832). The embedded world's tracks are 32 x 32 clips of that world: not for Wan."""
+    from onestep.commands.sample import WanSampler
+    from onestep.models.io import read_config
+
+    if conditions is None:
+        raise UserError(f"{model_dir} is a Wan model, and the suite's tracks are the embedded world's 32x32 clips: evaluate it on your own prompts and first frames with --conditions FILE.jsonl")
+    config = read_config(model_dir)
+    spec = sampler_for(config, nfe, None, None)
+    sampler = WanSampler(model_dir, config)
+    user_conditions = load_conditions(conditions, (sampler.height, sampler.width))
+    make = lambda conds: np.stack([sampler(prompt, image, spec, seed, i) for i, (prompt, image) in enumerate(conds)])  # noqa: E731
+    out.mkdir(parents=True, exist_ok=True)
+    metrics, videos = evaluate_conditions(make, user_conditions, spec)
+    np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
+    metrics |= {"model": str(model_dir), "role": config.get("role", "teacher"), "seed": seed} | ({"name": name} if name else {})
+    write_json(out / "metrics.json", metrics)
     return metrics

@@ -66,32 +66,48 @@ def run(
     return out
 
 
-def wan_video(model_dir: Path, config: dict, prompt: str, image: Path | None, spec: SamplerSpec, seed: int, frames: int | None, size: str | None, say=print):
-    """(frames (F, H, W, 3) in [0, 1], (F, H, W)): encoded with the folder's own encoders, sampled
-    through the adapter from `clip_noise(seed, 0)`, decoded with its VAE."""
-    from onestep.commands.prepare import check_settings, latent_size, parse_size
-    from onestep.eval.latency import denoise
-    from onestep.eval.sample import clip_noise
-    from onestep.models.wan_pipeline import Encoders
+class WanSampler:
+    """A Wan diffusers folder ready to sample: its transformer behind the adapter, its own encoders and
+    VAE (models/wan_pipeline.py), at `frames` x `size` (default: an export's own size, else 81 x 480x832)."""
 
-    if not (Path(model_dir) / "model_index.json").is_file():
-        raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
-    f, h, w = config.get("latent_size") or (0, 0, 0)
-    frames, (height, width) = frames or ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
-    check_settings(frames, 16.0, height, width, 1)
-    latent = latent_size(frames, height, width)
-    model, _ = load_model(model_dir, latent_size=latent)
-    encoders = Encoders(Path(model_dir), config["i2v"], "cpu")
-    text, negative = encoders.text([prompt]), encoders.text([""])
-    cond = Cond(text["text"], text["text_mask"])
-    if config["i2v"]:
-        if image is None:
-            raise UserError(f"{model_dir} is an image-to-video Wan model: pass the first frame with --image")
-        first, note = read_image(image, (height, width))
+    def __init__(self, model_dir: Path, config: dict, frames: int | None = None, size: str | None = None):
+        from onestep.commands.prepare import check_settings, latent_size, parse_size
+        from onestep.models.wan_pipeline import Encoders
+
+        if not (Path(model_dir) / "model_index.json").is_file():
+            raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
+        f, h, w = config.get("latent_size") or (0, 0, 0)
+        self.frames, (self.height, self.width) = frames or ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
+        check_settings(self.frames, 16.0, self.height, self.width, 1)
+        self.latent = latent_size(self.frames, self.height, self.width)
+        self.model, _ = load_model(model_dir, latent_size=self.latent)
+        self.encoders, self.i2v, self.name = Encoders(Path(model_dir), config["i2v"], "cpu"), config["i2v"], model_dir
+        self.negative = self.encoders.text([""])
+
+    def __call__(self, prompt: str, first, spec: SamplerSpec, seed: int, index: int = 0):
+        """Frames (F, H, W, 3) in [0, 1] for a prompt and a first frame ((H, W, 3) in [0, 1], or None),
+        from the noise `clip_noise(seed, index)`."""
+        from onestep.eval.latency import denoise
+        from onestep.eval.sample import clip_noise
+
+        text = self.encoders.text([prompt])
+        cond = Cond(text["text"], text["text_mask"])
+        if self.i2v:
+            if first is None:
+                raise UserError(f"{self.name} is an image-to-video Wan model: give the first frame (--image, or \"image\" in --conditions)")
+            c = self.encoders.condition((first * 255).round().astype("uint8"), self.frames)
+            cond = Cond(text["text"], text["text_mask"], c["cond_latent"], image_tokens=c["image_tokens"])
+        cond = cond.with_negative(self.negative["text"], self.negative["text_mask"])
+        x0 = denoise(self.model, spec, clip_noise(seed, index, (16, *self.latent))[None], cond)
+        return self.encoders.decode(x0)[0]
+
+
+def wan_video(model_dir: Path, config: dict, prompt: str, image: Path | None, spec: SamplerSpec, seed: int, frames: int | None, size: str | None, say=print):
+    """(frames (F, H, W, 3) in [0, 1], (F, H, W)) of one prompt (and first frame) from `clip_noise(seed, 0)`."""
+    sampler = WanSampler(model_dir, config, frames, size)
+    first = None
+    if image is not None:
+        first, note = read_image(image, (sampler.height, sampler.width))
         if note:
             say(note)
-        c = encoders.condition((first * 255).round().astype("uint8"), frames)
-        cond = Cond(text["text"], text["text_mask"], c["cond_latent"], image_tokens=c["image_tokens"])
-    cond = cond.with_negative(negative["text"], negative["text_mask"])
-    x0 = denoise(model, spec, clip_noise(seed, 0, (16, *latent))[None], cond)
-    return encoders.decode(x0)[0], (frames, height, width)
+    return sampler(prompt, first, spec, seed), (sampler.frames, sampler.height, sampler.width)
