@@ -39,7 +39,7 @@ def measure(teacher: Path, backbone: str, steps: int, out: Path) -> tuple[dict, 
             batch = next(batches)
             rng = seeding.streams(0, step)
             for update in trainer.methods[0].step(batch, roles, rng, phase_at(cfg, step)[1]):
-                trainer.apply(update, step)
+                trainer.apply([update], step)
     return trainable_state_bytes(trainer.groups, trainer.optimizers, roles.ema), mem.increase_mb
 
 

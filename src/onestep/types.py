@@ -204,6 +204,12 @@ class Batch:
     cond: Cond
     pairs: Pairs | None = None
 
+    def chunk(self, k: int, n: int) -> "Batch":
+        """The k-th of n equal parts along the batch (a rank's or a micro-batch's share of a global batch)."""
+        b = self.video.shape[0] // n
+        part = slice(k * b, (k + 1) * b)
+        return Batch(self.video[part], self.cond.index(part), self.pairs)
+
 
 @dataclass
 class Roles:

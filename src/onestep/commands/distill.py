@@ -18,7 +18,9 @@ from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
 from onestep.models.io import read_config, save_model, weights_hash
-from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device
+from onestep.parallel import launch
+from onestep.parallel.fsdp import full_state, shard_roles
+from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device, student_copy
 
 
 def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path | None = None) -> DistillConfig:
@@ -96,7 +98,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
 
     cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
-    device = resolve_device(cfg.parallel.device)
+    device = launch.init(resolve_device(cfg.parallel.device))
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
     size = latent_size(cfg)
@@ -107,18 +109,34 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     pairs = None
     if needs_pairs:
         made_with = pairs_manifest(cfg)
-        folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else make_pairs(cfg, out / ode_pairs.FOLDER, made_with, roles.teacher, progress)
+        folder = Path(cfg.data.pairs.path) if cfg.data.pairs.path else out / ode_pairs.FOLDER
+        if not cfg.data.pairs.path and launch.rank() == 0:  # made once, by process 0, before the teacher is sharded
+            make_pairs(cfg, folder, made_with, roles.teacher, progress)
+        launch.barrier()
         pairs = ode_pairs.load(folder, cfg.data.pairs.count, made_with, device)
     batches = open_data(cfg, roles.student.spec, device, pairs)
+    several = launch.launched()
+    after_step = shard_roles(roles) if several else None
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
-        return save_model(out / "student", ema, {"role": "student", "preset": preset, "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text})
+        extra = {"role": "student", "preset": preset, "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
+        if not several:
+            return save_model(out / "student", ema, extra)
+        full = full_state(ema)  # every process gathers; process 0 writes it from an unsharded copy
+        if launch.rank() == 0:
+            copy = student_copy(cfg.model.teacher, torch.device("cpu"), seed=cfg.train.seed, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank)
+            copy.load_state_dict({k: v.cpu() for k, v in full.items()})
+            save_model(out / "student", copy, extra)
+        launch.barrier()
+        return out / "student"
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, indent=2, default=str) + "\n")
-    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache else None
-    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export).run(max_steps)
+    if launch.rank() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, indent=2, default=str) + "\n")
+    launch.barrier()
+    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
+    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step).run(max_steps)
 
 
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:

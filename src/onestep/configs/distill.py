@@ -103,10 +103,13 @@ class TrainConfig:
     checkpoint_every: int = 50
     sample_every: int = 100
     threads: int = 2
+    accum: int = 1  # micro-batches per step: each process computes data.batch_size / (processes * accum) clips at a time
 
     def __post_init__(self):
         if self.precision not in DTYPES:
             raise UserError(f"train.precision {self.precision!r}: use one of {', '.join(DTYPES)}")
+        if self.accum < 1:
+            raise UserError(f"train.accum {self.accum}: use 1 (no accumulation) or more micro-batches per step")
 
 
 @dataclass

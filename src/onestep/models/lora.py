@@ -58,8 +58,12 @@ class LoraScore(nn.Module):
         inject_adapter_in_model(config, base, adapter_name=name)
         self.adapter, self.rank = name, rank
         _toggle(base, False)
-        self.names = [n for n, _ in base.named_parameters() if "lora_" in n]
-        lookup = dict(base.named_parameters())
+        self.names = [n for n, _ in base.named_parameters() if "lora_" in n and f".{name}." in n]
+        self.relink()
+
+    def relink(self) -> None:
+        """Point at the adapter's parameters as the base holds them now (after sharding replaced them)."""
+        lookup = dict(self.base.named_parameters())
         self.lora = nn.ParameterList([lookup[n] for n in self.names])
 
     # -- the model border, forwarded to the base with the adapter on -------------------------------

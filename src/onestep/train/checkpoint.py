@@ -24,6 +24,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from onestep.errors import UserError
+from onestep.parallel.launch import barrier, rank
 
 STEP_DIR = re.compile(r"^step_(\d{8})$")
 
@@ -87,16 +88,22 @@ class Checkpointer:
         from one with other settings in a new run directory.
         """
         final, tmp = self.path(step), self.directory / f"step_{step:08d}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        first = rank() == 0  # with several processes, process 0 alone touches the directories
+        if first:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        barrier()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
-            dcp.save(state, checkpoint_id=str(tmp))
-        (tmp / "meta.json").write_text(json.dumps({"step": step, **(meta or {}), "kept": kept}, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        for old in [s for s in self.steps() if not self.kept(s)][: -self.keep]:
-            shutil.rmtree(self.path(old), ignore_errors=True)
+            dcp.save(state, checkpoint_id=str(tmp))  # a collective: each process writes its shards
+        barrier()
+        if first:
+            (tmp / "meta.json").write_text(json.dumps({"step": step, **(meta or {}), "kept": kept}, indent=2))
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+            for old in [s for s in self.steps() if not self.kept(s)][: -self.keep]:
+                shutil.rmtree(self.path(old), ignore_errors=True)
+        barrier()
         return final
 
     def load(self, step: int, state: dict) -> dict:

@@ -49,6 +49,12 @@ def lora_student(load, seed: int, rank: int, dtype: torch.dtype) -> tuple[LoraSc
     return student, ema
 
 
+def student_copy(model_dir: str | Path, device: torch.device, *, seed: int, dtype: torch.dtype = torch.float32, latent_size=None, student_lora_rank: int = 0):
+    """A fresh, unsharded module shaped as the run's student (to load gathered weights into for export)."""
+    load = lambda **kw: load_role(Path(model_dir), device, latent_size=latent_size, **kw)  # noqa: E731
+    return lora_student(load, seed, student_lora_rank, dtype)[1] if student_lora_rank > 0 else load(trainable=False)
+
+
 def build_roles(
     model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None, student_lora_rank: int = 0
 ) -> Roles:

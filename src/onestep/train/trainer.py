@@ -22,6 +22,7 @@ import torch
 
 from onestep import methods, seeding
 from onestep.configs.distill import DistillConfig
+from onestep.errors import UserError
 from onestep.train.checkpoint import Checkpointer, OptimizerState
 from onestep.train.ema import update_ema, warmup_decay
 from onestep.types import Roles
@@ -32,6 +33,23 @@ def process_rank() -> int:
     import torch.distributed as dist
 
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def mean_over_ranks(logs: dict[str, float]) -> dict[str, float]:
+    """Each logged value averaged over the processes (their keys are the same: the same updates ran)."""
+    if world_size() == 1 or not logs:
+        return logs
+    import torch.distributed as dist
+
+    values = torch.tensor([logs[k] for k in sorted(logs)], dtype=torch.float64)
+    dist.all_reduce(values)
+    return dict(zip(sorted(logs), (values / world_size()).tolist()))
 
 
 class Diverged(RuntimeError):
@@ -49,16 +67,22 @@ def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
 
 
 class Trainer:
-    def __init__(self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None):
+    def __init__(self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None, after_step=None):
         """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student
         at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
-        {name: value}) logs `probe/name`."""
+        {name: value}) logs `probe/name`; after_step() ends every step (parallel/fsdp.py's reshard)."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
-        self.on_checkpoint, self.probe = on_checkpoint, probe
+        self.on_checkpoint, self.probe, self.after_step = on_checkpoint, probe, after_step
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
         self.rank = process_rank()
+        # the global batch is n_chunks equal chunks, this process's are `chunks`; chunk c draws from
+        # stream (seed, step, c), so N processes x A micro-batches give the updates of any other split
+        accum, batch = cfg.train.accum, cfg.data.batch_size
+        self.n_chunks, self.chunks = world_size() * accum, [self.rank * accum + m for m in range(accum)]
+        if batch % self.n_chunks:
+            raise UserError(f"data.batch_size {batch} does not split into {world_size()} processes x {accum} micro-batches: use a multiple of {self.n_chunks}")
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
@@ -122,11 +146,11 @@ class Trainer:
         start = self.resume()
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
         batches = self.data(start)
-        writer = SummaryWriter(str(self.out / "logs"))
+        writer = SummaryWriter(str(self.out / "logs")) if self.rank == 0 else _Silent()  # process 0 logs (the values are already means over processes)
         logs: dict[str, list[float]] = defaultdict(list)
         t0, logged = time.time(), start
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("student loss {task.fields[loss]:.4f}"), TimeRemainingColumn()]
-        with Progress(*columns, disable=not self.progress) as bar:
+        with Progress(*columns, disable=not self.progress or self.rank != 0) as bar:
             task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start, loss=float("nan"))
             for step in range(start, end):
                 index, in_phase = phase_at(self.cfg, step)
@@ -134,10 +158,13 @@ class Trainer:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
                 batch = next(batches)
-                rng = seeding.streams(t.seed, step, self.rank, device=self.device)
-                for update in self.methods[index].step(batch, self.roles, rng, in_phase):
-                    for name, value in self.apply(update, step).items():
+                parts = [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
+                plans = [self.methods[index].step(part, self.roles, seeding.streams(t.seed, step, c, device=self.device), in_phase) for part, c in zip(parts, self.chunks)]
+                for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
+                    for name, value in self.apply(list(updates), step).items():
                         logs[name].append(value)
+                if self.after_step is not None:
+                    self.after_step()
                 done = step + 1
                 recent = logs.get("student/loss", [])[-50:]
                 bar.update(task, completed=done, **({"loss": sum(recent) / len(recent)} if recent else {}))
@@ -161,34 +188,51 @@ class Trainer:
         writer.close()
         return self.export_fn(self.roles.ema, end) if self.export_fn is not None else self.out
 
-    def apply(self, update, step: int) -> dict[str, float]:
-        p = self.cfg.phases[self.phase]
+    def apply(self, updates: list, step: int) -> dict[str, float]:
+        """One optimiser step of the updates' group: each micro-batch's loss backpropagated with weight
+        1 / (micro-batches), so the gradient is that of the mean over the global batch (FSDP averages
+        over processes); logs are means over micro-batches and processes."""
+        p, group = self.cfg.phases[self.phase], updates[0].group
         in_phase = phase_at(self.cfg, step)[1]
-        self.only(update.group)
+        self.only(group)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.train.precision == "bfloat16" else nullcontext()
-        with autocast:
-            out = update.loss()
-        loss = out.loss
-        if not math.isfinite(loss.item()):
-            raise self.diverged(step, f"{update.group} loss is {loss.item()}")
-        opt = self.optimizers[update.group]
-        for group in opt.param_groups:
-            group["lr"] = self.base_lr[update.group] * p.lr_scale(in_phase)
+        opt = self.optimizers[group]
+        for g in opt.param_groups:
+            g["lr"] = self.base_lr[group] * p.lr_scale(in_phase)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.groups[update.group], p.grad_clip)
+        logs: dict[str, list[float]] = defaultdict(list)
+        for update in updates:
+            with autocast:
+                out = update.loss()
+            if not math.isfinite(out.loss.item()):
+                raise self.diverged(step, f"{group} loss is {out.loss.item()}")
+            (out.loss / len(updates)).backward()
+            for name, value in {**out.logs, f"{group}/loss": out.loss.item()}.items():
+                logs[name].append(value)
+        norm = torch.nn.utils.clip_grad_norm_(self.groups[group], p.grad_clip)
+        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # sharded gradients: a DTensor
         if not math.isfinite(norm.item()):
-            raise self.diverged(step, f"{update.group} gradient norm is {norm.item()}")
+            raise self.diverged(step, f"{group} gradient norm is {norm.item()}")
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if update.group == "student":
+        if group == "student":
             update_ema(self.roles.ema, self.roles.student, warmup_decay(p.ema_decay, step) if p.ema_warmup else p.ema_decay)
-        return {**out.logs, f"{update.group}/loss": loss.item(), f"{update.group}/grad_norm": norm.item()}
+        return mean_over_ranks({name: float(np.mean(values)) for name, values in logs.items()} | {f"{group}/grad_norm": norm.item()})
 
     def diverged(self, step: int, what: str) -> Diverged:
         last = self.ckpt.latest()
         where = f"the last good checkpoint is {self.ckpt.path(last)}" if last is not None else "no checkpoint was written yet"
         return Diverged(f"training diverged at step {step}: {what}; nothing was stepped or saved after it; {where} (lower the learning rate or raise grad_clip and resume)")
+
+
+class _Silent:
+    """The log writer of processes other than 0."""
+
+    def add_scalar(self, *args, **kwargs) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _ParamOwner(torch.nn.Module):

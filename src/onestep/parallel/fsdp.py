@@ -1,0 +1,61 @@
+"""FSDP2 per role (torch.distributed.fsdp.fully_shard), as torchtitan applies it: each transformer
+block its own unit, then the root, so a block's parameters are gathered only while it runs.
+
+Every role is sharded over all processes: the frozen teacher (no optimiser; a LoRA fake score lives in
+its blocks and is sharded with them), the student, its EMA (updated on the local shards: the EMA's and
+the student's shards line up, the same units over the same mesh) and the small critics (the head, as
+one unit). Parameters become DTensors; optimisers, gradient clipping and DCP checkpoints take them as
+they are. `full_state` gathers a role's whole weights for export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+from torch.distributed.tensor import DTensor
+
+from onestep.models.lora import LoraScore
+from onestep.types import Roles
+
+
+def shard_module(module: nn.Module, reshard: bool = True) -> None:
+    for block in getattr(module, "blocks", []):
+        fully_shard(block, reshard_after_forward=reshard)
+    fully_shard(module, reshard_after_forward=reshard)
+    if hasattr(module, "features"):  # the truncated forward gathers the root's parameters as forward does
+        register_fsdp_forward_method(module, "features")
+
+
+def shard_roles(roles: Roles) -> Callable[[], None]:
+    """Shard every role in place (a LoRA role's adapter inside its base, relinked); returns the call that
+    reshards the frozen ones, for the end of each step.
+
+    A module without trainable parameters keeps its gathered weights from its forward to that call
+    (`reshard_after_forward=False`): a gradient can flow through it (POSE's generator loss through the
+    EMA backbone), and FSDP2 does not gather a module with nothing to train for the backward, which then
+    read freed weights (measured: the generator's gradient norm off by 2.3x against one process).
+    """
+    bases = {id(m.base): m.base for m in roles.present().values() if isinstance(m, LoraScore)}
+    frozen = []
+    for module in [m for m in roles.present().values() if not isinstance(m, LoraScore)] + [b for b in bases.values() if not any(b is m for m in roles.present().values())]:
+        trains = any(p.requires_grad for p in module.parameters())
+        shard_module(module, reshard=trains)
+        if not trains:
+            frozen.append(module)
+    for module in roles.present().values():
+        if isinstance(module, LoraScore):
+            module.relink()
+
+    def reshard() -> None:
+        for module in frozen:
+            for unit in [*getattr(module, "blocks", []), module]:
+                unit.reshard()
+
+    return reshard
+
+
+def full_state(module: nn.Module) -> dict:
+    """The module's whole state dict on every process (a collective: every process calls it)."""
+    return {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in module.state_dict().items()}

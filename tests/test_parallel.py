@@ -1,0 +1,77 @@
+"""Two processes (torchrun, gloo, FSDP2 per role) make the updates of one process with the same
+global batch in as many micro-batches; a checkpoint they write resumes in one process; a batch the
+processes and micro-batches do not divide is refused."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from onestep.commands import distill
+from onestep.errors import UserError
+from tests.tiny import tiny_teacher_dir
+
+# pose-test's phases I and II without the ODE pairs, at a learning rate that moves the weights
+SETTINGS = [
+    "ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0", "data.batch_size=4",
+    "priming.lr=1e-3", "priming.critic_lr=1e-3", "equilibrium.lr=1e-3", "equilibrium.critic_lr=1e-3",
+]  # fmt: skip
+
+
+def torchrun(teacher, out, *extra):
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep.cli", "distill", "pose-test", "--teacher", str(teacher), "--out", str(out)]
+    args += [a for s in SETTINGS for a in ("--set", s)] + list(extra)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def scalars(run) -> dict[str, list[float]]:
+    ea = EventAccumulator(str(run / "logs"))
+    ea.Reload()
+    return {tag: [e.value for e in ea.Scalars(tag)] for tag in ea.Tags()["scalars"] if tag != "train/steps_per_s"}
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    return tiny_teacher_dir(tmp_path_factory.mktemp("teacher") / "teacher")
+
+
+@pytest.fixture(scope="module")
+def one_process(teacher, tmp_path_factory):
+    """One process, the global batch of 4 in 2 micro-batches of 2: chunks 0 and 1."""
+    out = tmp_path_factory.mktemp("one") / "run"
+    distill.run(preset="pose-test", teacher=teacher, out=out, overrides=SETTINGS + ["train.accum=2"], progress=False)
+    return out
+
+
+def test_two_processes_make_the_updates_of_one(teacher, one_process, tmp_path):
+    torchrun(teacher, tmp_path / "two")
+    ours, theirs = load_file(tmp_path / "two" / "student" / "model.safetensors"), load_file(one_process / "student" / "model.safetensors")
+    start = load_file(teacher / "model.safetensors")
+    moved = max((theirs[k] - start[k]).abs().max().item() for k in theirs)
+    differ = max((ours[k] - theirs[k]).abs().max().item() for k in theirs)
+    assert moved > 1e-3 and differ < 1e-5, (moved, differ)  # float reduction order alone
+    a, b = scalars(one_process), scalars(tmp_path / "two")
+    assert set(a) == set(b)
+    for tag in a:
+        torch.testing.assert_close(torch.tensor(b[tag]), torch.tensor(a[tag]), rtol=1e-3, atol=1e-5, msg=tag)
+
+
+def test_a_checkpoint_of_two_processes_resumes_in_one(teacher, one_process, tmp_path):
+    torchrun(teacher, tmp_path / "run", "--max-steps", "4")
+    meta = json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "meta.json").read_text())
+    assert meta["step"] == 4
+    distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "run", overrides=SETTINGS + ["train.accum=2"], progress=False)
+    ours, theirs = load_file(tmp_path / "run" / "student" / "model.safetensors"), load_file(one_process / "student" / "model.safetensors")
+    assert max((ours[k] - theirs[k]).abs().max().item() for k in theirs) < 1e-5
+
+
+def test_a_batch_the_chunks_do_not_divide_is_refused(teacher, tmp_path):
+    with pytest.raises(UserError, match="does not split into 1 processes x 3 micro-batches: use a multiple of 3"):
+        distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "r", overrides=SETTINGS + ["train.accum=3"], progress=False)
