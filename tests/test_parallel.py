@@ -75,3 +75,10 @@ def test_a_checkpoint_of_two_processes_resumes_in_one(teacher, one_process, tmp_
 def test_a_batch_the_chunks_do_not_divide_is_refused(teacher, tmp_path):
     with pytest.raises(UserError, match="does not split into 1 processes x 3 micro-batches: use a multiple of 3"):
         distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "r", overrides=SETTINGS + ["train.accum=3"], progress=False)
+
+
+def test_resuming_with_another_preset_or_setting_names_the_fields(teacher, one_process):
+    with pytest.raises(UserError, match=r"equilibrium.lr \(0.001 there, 0.0005 now\)"):
+        distill.run(preset="pose-test", teacher=teacher, out=one_process, overrides=SETTINGS + ["train.accum=2", "equilibrium.lr=5e-4"], progress=False)
+    with pytest.raises(UserError, match=r"preset \('pose-test' there, 'pose-tiny' now\)"):
+        distill.run(preset="pose-tiny", teacher=teacher, out=one_process, overrides=[], progress=False)

@@ -98,6 +98,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
 
     cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
+    resolved = json.loads(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, default=str))
+    check_resume(out, resolved)  # before anything is loaded or made
     device = launch.init(resolve_device(cfg.parallel.device))
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
@@ -133,10 +135,40 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
 
     if launch.rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, indent=2, default=str) + "\n")
+        (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step).run(max_steps)
+
+
+FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "data.pairs.path")  # how a run is run, not what it trains
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= flatten(v, f"{prefix}{k}.")
+        elif isinstance(v, list) and v and all(isinstance(x, dict) and "name" in x for x in v):  # phases, by name
+            for x in v:
+                out |= flatten({key: val for key, val in x.items() if key != "name"}, f"{prefix}{x['name']}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def check_resume(out: Path, resolved: dict) -> None:
+    """A run directory with checkpoints resumes only with the config that made them (up to FREE_ON_RESUME)."""
+    from onestep.train.checkpoint import Checkpointer
+
+    path = out / "config.json"
+    if not path.is_file() or Checkpointer(out / "checkpoints").latest() is None:
+        return
+    old, new = flatten(json.loads(path.read_text())), flatten(resolved)
+    differ = sorted((k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and not k.startswith(FREE_ON_RESUME)), key=lambda k: (k != "preset", k))
+    if differ:
+        shown = ", ".join(f"{k} ({old.get(k)!r} there, {new.get(k)!r} now)" for k in differ[:4])
+        raise UserError(f"{out} holds checkpoints of another config: {shown}{' ...' if len(differ) > 4 else ''}; resume with the same preset and settings, or pass a new --out")
 
 
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:
