@@ -26,3 +26,4 @@ test-slow: install
 bench: install
 	$(BIN)/python benchmarks/teacher.py
 	$(BIN)/python benchmarks/pose_memory.py
+	$(BIN)/python benchmarks/wan.py
