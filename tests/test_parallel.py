@@ -24,7 +24,7 @@ SETTINGS = [
 
 
 def torchrun(teacher, out, *extra):
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep.cli", "distill", "pose-test", "--teacher", str(teacher), "--out", str(out)]
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep", "distill", "pose-test", "--teacher", str(teacher), "--out", str(out)]
     args += [a for s in SETTINGS for a in ("--set", s)] + list(extra)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)

@@ -1,0 +1,5 @@
+"""`python -m onestep` (and `torchrun ... -m onestep distill ...`): the command line."""
+
+from onestep.cli import main
+
+main()
