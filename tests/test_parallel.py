@@ -82,3 +82,15 @@ def test_resuming_with_another_preset_or_setting_names_the_fields(teacher, one_p
         distill.run(preset="pose-test", teacher=teacher, out=one_process, overrides=SETTINGS + ["train.accum=2", "equilibrium.lr=5e-4"], progress=False)
     with pytest.raises(UserError, match=r"preset \('pose-test' there, 'pose-tiny' now\)"):
         distill.run(preset="pose-tiny", teacher=teacher, out=one_process, overrides=[], progress=False)
+
+
+def test_activation_checkpointing_changes_no_number(teacher, tmp_path):
+    """Each block recomputed in the backward: the same losses, gradients and weights as without."""
+    plain, ac = tmp_path / "plain", tmp_path / "ac"
+    distill.run(preset="pose-test", teacher=teacher, out=plain, overrides=SETTINGS, progress=False)
+    distill.run(preset="pose-test", teacher=teacher, out=ac, overrides=SETTINGS + ["parallel.activation_checkpointing=true"], progress=False)
+    a, b = scalars(plain), scalars(ac)
+    for tag in a:
+        torch.testing.assert_close(torch.tensor(b[tag]), torch.tensor(a[tag]), rtol=1e-5, atol=1e-7, msg=tag)
+    x, y = load_file(plain / "student" / "model.safetensors"), load_file(ac / "student" / "model.safetensors")
+    assert max((x[k] - y[k]).abs().max().item() for k in x) < 1e-6

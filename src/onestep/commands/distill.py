@@ -19,6 +19,7 @@ from onestep.data.world import WorldData
 from onestep.errors import UserError
 from onestep.models.io import read_config, save_model, weights_hash
 from onestep.parallel import launch
+from onestep.parallel.checkpointing import checkpoint_roles
 from onestep.parallel.fsdp import full_state, shard_roles
 from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device, student_copy
 
@@ -117,6 +118,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         launch.barrier()
         pairs = ode_pairs.load(folder, cfg.data.pairs.count, made_with, device)
     batches = open_data(cfg, roles.student.spec, device, pairs)
+    if cfg.parallel.activation_checkpointing:
+        checkpoint_roles(roles)
     several = launch.launched()
     after_step = shard_roles(roles) if several else None
 

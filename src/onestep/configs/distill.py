@@ -115,6 +115,7 @@ class TrainConfig:
 @dataclass
 class ParallelConfig:
     device: str = "cpu"  # "cpu", "cuda", "cuda:N", or "auto" (cuda when there is one)
+    activation_checkpointing: bool = False  # recompute each block's activations in the backward (parallel/checkpointing.py)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from torch import nn
 
 
 def _add(seen: dict, t: torch.Tensor | None) -> None:
+    t = t.to_local() if hasattr(t, "to_local") else t  # a sharded parameter: this process's shard
     if t is not None and torch.is_tensor(t) and t.numel():
         seen.setdefault(t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
 
@@ -26,7 +27,8 @@ def trainable_state_bytes(trainable: dict[str, list[nn.Parameter]], optimizers: 
             # trainer frees it after the step, so it is counted from the parameter, not looked up)
             for ps in trainable.values():
                 for p in ps:
-                    seen.setdefault(p.untyped_storage().data_ptr(), p.untyped_storage().nbytes())
+                    local = p.to_local() if hasattr(p, "to_local") else p
+                    seen.setdefault(local.untyped_storage().data_ptr(), local.untyped_storage().nbytes())
         elif name == "optimizer":
             for opt in optimizers.values():
                 for state in opt.state.values():
