@@ -94,3 +94,31 @@ def test_activation_checkpointing_changes_no_number(teacher, tmp_path):
         torch.testing.assert_close(torch.tensor(b[tag]), torch.tensor(a[tag]), rtol=1e-5, atol=1e-7, msg=tag)
     x, y = load_file(plain / "student" / "model.safetensors"), load_file(ac / "student" / "model.safetensors")
     assert max((x[k] - y[k]).abs().max().item() for k in x) < 1e-6
+
+
+def test_plan_counts_what_training_holds(teacher, tmp_path):
+    """`onestep plan`'s trained-role figures against the tensors a real phase II holds after a step
+    (tests/ tiny DiT, one process): parameters, gradients, Adam's moments and the EMA, within 20%."""
+    from onestep import methods
+    from onestep.commands.plan import plan
+    from onestep.configs.distill import DistillConfig, PhaseConfig
+    from onestep.methods.pose import PoseConfig
+    from onestep.train.memory import trainable_state_bytes
+    from onestep.train.roles import build_roles
+    from onestep.train.trainer import Trainer
+
+    settings = ["ode.steps=0", "priming.steps=0", "equilibrium.method.ode_weight=0"]
+    _, figures = plan("pose-test", 1, teacher=teacher, overrides=settings, size="32x32", frames=8)
+    phase = PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=1)
+    roles = build_roles(teacher, [methods.build(phase.method)], seed=0, device=torch.device("cpu"))
+    trainer = Trainer(DistillConfig(phases=[phase]), roles, tmp_path, None, progress=False)
+    trainer.enter_phase(0, fresh=True)
+    for group, opt in trainer.optimizers.items():  # Adam's moments exist after a step
+        for p in trainer.groups[group]:
+            p.grad = torch.zeros_like(p)
+        opt.step()
+    held = trainable_state_bytes(trainer.groups, trainer.optimizers, roles.ema)
+    planned = figures["roles"]["student"] + figures["roles"]["ema"] + figures["roles"]["disc_head"]
+    assert abs(planned - held["total"]) <= 0.2 * held["total"], (planned, held)
+    lines, big = plan("pose-wan-i2v-14b", 8, gpu_mem=96)
+    assert big["roles"]["student"] == 16 * 16_394_878_784 and "does not fit" in lines[-1]

@@ -173,6 +173,20 @@ def export(
 
 
 @app.command()
+def plan(
+    preset: str = typer.Argument(..., help="a distillation preset, e.g. pose-wan-i2v-14b"),
+    gpus: int = typer.Option(8, help="GPUs the roles are sharded over"),
+    gpu_mem: Optional[float] = typer.Option(None, help="GB per GPU: say whether the run fits"),
+    teacher: Optional[Path] = typer.Option(None, help="the teacher's folder (default: Wan2.1's published config for the Wan presets, else assets/teacher)"),
+    set_: list[str] = typer.Option([], "--set", help="override section.key=value, e.g. --set model.student_lora_rank=64"),
+):
+    """Memory of each role per GPU for a preset, counted on the meta device (no weights read)."""
+    from onestep.commands.plan import run
+
+    run(preset=preset, gpus=gpus, gpu_mem=gpu_mem, teacher=teacher, overrides=set_, say=typer.echo)
+
+
+@app.command()
 def pairs(
     out: Path = typer.Option(..., help="folder for the pairs (resumes if it holds some)"),
     teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),

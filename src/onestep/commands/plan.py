@@ -1,0 +1,149 @@
+"""`onestep plan PRESET --gpus N [--gpu-mem GB]`: the memory of each role per GPU, before renting them.
+
+The run's roles are built on the meta device (no weights read or allocated) from the teacher's
+folder, or for the Wan presets without one from Wan2.1's published configs, and each is counted as
+onestep holds it (docs/scale.md):
+
+    frozen (teacher; a LoRA student's base):   dtype bytes / parameter        (model.dtype)
+    trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two moments)
+    EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
+
+Every role is sharded evenly over the N GPUs (FSDP2). During a step each GPU also holds the frozen
+roles' weights gathered whole (parallel/fsdp.py keeps them from forward to the step's end), so the
+peak adds the full teacher and a frozen EMA. Activations are an estimate, not a measurement:
+34 x tokens x width x 2 bytes per block and sample kept for the backward (Korthikanti et al. 2022,
+bfloat16, attention scores not stored), over the student's blocks and the EMA backbone's up to its
+last tap, for the per-GPU micro-batch; with activation checkpointing 2 x tokens x width x 2 bytes per
+block and sample, plus one block's full set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from onestep import methods
+from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.errors import UserError
+from onestep.models.lora import LoraScore
+from onestep.types import Roles
+
+GB = 1e9
+# Wan2.1's transformers (the folders' transformer/config.json), for planning without the weights
+WAN = {
+    "pose-wan-i2v-14b": dict(num_attention_heads=40, attention_head_dim=128, in_channels=36, ffn_dim=13824, num_layers=40, image_dim=1280, added_kv_proj_dim=5120),
+    "pose-wan-t2v-1.3b": dict(num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30),
+}
+WAN_COMMON = dict(patch_size=(1, 2, 2), out_channels=16, text_dim=4096, freq_dim=256, cross_attn_norm=True, qk_norm="rms_norm_across_heads")
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
+
+
+def meta_model(preset: str, teacher: Path | None, latent: tuple[int, int, int]) -> nn.Module:
+    """The teacher's network on the meta device."""
+    from onestep.models.io import read_config
+
+    if teacher is None and preset in WAN:
+        from diffusers import WanTransformer3DModel
+
+        from onestep.models.wan import WanModel
+
+        with torch.device("meta"):
+            return WanModel(WanTransformer3DModel(**WAN_COMMON, **WAN[preset]), latent)
+    if teacher is None:
+        from onestep import paths
+
+        teacher = paths.TEACHER
+    config = read_config(teacher)
+    with torch.device("meta"):
+        if config["kind"] == "wan":
+            from diffusers import WanTransformer3DModel
+
+            from onestep.models.wan import WanModel, transformer_dir
+
+            return WanModel(WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent)
+        from onestep.models.video_dit import DiTConfig, VideoDiT
+
+        return VideoDiT(DiTConfig(**config["model"]))
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def role_bytes(cfg: DistillConfig, make) -> dict[str, int]:
+    """Bytes of each role as onestep holds them; make() -> a fresh meta copy of the teacher's network."""
+    frozen = DTYPE_BYTES[cfg.model.dtype]
+    teacher = make()
+    n = count(teacher)
+    out = {"teacher": frozen * n}
+    rank = cfg.model.student_lora_rank
+    if rank:
+        with torch.device("meta"):
+            student = LoraScore(make(), rank, name="student")
+        out["student"], out["ema"] = frozen * n + 16 * count(student), frozen * n + 4 * count(student)
+    else:
+        student = make()
+        out["student"], out["ema"] = 16 * n, 4 * n
+    roles = Roles(teacher=teacher, student=student, ema=student)
+    for method in [methods.build(p.method) for p in cfg.phases if p.steps > 0]:
+        for name, how in method.roles.items():
+            if name not in out:
+                with torch.device("meta"):
+                    module = make() if how == "copy" else method.new_role(name, roles)
+                out[name] = 16 * count(module)
+                setattr(roles, name, module)
+    return out
+
+
+def activations(cfg: DistillConfig, model: nn.Module, gpus: int, checkpointing: bool) -> int:
+    spec = model.spec
+    tokens = spec.grid[0] * spec.grid[1] * spec.grid[2]
+    micro = cfg.data.batch_size // (gpus * cfg.train.accum)
+    per_block = tokens * spec.dim * 2  # bytes of one (tokens, width) bfloat16 tensor
+    blocks = spec.depth * 2  # the student's blocks and the EMA backbone's (up to its last tap: at most all)
+    if checkpointing:
+        return micro * (blocks * per_block + 34 * per_block)
+    return micro * blocks * 34 * per_block
+
+
+def plan(
+    preset: str, gpus: int, gpu_mem: float | None = None, teacher: Path | None = None, overrides: list[str] = (), frames: int = 81, size: str = "480x832", checkpointing: bool | None = None
+) -> tuple[list[str], dict]:
+    """(Markdown lines, figures in bytes) of `preset` (with `--set` overrides) on `gpus` GPUs."""
+    from onestep.commands.prepare import latent_size, parse_size
+    from onestep.configs.base import override, parse_overrides
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    if gpus < 1:
+        raise UserError(f"--gpus {gpus}: pass 1 or more")
+    cfg = override(PRESETS[preset](), parse_overrides(list(overrides)))
+    if cfg.data.batch_size % (gpus * cfg.train.accum):
+        raise UserError(f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} micro-batches: use a GPU count that divides it")
+    h, w = parse_size(size)
+    latent = latent_size(frames, h, w)
+    make = lambda: meta_model(preset, teacher, latent)  # noqa: E731
+    model = make()
+    roles = role_bytes(cfg, make)
+    ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing
+    sharded = sum(roles.values()) / gpus
+    gathered = roles["teacher"] + (roles["ema"] if not cfg.model.student_lora_rank else DTYPE_BYTES[cfg.model.dtype] * count(model))
+    acts = {flag: activations(cfg, model, gpus, flag) for flag in (False, True)}
+    peak = sharded + gathered + acts[ac]
+    lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), latent video {latent[0]}x{latent[1]}x{latent[2]}", ""]
+    lines += ["| role | total GB | per GPU (sharded) GB |", "|---|---|---|"]
+    lines += [f"| {name} | {b / GB:.2f} | {b / gpus / GB:.2f} |" for name, b in roles.items()]
+    lines += [f"| frozen roles gathered during a step | | {gathered / GB:.2f} |"]
+    lines += [f"| activations (estimate), without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]
+    verdict = f" on {gpu_mem:g} GB GPUs: {'fits' if peak <= gpu_mem * GB else 'does not fit'}" if gpu_mem else ""
+    lines += ["", f"Peak per GPU ({'with' if ac else 'without'} activation checkpointing): **{peak / GB:.1f} GB**{verdict}."]
+    return lines, {"roles": roles, "sharded": sharded, "gathered": gathered, "activations": acts, "peak": peak}
+
+
+def run(*, preset: str, gpus: int, gpu_mem: float | None, teacher: Path | None, overrides: list[str] = (), say=print) -> dict:
+    lines, figures = plan(preset, gpus, gpu_mem, teacher, overrides)
+    say("\n".join(lines))
+    return figures
+
