@@ -9,8 +9,8 @@ onestep holds it (docs/scale.md):
     EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
 
 Every role is sharded evenly over the N GPUs (FSDP2). During a step each GPU also holds the frozen
-roles' weights gathered whole (parallel/fsdp.py keeps them from forward to the step's end), so the
-peak adds the full teacher and a frozen EMA. Activations are an estimate, not a measurement:
+roles' weights gathered whole (parallel/fsdp.py keeps a role with nothing to train gathered from its
+forward to the step's end: the EMA, and the teacher unless a LoRA fake score trains inside it). Activations are an estimate, not a measurement:
 34 x tokens x width x 2 bytes per block and sample kept for the backward (Korthikanti et al. 2022,
 bfloat16, attention scores not stored), over the student's blocks and the EMA backbone's up to its
 last tap, for the per-GPU micro-batch; with activation checkpointing 2 x tokens x width x 2 bytes per
@@ -129,7 +129,10 @@ def plan(
     roles = role_bytes(cfg, make)
     ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing
     sharded = sum(roles.values()) / gpus
-    gathered = roles["teacher"] + (roles["ema"] if not cfg.model.student_lora_rank else DTYPE_BYTES[cfg.model.dtype] * count(model))
+    # kept gathered from forward to the step's end: the roles with nothing to train (the EMA; the
+    # teacher unless a LoRA fake score trains inside it), beyond the shard each GPU already holds
+    frozen = roles["ema"] + (roles["teacher"] if "fake_score" not in roles else 0)
+    gathered = frozen * (1 - 1 / gpus)
     acts = {flag: activations(cfg, model, gpus, flag) for flag in (False, True)}
     peak = sharded + gathered + acts[ac]
     lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), latent video {latent[0]}x{latent[1]}x{latent[2]}", ""]
