@@ -23,11 +23,16 @@ SETTINGS = [
 ]  # fmt: skip
 
 
-def torchrun(teacher, out, *extra):
+def torchrun_args(teacher, out, *extra) -> list[str]:
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep", "distill", "pose-test", "--teacher", str(teacher), "--out", str(out)]
-    args += [a for s in SETTINGS for a in ("--set", s)] + list(extra)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    return args + [a for s in SETTINGS for a in ("--set", s)] + list(extra)
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def torchrun(teacher, out, *extra):
+    result = subprocess.run(torchrun_args(teacher, out, *extra), capture_output=True, text=True, env=ENV, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -122,3 +127,36 @@ def test_plan_counts_what_training_holds(teacher, tmp_path):
     assert abs(planned - held["total"]) <= 0.2 * held["total"], (planned, held)
     lines, big = plan("pose-wan-i2v-14b", 8, gpu_mem=96)
     assert big["roles"]["student"] == 16 * 16_394_878_784 and "does not fit" in lines[-1]
+
+
+def test_a_process_killed_mid_run_resumes_to_the_uninterrupted_weights(teacher, tmp_path):
+    """SIGKILL one of two processes once a checkpoint exists; torchrun ends the other; the same command
+    resumes from the last checkpoint to the weights of a run never interrupted."""
+    import signal
+    import time
+
+    import psutil
+
+    longer = ("--set", "equilibrium.steps=16")
+    torchrun(teacher, tmp_path / "whole", *longer)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(torchrun_args(teacher, out, *longer), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step_00000006").is_dir() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "onestep" in " ".join(p.cmdline())]
+    assert proc.poll() is None and workers, "the run ended before it could be killed"
+    os.kill(workers[-1].pid, signal.SIGKILL)
+    proc.wait(timeout=120)
+    assert proc.returncode != 0 and not (out / "student").exists()
+    torchrun(teacher, out, *longer)
+    a, b = load_file(tmp_path / "whole" / "student" / "model.safetensors"), load_file(out / "student" / "model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+
+
+def test_two_processes_in_bfloat16_train(teacher, tmp_path):
+    """train.precision=bfloat16 with two processes: FSDP2's mixed precision (bf16 compute, fp32
+    gradient reduction) on the trained roles; the run finishes with finite weights that moved."""
+    torchrun(teacher, tmp_path / "bf16", "--set", "train.precision=bfloat16", "--set", "model.dtype=bfloat16")
+    a, start = load_file(tmp_path / "bf16" / "student" / "model.safetensors"), load_file(teacher / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in a.values()) and max((a[k] - start[k]).abs().max().item() for k in a) > 1e-3

@@ -121,7 +121,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     if cfg.parallel.activation_checkpointing:
         checkpoint_roles(roles)
     several = launch.launched()
-    after_step = shard_roles(roles) if several else None
+    after_step = shard_roles(roles, bf16=cfg.train.precision == "bfloat16") if several else None
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}

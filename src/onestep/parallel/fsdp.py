@@ -12,23 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
-from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
 from torch.distributed.tensor import DTensor
 
 from onestep.models.lora import LoraScore
 from onestep.types import Roles
 
 
-def shard_module(module: nn.Module, reshard: bool = True) -> None:
+def shard_module(module: nn.Module, reshard: bool = True, mp: MixedPrecisionPolicy | None = None) -> None:
+    kw = {"reshard_after_forward": reshard} | ({"mp_policy": mp} if mp is not None else {})
     for block in getattr(module, "blocks", []):
-        fully_shard(block, reshard_after_forward=reshard)
-    fully_shard(module, reshard_after_forward=reshard)
+        fully_shard(block, **kw)
+    fully_shard(module, **kw)
     if hasattr(module, "features"):  # the truncated forward gathers the root's parameters as forward does
         register_fsdp_forward_method(module, "features")
 
 
-def shard_roles(roles: Roles) -> Callable[[], None]:
+def shard_roles(roles: Roles, bf16: bool = False) -> Callable[[], None]:
     """Shard every role in place (a LoRA role's adapter inside its base, relinked); returns the call that
     reshards the frozen ones, for the end of each step.
 
@@ -36,12 +38,16 @@ def shard_roles(roles: Roles) -> Callable[[], None]:
     (`reshard_after_forward=False`): a gradient can flow through it (POSE's generator loss through the
     EMA backbone), and FSDP2 does not gather a module with nothing to train for the backward, which then
     read freed weights (measured: the generator's gradient norm off by 2.3x against one process).
+
+    bf16 (`train.precision=bfloat16`): a trained role computes with bfloat16 copies of its fp32 shards
+    and reduces its gradients in fp32 (FSDP2's MixedPrecisionPolicy); frozen roles keep `model.dtype`.
     """
     bases = {id(m.base): m.base for m in roles.present().values() if isinstance(m, LoraScore)}
     frozen = []
     for module in [m for m in roles.present().values() if not isinstance(m, LoraScore)] + [b for b in bases.values() if not any(b is m for m in roles.present().values())]:
         trains = any(p.requires_grad for p in module.parameters())
-        shard_module(module, reshard=trains)
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 and trains else None
+        shard_module(module, reshard=trains, mp=mp)
         if not trains:
             frozen.append(module)
     for module in roles.present().values():
