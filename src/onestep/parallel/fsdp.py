@@ -35,9 +35,11 @@ def shard_roles(roles: Roles, bf16: bool = False) -> Callable[[], None]:
     reshards the frozen ones, for the end of each step.
 
     A module without trainable parameters keeps its gathered weights from its forward to that call
-    (`reshard_after_forward=False`): a gradient can flow through it (POSE's generator loss through the
-    EMA backbone), and FSDP2 does not gather a module with nothing to train for the backward, which then
-    read freed weights (measured: the generator's gradient norm off by 2.3x against one process).
+    (`reshard_after_forward=False`). Resharded after each forward instead, the frozen roles gave POSE's
+    phase II a generator gradient 2.3x off the single-process one (its norm, measured), while phase I
+    and a frozen DiT's features backpropagated to their input alone are exact either way; keeping
+    either the EMA or the teacher gathered was enough. The cause inside the full step is not pinned
+    down; gathered until the step ends, every logged number matches one process.
 
     bf16 (`train.precision=bfloat16`): a trained role computes with bfloat16 copies of its fp32 shards
     and reduces its gradients in fp32 (FSDP2's MixedPrecisionPolicy); frozen roles keep `model.dtype`.
