@@ -144,7 +144,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step).run(max_steps)
 
 
-FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "data.pairs.path")  # how a run is run, not what it trains
+FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "parallel.activation_checkpointing", "data.pairs.path")  # how a run is run, not what it trains
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
