@@ -160,3 +160,28 @@ def test_two_processes_in_bfloat16_train(teacher, tmp_path):
     torchrun(teacher, tmp_path / "bf16", "--set", "train.precision=bfloat16", "--set", "model.dtype=bfloat16")
     a, start = load_file(tmp_path / "bf16" / "student" / "model.safetensors"), load_file(teacher / "model.safetensors")
     assert all(torch.isfinite(v).all() for v in a.values()) and max((a[k] - start[k]).abs().max().item() for k in a) > 1e-3
+
+
+def test_sequence_parallel_training_makes_the_updates_of_one_process(teacher, tmp_path):
+    """parallel.sp=2: both processes share every sample, each running its blocks on half the tokens
+    (Ulysses attention); the run equals one process with the same batch in one chunk. ST-R1 is off:
+    its finite difference divides by sigma_s^2 = 1e-4 and turns the attention's other summation order
+    (float noise of 1e-7) into head logits 1e-3 apart; with it on the weights still agree to 1e-5."""
+    no_r1 = "equilibrium.method.r1_weight=0"
+    distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "one", overrides=SETTINGS + [no_r1], progress=False)
+    torchrun(teacher, tmp_path / "sp", "--set", "parallel.sp=2", "--set", no_r1)
+    a, b = load_file(tmp_path / "one" / "student" / "model.safetensors"), load_file(tmp_path / "sp" / "student" / "model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    x, y = scalars(tmp_path / "one"), scalars(tmp_path / "sp")
+    for tag in x:
+        torch.testing.assert_close(torch.tensor(y[tag]), torch.tensor(x[tag]), rtol=1e-3, atol=1e-5, msg=tag)
+
+
+def test_sequence_parallelism_refuses_what_it_cannot_split(teacher, tmp_path):
+    from onestep.parallel import sequence
+    from tests.tiny import tiny_teacher
+
+    with pytest.raises(UserError, match="must divide the model's 2 heads and 256 tokens"):
+        sequence.apply(tiny_teacher(), None, 3, 0)
+    with pytest.raises(UserError, match="launch with torchrun"):
+        distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "r", overrides=SETTINGS + ["parallel.sp=2"], progress=False)

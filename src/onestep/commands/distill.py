@@ -118,9 +118,12 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         launch.barrier()
         pairs = ode_pairs.load(folder, cfg.data.pairs.count, made_with, device)
     batches = open_data(cfg, roles.student.spec, device, pairs)
+    several = launch.launched()
+    data_parallel = sequence_parallel(roles, cfg.parallel.sp) if several and cfg.parallel.sp > 1 else None
+    if cfg.parallel.sp > 1 and not several:
+        raise UserError(f"parallel.sp {cfg.parallel.sp} splits each sample over processes: launch with torchrun --nproc-per-node (a multiple of {cfg.parallel.sp})")
     if cfg.parallel.activation_checkpointing:
         checkpoint_roles(roles)
-    several = launch.launched()
     after_step = shard_roles(roles, bf16=cfg.train.precision == "bfloat16") if several else None
 
     def export(ema, step: int) -> Path:
@@ -141,7 +144,23 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
-    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step).run(max_steps)
+    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step, data_parallel=data_parallel).run(max_steps)
+
+
+def sequence_parallel(roles, sp: int) -> tuple[int, int]:
+    """Split every built-in DiT of the run over sequence groups of `sp` processes; returns (data-parallel
+    index, count) for the trainer's chunks."""
+    from onestep.models.lora import LoraScore
+    from onestep.models.video_dit import VideoDiT
+    from onestep.parallel import sequence
+
+    group, index, count = sequence.groups(sp)
+    models = {id(m): m for m in (r.base if isinstance(r, LoraScore) else r for r in roles.present().values()) if hasattr(m, "blocks")}
+    for model in models.values():
+        if not isinstance(model, VideoDiT):
+            raise UserError(f"parallel.sp is built for the built-in DiT, not {type(model).__name__}: leave parallel.sp at 1")
+        sequence.apply(model, group, sp, launch.rank() % sp)
+    return index, count
 
 
 FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "parallel.activation_checkpointing", "data.pairs.path")  # how a run is run, not what it trains

@@ -116,6 +116,11 @@ class TrainConfig:
 class ParallelConfig:
     device: str = "cpu"  # "cpu", "cuda", "cuda:N", or "auto" (cuda when there is one)
     activation_checkpointing: bool = False  # recompute each block's activations in the backward (parallel/checkpointing.py)
+    sp: int = 1  # processes per sequence-parallel group (Ulysses, the built-in DiT; parallel/sequence.py)
+
+    def __post_init__(self):
+        if self.sp < 1:
+            raise UserError(f"parallel.sp {self.sp}: use 1 (no sequence parallelism) or the processes per group")
 
 
 @dataclass

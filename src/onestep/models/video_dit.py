@@ -136,11 +136,12 @@ class SelfAttention(nn.Module):
         self.norm_q = nn.RMSNorm(dim // heads)  # QK-norm (as Wan) keeps logits tame at high lr
         self.norm_k = nn.RMSNorm(dim // heads)
         self.out = nn.Linear(dim, dim)
+        self.attend = F.scaled_dot_product_attention  # (q, k, v, attn_mask) -> y; sequence parallelism swaps it (parallel/sequence.py)
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
         q, k, v = self.qkv(x).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)  # 3 x (B, h, N, d)
         q, k = apply_rope(self.norm_q(q), *rope), apply_rope(self.norm_k(k), *rope)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = self.attend(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).flatten(2))
 
 

@@ -67,10 +67,15 @@ def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
 
 
 class Trainer:
-    def __init__(self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None, after_step=None):
+    def __init__(
+        self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None, after_step=None,
+        data_parallel: tuple[int, int] | None = None,
+    ):  # fmt: skip
         """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student
         at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
-        {name: value}) logs `probe/name`; after_step() ends every step (parallel/fsdp.py's reshard)."""
+        {name: value}) logs `probe/name`; after_step() ends every step (parallel/fsdp.py's reshard);
+        data_parallel = (this process's index, count) among the processes that take different samples
+        (default: every process; the processes of a sequence-parallel group share theirs)."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
         self.on_checkpoint, self.probe, self.after_step = on_checkpoint, probe, after_step
@@ -80,9 +85,10 @@ class Trainer:
         # the global batch is n_chunks equal chunks, this process's are `chunks`; chunk c draws from
         # stream (seed, step, c), so N processes x A micro-batches give the updates of any other split
         accum, batch = cfg.train.accum, cfg.data.batch_size
-        self.n_chunks, self.chunks = world_size() * accum, [self.rank * accum + m for m in range(accum)]
+        index, count = data_parallel or (self.rank, world_size())
+        self.n_chunks, self.chunks = count * accum, [index * accum + m for m in range(accum)]
         if batch % self.n_chunks:
-            raise UserError(f"data.batch_size {batch} does not split into {world_size()} processes x {accum} micro-batches: use a multiple of {self.n_chunks}")
+            raise UserError(f"data.batch_size {batch} does not split into {count} processes x {accum} micro-batches: use a multiple of {self.n_chunks}")
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
