@@ -27,3 +27,4 @@ bench: install
 	$(BIN)/python benchmarks/teacher.py
 	$(BIN)/python benchmarks/pose_memory.py
 	$(BIN)/python benchmarks/wan.py
+	$(BIN)/python benchmarks/scale.py
