@@ -46,7 +46,8 @@ def measure(teacher: Path, steps: int, batch: int, checkpointing: bool) -> dict:
     roles = build_roles(teacher, [methods.build(phase.method)], seed=0, device=torch.device("cpu"))
     if checkpointing:
         checkpoint_roles(roles)
-    after = shard_roles(roles) if launch.launched() else (lambda: None)
+    if launch.launched():
+        shard_roles(roles)
     trainer = Trainer(cfg, roles, Path(tempfile.mkdtemp()), WorldData(seed=0, batch_size=batch, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=32), progress=False)
     trainer.enter_phase(0, fresh=True)
     batches, times = trainer.data(0), []
@@ -59,7 +60,6 @@ def measure(teacher: Path, steps: int, batch: int, checkpointing: bool) -> dict:
             plans = [trainer.methods[0].step(p, roles, seeding.streams(0, step, c), phase_at(cfg, step)[1]) for p, c in zip(parts, trainer.chunks)]
             for updates in zip(*plans):
                 trainer.apply(list(updates), step)
-            after()
             launch.barrier()
             times.append(time.perf_counter() - start)
     state = trainable_state_bytes(trainer.groups, trainer.optimizers, roles.ema)
@@ -67,13 +67,14 @@ def measure(teacher: Path, steps: int, batch: int, checkpointing: bool) -> dict:
 
 
 def run(args, processes: int, checkpointing: bool) -> dict:
-    worker = [__file__, "--teacher", str(args.teacher), "--steps", str(args.steps), "--batch", str(args.batch), "--worker"] + (["--checkpointing"] if checkpointing else [])
+    results = Path(tempfile.mkdtemp())  # each process writes its own file: their stdout interleaves
+    worker = [__file__, "--teacher", str(args.teacher), "--steps", str(args.steps), "--batch", str(args.batch), "--worker", str(results)] + (["--checkpointing"] if checkpointing else [])
     if processes == 1:
         cmd, env = [sys.executable, *worker], {**os.environ, "OMP_NUM_THREADS": "2"}
     else:
         cmd, env = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes), *worker], {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    rows = [json.loads(f.read_text()) for f in results.glob("rank*.json")]
     return max(rows, key=lambda r: r["state"]["total"])  # the process holding the most
 
 
@@ -82,12 +83,13 @@ def main() -> None:
     p.add_argument("--teacher", type=Path, default=paths.TEACHER)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--worker", action="store_true", help="internal: measure in this process and print JSON")
+    p.add_argument("--worker", type=Path, default=None, help="internal: measure in this process, write JSON into this folder")
     p.add_argument("--checkpointing", action="store_true")
     args = p.parse_args()
     if args.worker:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-        print(json.dumps(measure(args.teacher, args.steps, args.batch, args.checkpointing)), flush=True)
+        result = measure(args.teacher, args.steps, args.batch, args.checkpointing)
+        (args.worker / f"rank{result['rank']}.json").write_text(json.dumps(result))
         return
     one, two, ac = run(args, 1, False), run(args, 2, False), run(args, 1, True)
     mb = lambda b: b / 2**20  # noqa: E731

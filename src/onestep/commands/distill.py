@@ -124,7 +124,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         raise UserError(f"parallel.sp {cfg.parallel.sp} splits each sample over processes: launch with torchrun --nproc-per-node (a multiple of {cfg.parallel.sp})")
     if cfg.parallel.activation_checkpointing:
         checkpoint_roles(roles)
-    after_step = shard_roles(roles, bf16=cfg.train.precision == "bfloat16") if several else None
+    if several:
+        shard_roles(roles, bf16=cfg.train.precision == "bfloat16")
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
@@ -144,7 +145,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
-    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, after_step=after_step, data_parallel=data_parallel).run(max_steps)
+    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
 
 
 def sequence_parallel(roles, sp: int) -> tuple[int, int]:

@@ -8,9 +8,8 @@ onestep holds it (docs/scale.md):
     trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two moments)
     EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
 
-Every role is sharded evenly over the N GPUs (FSDP2). During a step each GPU also holds the frozen
-roles' weights gathered whole (parallel/fsdp.py keeps a role with nothing to train gathered from its
-forward to the step's end: the EMA, and the teacher unless a LoRA fake score trains inside it). Activations are an estimate, not a measurement:
+Every role is sharded evenly over the N GPUs (FSDP2); a GPU gathers one unit (a block, or a model's
+root) at a time while it runs, which is not counted. Activations are an estimate, not a measurement:
 34 x tokens x width x 2 bytes per block and sample kept for the backward (Korthikanti et al. 2022,
 bfloat16, attention scores not stored), over the student's blocks and the EMA backbone's up to its
 last tap, for the per-GPU micro-batch; with activation checkpointing 2 x tokens x width x 2 bytes per
@@ -129,20 +128,15 @@ def plan(
     roles = role_bytes(cfg, make)
     ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing
     sharded = sum(roles.values()) / gpus
-    # kept gathered from forward to the step's end: the roles with nothing to train (the EMA; the
-    # teacher unless a LoRA fake score trains inside it), beyond the shard each GPU already holds
-    frozen = roles["ema"] + (roles["teacher"] if "fake_score" not in roles else 0)
-    gathered = frozen * (1 - 1 / gpus)
     acts = {flag: activations(cfg, model, gpus, flag) for flag in (False, True)}
-    peak = sharded + gathered + acts[ac]
+    peak = sharded + acts[ac]
     lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), latent video {latent[0]}x{latent[1]}x{latent[2]}", ""]
     lines += ["| role | total GB | per GPU (sharded) GB |", "|---|---|---|"]
     lines += [f"| {name} | {b / GB:.2f} | {b / gpus / GB:.2f} |" for name, b in roles.items()]
-    lines += [f"| frozen roles gathered during a step | | {gathered / GB:.2f} |"]
     lines += [f"| activations (estimate), without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]
     verdict = f" on {gpu_mem:g} GB GPUs: {'fits' if peak <= gpu_mem * GB else 'does not fit'}" if gpu_mem else ""
     lines += ["", f"Peak per GPU ({'with' if ac else 'without'} activation checkpointing): **{peak / GB:.1f} GB**{verdict}."]
-    return lines, {"roles": roles, "sharded": sharded, "gathered": gathered, "activations": acts, "peak": peak}
+    return lines, {"roles": roles, "sharded": sharded, "activations": acts, "peak": peak}
 
 
 def run(*, preset: str, gpus: int, gpu_mem: float | None, teacher: Path | None, overrides: list[str] = (), say=print) -> dict:

@@ -68,17 +68,16 @@ def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
 
 class Trainer:
     def __init__(
-        self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None, after_step=None,
+        self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None,
         data_parallel: tuple[int, int] | None = None,
     ):  # fmt: skip
         """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student
         at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
-        {name: value}) logs `probe/name`; after_step() ends every step (parallel/fsdp.py's reshard);
-        data_parallel = (this process's index, count) among the processes that take different samples
+        {name: value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that take different samples
         (default: every process; the processes of a sequence-parallel group share theirs)."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
-        self.on_checkpoint, self.probe, self.after_step = on_checkpoint, probe, after_step
+        self.on_checkpoint, self.probe = on_checkpoint, probe
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
         self.rank = process_rank()
@@ -169,8 +168,6 @@ class Trainer:
                 for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
                     for name, value in self.apply(list(updates), step).items():
                         logs[name].append(value)
-                if self.after_step is not None:
-                    self.after_step()
                 done = step + 1
                 recent = logs.get("student/loss", [])[-50:]
                 bar.update(task, completed=done, **({"loss": sum(recent) / len(recent)} if recent else {}))
