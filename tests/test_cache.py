@@ -70,3 +70,16 @@ def test_a_killed_write_leaves_the_last_complete_shard_listed(tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         latent_cache.add_shard(folder, latent_cache.read_manifest(folder), {"latent": torch.zeros(1, 16, 3, 4, 4)}, [{"source": "x.mp4", "prompt": ""}])
     assert (folder / latent_cache.MANIFEST).read_text() == before and not (folder / "shard_00001.safetensors").exists()
+
+
+def test_a_process_reads_only_its_chunks_of_each_global_batch(tmp_path):
+    """shard(chunks, n): the rows of those chunks of the global batch, in order, and no others."""
+    folder = write_cache(tmp_path / "c", n=5)
+    whole = latent_cache.CacheData(folder, seed=0, batch_size=4, spec=SPEC)
+    part = latent_cache.CacheData(folder, seed=0, batch_size=4, spec=SPEC)
+    part.shard([1], 2)  # the second process of two, one micro-batch each
+    read = []
+    part.clip = lambda i, clip=part.clip: read.append(i) or clip(i)
+    for step in range(3):
+        assert clip_ids(part.batch(step)) == clip_ids(whole.batch(step))[2:]
+    assert len(read) == 6  # two clips a step, never the other process's

@@ -180,3 +180,15 @@ def test_the_wan_presets_precision_runs_with_a_full_and_a_lora_student(tmp_path)
         teacher, run, _ = distilled(tmp_path / str(rank), True, ["model.dtype=bfloat16", "train.precision=bfloat16", f"model.student_lora_rank={rank}"])
         student, _ = load_model(run / "student")
         assert all(torch.isfinite(v.float()).all() for v in student.state_dict().values())
+
+
+def test_a_cache_read_by_chunks_trains_as_the_sliced_global_batch(tmp_path, monkeypatch):
+    """With micro-batches the trainer asks the cache for this process's chunks only; the run equals one
+    that reads the global batch and slices it."""
+    from onestep.data import cache as latent_cache
+
+    teacher, _, cache = distilled(tmp_path, False, ["train.accum=2"])
+    monkeypatch.delattr(latent_cache.CacheData, "shard")
+    distill.run(preset="pose-wan-tiny", teacher=teacher, data=cache, out=tmp_path / "sliced", overrides=["train.accum=2"], progress=False)
+    a, b = (load_model(r / "student")[0].state_dict() for r in (tmp_path / "run", tmp_path / "sliced"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -18,7 +18,8 @@ shard only after the shard is on disk, so a killed `prepare` leaves a cache that
 
 `CacheData(start)` yields the batch of each step from step `start`: a function of (seed, step) only
 (an epoch's order is a permutation drawn from (seed, epoch)), so a resumed run reads the batches an
-uninterrupted one would. Training never loads the VAE or the encoders.
+uninterrupted one would. After `shard(chunks, n)` (the trainer's call) it reads and yields only this
+process's chunks of each global batch. Training never loads the VAE or the encoders.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class CacheData:
         self.negative = (neg["text"], neg["text_mask"].bool())
         self.seed, self.batch_size, self.device = seed, batch_size, torch.device(device)
         self._orders: dict[int, torch.Tensor] = {}
+        self.part: tuple[list[int], int] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -140,8 +142,16 @@ class CacheData:
             self._orders = {epoch: torch.randperm(len(self), generator=seeding.seed(self.seed, epoch, stream=ORDER))}
         return self._orders[epoch]
 
+    def shard(self, chunks: list[int], n_chunks: int) -> None:
+        """Read only these chunks of each global batch (this process's share), in this order."""
+        self.part = (chunks, n_chunks)
+
     def batch(self, step: int) -> Batch:
         idx = self.indices(step).tolist()
+        if self.part is not None:  # this process's chunks only: the other rows are never read
+            chunks, n = self.part
+            b = len(idx) // n
+            idx = [i for c in chunks for i in idx[c * b : (c + 1) * b]]
         clips = [self.clip(i) for i in idx]
         t = {k: torch.cat([c[k] for c in clips]).to(self.device) for k in self.names}
         cond = Cond(t["text"].float(), t["text_mask"].bool())

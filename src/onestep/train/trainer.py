@@ -71,7 +71,8 @@ class Trainer:
         self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None,
         data_parallel: tuple[int, int] | None = None,
     ):  # fmt: skip
-        """data(start) iterates types.Batch from step `start`; export_fn(ema, step) writes the student
+        """data(start) iterates types.Batch from step `start` (the global batch; a source with
+        `shard(chunks, n_chunks)` is told this process's chunks and yields only those); export_fn(ema, step) writes the student
         at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
         {name: value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that take different samples
         (default: every process; the processes of a sequence-parallel group share theirs)."""
@@ -150,6 +151,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         start = self.resume()
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
+        local = hasattr(self.data, "shard") and self.n_chunks > 1  # a source that reads only this process's chunks
+        if local:
+            self.data.shard(self.chunks, self.n_chunks)
         batches = self.data(start)
         writer = SummaryWriter(str(self.out / "logs")) if self.rank == 0 else _Silent()  # process 0 logs (the values are already means over processes)
         logs: dict[str, list[float]] = defaultdict(list)
@@ -163,7 +167,10 @@ class Trainer:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
                 batch = next(batches)
-                parts = [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
+                if local:  # this process's chunks, in order
+                    parts = [batch.chunk(i, len(self.chunks)) for i in range(len(self.chunks))]
+                else:
+                    parts = [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
                 plans = [self.methods[index].step(part, self.roles, seeding.streams(t.seed, step, c, device=self.device), in_phase) for part, c in zip(parts, self.chunks)]
                 for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
                     for name, value in self.apply(list(updates), step).items():
