@@ -55,8 +55,7 @@ def measure(teacher: Path, steps: int, batch: int, checkpointing: bool) -> dict:
         for step in range(steps):
             launch.barrier()
             start = time.perf_counter()
-            batch_ = next(batches)
-            parts = [batch_.chunk(c, trainer.n_chunks) for c in trainer.chunks] if trainer.n_chunks > 1 else [batch_]
+            parts = trainer.micro_batches(next(batches), local=False)
             plans = [trainer.methods[0].step(p, roles, seeding.streams(0, step, c), phase_at(cfg, step)[1]) for p, c in zip(parts, trainer.chunks)]
             for updates in zip(*plans):
                 trainer.apply(list(updates), step)

@@ -95,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = [compare(i2v, args) for i2v in (False, True)]
     latent = ((args.frames - 1) // 4 + 1, args.size // 8, args.size // 8)
-    print(f"## Wan sampling: onestep against diffusers' pipelines (`python benchmarks/wan.py`)\n")
+    print("## Wan sampling: onestep against diffusers' pipelines (`python benchmarks/wan.py`)\n")
     print(f"Tiny random Wan2.1 ({args.layers} blocks), {args.frames} frames of {args.size}x{args.size} (latent {latent[0]}x{latent[1]}x{latent[2]}), {args.steps} Euler steps, CFG {GUIDANCE}, medians of {args.rounds} interleaved runs.\n")
     print("| task | diffusers (s) | onestep (s) | time ratio onestep / diffusers | max abs difference of the latents (their max abs) |")
     print("|---|---|---|---|---|")

@@ -113,7 +113,7 @@ def test_plan_counts_what_training_holds(teacher, tmp_path):
     from onestep.train.trainer import Trainer
 
     settings = ["ode.steps=0", "priming.steps=0", "equilibrium.method.ode_weight=0"]
-    _, figures = plan("pose-test", 1, teacher=teacher, overrides=settings, size="32x32", frames=8)
+    _, figures = plan("pose-test", 1, teacher=teacher, overrides=settings)
     phase = PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2), steps=1)
     roles = build_roles(teacher, [methods.build(phase.method)], seed=0, device=torch.device("cpu"))
     trainer = Trainer(DistillConfig(phases=[phase]), roles, tmp_path, None, progress=False)

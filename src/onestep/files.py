@@ -14,3 +14,17 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2, default=float) + "\n")
+
+
+def replace_dir(tmp: Path, target: Path) -> Path:
+    """Put the complete folder `tmp` in place of `target`: the old one moves aside first and is deleted
+    last, so a kill leaves either folder whole (the old one under TARGET.old)."""
+    import shutil
+
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

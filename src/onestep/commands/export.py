@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from onestep.errors import UserError
+from onestep.files import replace_dir
 from onestep.models import wan
 
 SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": False}
@@ -65,7 +66,7 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
         tmp.mkdir(parents=True)
         shutil.copy2(student / wan.LORA_FILE, tmp / wan.LORA_FILE)
         (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir), "base": str(teacher)}, indent=2) + "\n")
-        return replace(tmp, out)
+        return replace_dir(tmp, out)
     if format != "diffusers":
         raise UserError(f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)")
     index = json.loads((teacher / "model_index.json").read_text())
@@ -85,11 +86,4 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
     (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir)}, indent=2) + "\n")
     if not wan.is_wan(tmp):
         raise UserError(f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}")
-    return replace(tmp, out)
-
-
-def replace(tmp: Path, out: Path) -> Path:
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
+    return replace_dir(tmp, out)

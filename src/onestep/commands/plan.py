@@ -39,8 +39,8 @@ WAN_COMMON = dict(patch_size=(1, 2, 2), out_channels=16, text_dim=4096, freq_dim
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 
 
-def meta_model(preset: str, teacher: Path | None, latent: tuple[int, int, int]) -> nn.Module:
-    """The teacher's network on the meta device."""
+def meta_model(preset: str, teacher: Path | None, latent) -> nn.Module:
+    """The teacher's network on the meta device; latent() -> the latent video size a Wan model is built for."""
     from onestep.models.io import read_config
 
     if teacher is None and preset in WAN:
@@ -49,7 +49,7 @@ def meta_model(preset: str, teacher: Path | None, latent: tuple[int, int, int]) 
         from onestep.models.wan import WanModel
 
         with torch.device("meta"):
-            return WanModel(WanTransformer3DModel(**WAN_COMMON, **WAN[preset]), latent)
+            return WanModel(WanTransformer3DModel(**WAN_COMMON, **WAN[preset]), latent())
     if teacher is None:
         from onestep import paths
 
@@ -61,7 +61,7 @@ def meta_model(preset: str, teacher: Path | None, latent: tuple[int, int, int]) 
 
             from onestep.models.wan import WanModel, transformer_dir
 
-            return WanModel(WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent)
+            return WanModel(WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent())
         from onestep.models.video_dit import DiTConfig, VideoDiT
 
         return VideoDiT(DiTConfig(**config["model"]))
@@ -111,7 +111,7 @@ def plan(
     preset: str, gpus: int, gpu_mem: float | None = None, teacher: Path | None = None, overrides: list[str] = (), frames: int = 81, size: str = "480x832", checkpointing: bool | None = None
 ) -> tuple[list[str], dict]:
     """(Markdown lines, figures in bytes) of `preset` (with `--set` overrides) on `gpus` GPUs."""
-    from onestep.commands.prepare import latent_size, parse_size
+    from onestep.models.wan import latent_size, parse_size
     from onestep.configs.base import override, parse_overrides
 
     if preset not in PRESETS:
@@ -121,16 +121,15 @@ def plan(
     cfg = override(PRESETS[preset](), parse_overrides(list(overrides)))
     if cfg.data.batch_size % (gpus * cfg.train.accum):
         raise UserError(f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} micro-batches: use a GPU count that divides it")
-    h, w = parse_size(size)
-    latent = latent_size(frames, h, w)
-    make = lambda: meta_model(preset, teacher, latent)  # noqa: E731
+    make = lambda: meta_model(preset, teacher, lambda: latent_size(frames, *parse_size(size)))  # noqa: E731
     model = make()
     roles = role_bytes(cfg, make)
     ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing
     sharded = sum(roles.values()) / gpus
     acts = {flag: activations(cfg, model, gpus, flag) for flag in (False, True)}
     peak = sharded + acts[ac]
-    lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), latent video {latent[0]}x{latent[1]}x{latent[2]}", ""]
+    f, h, w = model.spec.video_shape[1:]
+    lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), video {f}x{h}x{w} (latent)", ""]
     lines += ["| role | total GB | per GPU (sharded) GB |", "|---|---|---|"]
     lines += [f"| {name} | {b / GB:.2f} | {b / gpus / GB:.2f} |" for name, b in roles.items()]
     lines += [f"| activations (estimate), without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]

@@ -37,12 +37,12 @@ from onestep.data.cache import (
     SKIPPED,
     add_shard,
     atomic_save,
-    atomic_write_json,
     check_teacher,
     new_manifest,
     read_manifest,
 )
 from onestep.errors import UserError
+from onestep.files import write_json
 from onestep.models import wan
 from onestep.models.wan_pipeline import Encoders
 
@@ -59,32 +59,12 @@ class Skip(Exception):
 # Settings
 
 
-def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
-    """'480x832' -> (480, 832) (height, width)."""
-    if isinstance(size, str):
-        try:
-            h, w = (int(s) for s in size.lower().split("x"))
-        except ValueError:
-            raise UserError(f"--size {size!r} is not HEIGHTxWIDTH: pass e.g. --size 480x832") from None
-    else:
-        h, w = size
-    return h, w
-
-
 def check_settings(frames: int, fps: float, height: int, width: int, shard_size: int) -> None:
-    if frames < 1 or (frames - 1) % 4:
-        lo = max(1, (frames - 1) // 4 * 4 + 1)
-        raise UserError(f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use --frames {lo} or {lo + 4}")
-    if height < 16 or width < 16 or height % 16 or width % 16:
-        raise UserError(f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size {max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}")
+    wan.latent_size(frames, height, width)  # refuses what the VAE cannot take
     if fps <= 0:
         raise UserError(f"--fps {fps} is not positive: pass the frame rate to sample the videos at, e.g. --fps 16")
     if shard_size < 1:
         raise UserError(f"--shard-size {shard_size} is not positive: pass the clips per shard, e.g. --shard-size 16")
-
-
-def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
-    return ((frames - 1) // 4 + 1, height // 8, width // 8)
 
 
 def check_cache(manifest: dict, cache: Path, teacher_hash: str, i2v: bool, settings: dict) -> None:
@@ -206,7 +186,7 @@ def run(
     many newly cached clips (their shards written), to be resumed later.
     """
     videos, teacher, out = Path(videos), Path(teacher), Path(out)
-    height, width = parse_size(size)
+    height, width = wan.parse_size(size)
     check_settings(frames, fps, height, width, shard_size)
     if not videos.is_dir():
         raise UserError(f"--videos {videos} is not a folder: pass the folder holding the videos and their NAME.txt captions")
@@ -233,8 +213,8 @@ def run(
         encoders = Encoders(teacher, i2v, device)
         if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
             atomic_save(encoders.text([negative]), out / NEGATIVE)
-            manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
-            atomic_write_json(manifest, out / MANIFEST)
+            manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
+            write_json(out / MANIFEST, manifest)
         cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say)
     total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
     say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))

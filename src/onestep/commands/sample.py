@@ -71,14 +71,13 @@ class WanSampler:
     VAE (models/wan_pipeline.py), at `frames` x `size` (default: an export's own size, else 81 x 480x832)."""
 
     def __init__(self, model_dir: Path, config: dict, frames: int | None = None, size: str | None = None):
-        from onestep.commands.prepare import check_settings, latent_size, parse_size
+        from onestep.models.wan import latent_size, parse_size
         from onestep.models.wan_pipeline import Encoders
 
         if not (Path(model_dir) / "model_index.json").is_file():
             raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
         f, h, w = config.get("latent_size") or (0, 0, 0)
         self.frames, (self.height, self.width) = frames or ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
-        check_settings(self.frames, 16.0, self.height, self.width, 1)
         self.latent = latent_size(self.frames, self.height, self.width)
         self.model, _ = load_model(model_dir, latent_size=self.latent)
         self.encoders, self.i2v, self.name = Encoders(Path(model_dir), config["i2v"], "cpu"), config["i2v"], model_dir

@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 
 from onestep import seeding
 from onestep.errors import UserError
+from onestep.files import write_json
 from onestep.types import Batch, Cond, ModelSpec
 
 KIND = "onestep_latent_cache"
@@ -57,12 +58,6 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def new_manifest(teacher_hash: str, i2v: bool, settings: dict, latent_size: tuple[int, int, int], text_len: int) -> dict:
     return {"kind": KIND, "version": VERSION, "teacher": {"hash": teacher_hash, "i2v": i2v}, "settings": settings, "latent_size": list(latent_size), "text_len": text_len, "shards": []}
 
@@ -72,7 +67,7 @@ def add_shard(cache: Path, manifest: dict, tensors: dict[str, torch.Tensor], cli
     name = f"shard_{len(manifest['shards']):05d}.safetensors"
     atomic_save(tensors, cache / name)
     manifest = {**manifest, "shards": [*manifest["shards"], {"file": name, "clips": clips}]}
-    atomic_write_json(manifest, cache / MANIFEST)
+    write_json(cache / MANIFEST, manifest)
     return manifest
 
 

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from onestep.errors import UserError
+from onestep.files import replace_dir
 from onestep.types import Cond, ModelSpec
 
 KIND = "wan"
@@ -42,6 +43,32 @@ LATENT_CHANNELS = 16
 # Every linear map inside the transformer blocks: self- and cross-attention (with I2V's added image
 # key/value), and the MLP. What a LoRA adapts (peft's regex target).
 LORA_TARGETS = r".*blocks\.\d+\.(attn1\.(to_q|to_k|to_v|to_out\.0)|attn2\.(to_q|to_k|to_v|to_out\.0|add_k_proj|add_v_proj)|ffn\.net\.(0\.proj|2))"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pixel videos and their latents (Wan2.1's VAE: 4x in time after the first frame, 8x in space)
+
+
+def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
+    """'480x832' -> (480, 832) (height, width)."""
+    if isinstance(size, str):
+        try:
+            h, w = (int(s) for s in size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size {size!r} is not HEIGHTxWIDTH: pass e.g. --size 480x832") from None
+        return h, w
+    return tuple(size)
+
+
+def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
+    """The latent video (frames, height, width) of `frames` pixel frames of height x width; refuses a
+    size the VAE and the (1, 2, 2) patches cannot take."""
+    if frames < 1 or (frames - 1) % 4:
+        lo = max(1, (frames - 1) // 4 * 4 + 1)
+        raise UserError(f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use --frames {lo} or {lo + 4}")
+    if height < 16 or width < 16 or height % 16 or width % 16:
+        raise UserError(f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size {max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}")
+    return ((frames - 1) // 4 + 1, height // 8, width // 8)
 
 
 class _Stop(Exception):
@@ -257,7 +284,7 @@ def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, 
     from safetensors.torch import save_file
 
     directory = Path(directory)
-    tmp, old = directory.with_name(directory.name + ".partial"), directory.with_name(directory.name + ".old")
+    tmp = directory.with_name(directory.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     if weights is None:
         model.transformer.save_pretrained(tmp, safe_serialization=True)
@@ -269,9 +296,4 @@ def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, 
         layers = {k.removeprefix("transformer."): v.contiguous() for k, v in lora.items()}
         WanPipeline.save_lora_weights(tmp, transformer_lora_layers=layers, weight_name=LORA_FILE)
     (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **(extra or {})}, indent=2) + "\n")
-    if directory.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return directory
+    return replace_dir(tmp, directory)

@@ -166,11 +166,7 @@ class Trainer:
                 if index != self.phase:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
-                batch = next(batches)
-                if local:  # this process's chunks, in order
-                    parts = [batch.chunk(i, len(self.chunks)) for i in range(len(self.chunks))]
-                else:
-                    parts = [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
+                parts = self.micro_batches(next(batches), local)
                 plans = [self.methods[index].step(part, self.roles, seeding.streams(t.seed, step, c, device=self.device), in_phase) for part, c in zip(parts, self.chunks)]
                 for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
                     for name, value in self.apply(list(updates), step).items():
@@ -197,6 +193,12 @@ class Trainer:
                     self.sample_fn(self.roles.ema, self.out / "samples" / f"step_{done:06d}.gif")
         writer.close()
         return self.export_fn(self.roles.ema, end) if self.export_fn is not None else self.out
+
+    def micro_batches(self, batch, local: bool) -> list:
+        """This process's chunks of a step's batch, one per micro-batch (`local`: the source gave only them)."""
+        if local:
+            return [batch.chunk(i, len(self.chunks)) for i in range(len(self.chunks))]
+        return [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
 
     def apply(self, updates: list, step: int) -> dict[str, float]:
         """One optimiser step of the updates' group: each micro-batch's loss backpropagated with weight
