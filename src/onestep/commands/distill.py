@@ -35,8 +35,10 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path 
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=data_cfg)
 
 
-def latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
-    """The run's latent video size: its cache's, for a teacher that needs one (Wan); None for the built-in DiT."""
+def checked_latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
+    """The run's latent video size: its cache's, for a teacher that needs one (Wan); None for the built-in
+    DiT. Refuses, before anything is loaded, a teacher without the data it needs, a preset for the other
+    task, and a cache made by another teacher or for the other task."""
     teacher = read_config(cfg.model.teacher)
     if not cfg.data.cache:
         if teacher["kind"] != "video_dit":
@@ -104,7 +106,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     device = launch.init(resolve_device(cfg.parallel.device))
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
-    size = latent_size(cfg)
+    size = checked_latent_size(cfg)
     needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
     if needs_pairs and cfg.data.cache:
         raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
