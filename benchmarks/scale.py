@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from onestep import methods, paths, seeding
+from onestep import methods, paths
 from onestep.configs.distill import DataConfig, DistillConfig, ParallelConfig, PhaseConfig, TrainConfig
 from onestep.data.world import WorldData
 from onestep.eval.latency import PeakRSS
@@ -56,7 +56,7 @@ def measure(teacher: Path, steps: int, batch: int, checkpointing: bool) -> dict:
             launch.barrier()
             start = time.perf_counter()
             parts = trainer.micro_batches(next(batches), local=False)
-            plans = [trainer.methods[0].step(p, roles, seeding.streams(0, step, c), phase_at(cfg, step)[1]) for p, c in zip(parts, trainer.chunks)]
+            plans = [trainer.methods[0].step(p, roles, trainer.streams(step, c), phase_at(cfg, step)[1]) for p, c in zip(parts, trainer.chunks)]
             for updates in zip(*plans):
                 trainer.apply(list(updates), step)
             launch.barrier()

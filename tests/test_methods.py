@@ -218,12 +218,12 @@ class _Linear(torch.nn.Module):
 def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(batch):
     teacher, cond, x0 = tiny_teacher(), batch.cond, batch.video
     target = lambda k, net: PoseEquilibrium(PoseConfig(consistency_steps=k, guidance=1.0)).consistency_target(  # noqa: E731
-        Roles(net, net, net), x0, cond, torch.Generator().manual_seed(3)
+        Roles(net, net, net), x0, cond, seeding.Draws(3, 0, 0)
     )
-    g = torch.Generator().manual_seed(3)  # the same draws as the method: t, then eps
+    d = seeding.Draws(3, 0, 0)  # the same draws as the method: t, then eps
     cfg = PoseConfig()
-    t = flow.shift(cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * torch.rand(2, generator=g), cfg.consistency_t_shift)
-    x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+    t = flow.shift(cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * d.rand(2), cfg.consistency_t_shift)
+    x_t = flow.interpolate(x0, d.randn_like(x0), t)
     with torch.no_grad():
         one_call = flow.x0_from_v(x_t, teacher(x_t, t, cond), t)
     torch.testing.assert_close(target(1, teacher), one_call)  # Eq. 5 exactly
@@ -235,7 +235,7 @@ def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(batch
 def test_perturbation_keeps_the_condition_frame_clean(batch):
     pose = PoseEquilibrium(PoseConfig(sigma_s=0.01, sigma_t=0.1))
     cond = Cond(batch.cond.text, batch.cond.text_mask, batch.cond.latent, torch.tensor([1.0, 0.0]))
-    e_s, e_t = pose.perturbation(batch.video, cond, torch.Generator().manual_seed(0))
+    e_s, e_t = pose.perturbation(batch.video, cond, seeding.Draws(0, 0, 0))
     for e in (e_s, e_t):
         assert e[0, :, 0].abs().max() == 0 and e[1, :, 0].abs().max() > 0  # frame 0 clean only under I2V
     assert e_t.shape == (*batch.video.shape[:3], 1, 1) and 0.05 < e_t[0, :, 1:].std() < 0.2  # offsets of scale sigma_t
@@ -296,11 +296,11 @@ def test_ode_regression_trains_only_the_student_towards_the_pairs(teacher_dir, b
     ode = OdeRegression(OdeRegressionConfig())
     roles = roles_for(ode, teacher_dir)
     with pytest.raises(RuntimeError, match="data.pairs"):
-        ode.student_loss(as_batch_without_pairs(batch), roles, torch.Generator().manual_seed(0))
+        ode.student_loss(as_batch_without_pairs(batch), roles, seeding.Draws(0, 0, 0))
     opt = torch.optim.Adam(ode.groups(roles)["student"], lr=1e-3)
     losses = []
     for step in range(20):
-        out = ode.student_loss(batch, roles, torch.Generator().manual_seed(step))
+        out = ode.student_loss(batch, roles, seeding.Draws(step, 0, 0))
         opt.zero_grad()
         out.loss.backward()
         assert all(p.grad is None for p in roles.teacher.parameters()) and all(p.grad is None for p in roles.ema.parameters())
@@ -318,14 +318,14 @@ def as_batch_without_pairs(batch):
 def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(teacher_dir, batch):
     ode = OdeRegression(OdeRegressionConfig(renoise_t=(0.5,)))
     roles = roles_for(ode, teacher_dir)
-    out = ode.student_loss(batch, roles, torch.Generator().manual_seed(0))
+    out = ode.student_loss(batch, roles, seeding.Draws(0, 0, 0))
     assert set(out.logs) == {"ode/mse", "ode/renoised_mse"}
     assert out.loss.item() == pytest.approx(out.logs["ode/mse"] + out.logs["ode/renoised_mse"], rel=1e-5)
     x0, cond = batch.pairs.x0[:1], batch.pairs.cond.index(slice(0, 1))
-    loss = ode.renoised_loss(roles, x0, cond, torch.Generator().manual_seed(1))
-    g = torch.Generator().manual_seed(1)
-    t = torch.tensor([0.5])[torch.randint(1, (1,), generator=g)]
-    x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g), t)
+    loss = ode.renoised_loss(roles, x0, cond, seeding.Draws(1, 0, 0))
+    d = seeding.Draws(1, 0, 0)
+    t = torch.tensor([0.5])[d.randint(1, 1)]
+    x_t = flow.interpolate(x0, d.randn_like(x0), t)
     with torch.no_grad():
         expected = (flow.x0_from_v(x_t, roles.student(x_t, t, cond), t) - x0).pow(2).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
@@ -336,12 +336,12 @@ def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, teacher_dir, bat
     plain, anchored = make(0.0), make(2.0)
     assert not plain.needs_pairs and anchored.needs_pairs
     roles = roles_for(plain, teacher_dir)
-    base = plain.student_loss(batch, roles, torch.Generator().manual_seed(3))
-    out = anchored.student_loss(batch, roles, torch.Generator().manual_seed(3))
+    base = plain.student_loss(batch, roles, seeding.Draws(3, 0, 0))
+    out = anchored.student_loss(batch, roles, seeding.Draws(3, 0, 0))
     assert set(out.logs) == set(base.logs) | {"ode/anchor_mse"} and out.logs["ode/anchor_mse"] > 0
     assert out.loss.item() == pytest.approx(base.loss.item() + 2.0 * out.logs["ode/anchor_mse"], rel=1e-5)
     with pytest.raises(RuntimeError, match="data.pairs"):
-        anchored.student_loss(as_batch_without_pairs(batch), roles, torch.Generator().manual_seed(3))
+        anchored.student_loss(as_batch_without_pairs(batch), roles, seeding.Draws(3, 0, 0))
 
 
 def test_phase_ii_without_the_adversarial_term_builds_no_discriminator_and_draws_the_same_noise(teacher_dir, batch):

@@ -1,11 +1,11 @@
-"""Each process draws its own noise: generators are keyed by (run seed, step, rank, stream), the
-trainer reads the rank from torch.distributed and passes it (a two-process gloo group and a run that
-believes it is rank 1)."""
+"""Each batch row draws its own noise: a loss's draws are keyed by (run seed, step, row, stream), so
+any split of a global batch over processes and micro-batches draws the same numbers; the trainer
+reads its rank from torch.distributed (a two-process gloo group and a run that believes it is rank 1)."""
 
 import torch
-from safetensors.torch import load_file
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from safetensors.torch import load_file
 
 from onestep import seeding
 from onestep.commands.distill import run
@@ -13,21 +13,39 @@ from onestep.train import trainer
 from tests.tiny import tiny_teacher_dir
 
 
-def _draw(rank: int, world: int, init: str, out) -> None:
+def _draws(d: seeding.Draws, n: int) -> list[torch.Tensor]:
+    """A loss's typical sequence of draws over n rows: times, noise, an index."""
+    return [d.rand(n), d.randn(n, 3, 2, dtype=torch.float64), d.randint(7, n), d.randn(n, 2, 1, 1)]
+
+
+def test_any_split_of_the_batch_draws_the_rows_of_the_whole():
+    whole = _draws(seeding.streams(0, 5)(), 6)
+    for split in ([3, 3], [2, 2, 2], [1] * 6, [4, 2]):
+        parts, first = [], 0
+        for n in split:
+            parts.append(_draws(seeding.streams(0, 5, first_row=first)(), n))
+            first += n
+        for k, w in enumerate(whole):
+            assert torch.equal(torch.cat([p[k] for p in parts]), w)
+    rng = seeding.streams(0, 5)
+    assert not torch.equal(rng().randn(6), rng().randn(6))  # stream 1 is not stream 0
+    assert not torch.equal(seeding.streams(0, 6)().randn(6), seeding.streams(0, 5)().randn(6))  # nor step 6 step 5
+    assert len(set(whole[1][:, 0, 0].tolist())) == 6  # each row its own generator
+
+
+def _rank(rank: int, world: int, init: str, out) -> None:
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
-        out[rank] = (trainer.process_rank(), seeding.streams(0, 5, trainer.process_rank())().initial_seed())
+        out[rank] = (trainer.process_rank(), trainer.world_size())
     finally:
         dist.destroy_process_group()
 
 
-def test_each_process_of_a_group_draws_its_own_noise(tmp_path):
+def test_the_trainer_reads_rank_and_world_size_from_the_process_group(tmp_path):
     out = mp.Manager().dict()
-    mp.spawn(_draw, args=(2, f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
-    assert [out[r][0] for r in (0, 1)] == [0, 1]
-    assert out[0][1] != out[1][1]
-    assert out[0][1] == seeding.streams(0, 5)().initial_seed()  # rank 0 draws what a single process draws
-    assert trainer.process_rank() == 0  # no group here
+    mp.spawn(_rank, args=(2, f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
+    assert [out[r] for r in (0, 1)] == [(0, 2), (1, 2)]
+    assert (trainer.process_rank(), trainer.world_size()) == (0, 1)  # no group here
 
 
 def test_the_trainer_draws_with_its_process_rank(tmp_path, monkeypatch):
@@ -37,4 +55,4 @@ def test_the_trainer_draws_with_its_process_rank(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "process_rank", lambda: 1)
     steps("rank1")
     a, b = (load_file(tmp_path / r / "student" / "model.safetensors") for r in ("rank0", "rank1"))
-    assert any(not torch.equal(a[k], b[k]) for k in a)  # the same batch, other noise (process 1 draws chunk 1's streams)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the same batch, other noise (process 1 draws the rows of chunk 1)

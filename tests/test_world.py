@@ -111,3 +111,19 @@ def test_permanence_bounce_background_and_camera_rate_instruments():
     pans = [c for c in moving if c.truth["move"].startswith(("pan", "tilt"))]
     twice = [panel.camera_param_error(instruments.estimate_camera(c.video[::2])["param"], c.truth["move"], c.truth["speed"]) for c in pans]
     assert pans and np.median(twice) > 0.5  # every other frame: twice the prompted rate, about 100% off
+
+
+def test_a_process_renders_only_its_rows_of_each_batch():
+    """batch_at(rows=...) renders exactly those rows of the whole batch; WorldData.shard asks for a
+    process's chunks (rows 2-3 and 6-7 of 8 in 4 chunks)."""
+    from onestep.data.world import WorldData
+    from onestep.types import ModelSpec
+    from onestep.world.clip import WorldConfig
+    from onestep.world.stream import batch_at
+
+    kw = {"seed": 3, "batch_size": 8, "tracks": {"shapes": 1.0, "photocam": 1.0}, "config": WorldConfig(4, 16)}
+    whole, part = batch_at(5, **kw), batch_at(5, **kw, rows=[2, 3, 6, 7])
+    assert np.array_equal(part.video.numpy(), whole.video[[2, 3, 6, 7]].numpy()) and part.prompts == [whole.prompts[i] for i in (2, 3, 6, 7)]
+    data = WorldData(seed=3, batch_size=8, tracks=kw["tracks"], spec=ModelSpec("dit", 3, 4, 16, 16, (1, 2, 2), 8, 1, 8, 3), max_text=8)
+    data.shard([1, 3], 4)
+    assert data.rows == [2, 3, 6, 7]

@@ -63,24 +63,13 @@ def timesteps(steps: int, s: float = 1.0, t_max: float = 1.0, device=None) -> Te
     return shift(grid, s).float()
 
 
-def sample_t(
-    n: int,
-    *,
-    kind: str = "logit_normal",
-    s: float = 1.0,
-    mean: float = 0.0,
-    std: float = 1.0,
-    lo: float = 0.0,
-    hi: float = 1.0,
-    generator: torch.Generator | None = None,
-    device=None,
-) -> Tensor:
-    """Training times, shape (n,): `uniform` on [lo, hi] or `logit_normal` (SD3), then shifted by s."""
+def sample_t(base: Tensor, *, kind: str = "logit_normal", s: float = 1.0, mean: float = 0.0, std: float = 1.0, lo: float = 0.0, hi: float = 1.0) -> Tensor:
+    """Training times from base draws of the same shape, then shifted by s: `uniform` on [lo, hi] from
+    U[0, 1) draws, or `logit_normal` (SD3) from standard normal draws."""
     if kind == "uniform":
-        u = torch.rand(n, generator=generator, device=device)
-        t = lo + (hi - lo) * u
+        t = lo + (hi - lo) * base
     elif kind == "logit_normal":
-        t = torch.sigmoid(mean + std * torch.randn(n, generator=generator, device=device))
+        t = torch.sigmoid(mean + std * base)
         t = lo + (hi - lo) * t
     else:
         raise ValueError(f"unknown time distribution {kind!r}: use 'uniform' or 'logit_normal'")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from onestep.seeding import Draws
 
 # ---------------------------------------------------------------------------------------------
 # The condition
@@ -188,9 +191,9 @@ class Pairs:
     def __len__(self) -> int:
         return self.noise.shape[0]
 
-    def draw(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor, Cond]:
-        """n pairs drawn uniformly with replacement on g's device: (noise, x0, cond)."""
-        idx = torch.randint(len(self), (n,), generator=g, device=g.device)
+    def draw(self, n: int, d: Draws) -> tuple[Tensor, Tensor, Cond]:
+        """n pairs drawn uniformly with replacement, one per batch row: (noise, x0, cond)."""
+        idx = d.randint(len(self), n)
         pick = lambda v: v[idx.to(v.device)]  # noqa: E731
         return pick(self.noise), pick(self.x0), self.cond.map(pick)
 
@@ -254,7 +257,7 @@ class Update:
     loss: Callable[[], LossOutput]
 
 
-Rng = Callable[[], torch.Generator]  # the next loss's generator (seeding.streams), on the run's device
+Rng = Callable[[], "Draws"]  # the next loss's row-keyed random numbers (seeding.streams), on the run's device
 
 
 @runtime_checkable

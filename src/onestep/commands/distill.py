@@ -151,18 +151,18 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
 
 
 def sequence_parallel(roles, sp: int) -> tuple[int, int]:
-    """Split every built-in DiT of the run over sequence groups of `sp` processes; returns (data-parallel
-    index, count) for the trainer's chunks."""
+    """Split every network of the run (built-in DiT or Wan) over sequence groups of `sp` processes;
+    returns (data-parallel index, count) for the trainer's chunks."""
     from onestep.models.lora import LoraScore
-    from onestep.models.video_dit import VideoDiT
+    from onestep.models.wan import WanModel
     from onestep.parallel import sequence
 
     group, index, count = sequence.groups(sp)
     models = {id(m): m for m in (r.base if isinstance(r, LoraScore) else r for r in roles.present().values()) if hasattr(m, "blocks")}
+    wan = any(isinstance(m, WanModel) for m in models.values())
+    mesh = sequence.wan_mesh(sp, next(roles.student.parameters()).device.type) if wan else None
     for model in models.values():
-        if not isinstance(model, VideoDiT):
-            raise UserError(f"parallel.sp is built for the built-in DiT, not {type(model).__name__}: leave parallel.sp at 1")
-        sequence.apply(model, group, sp, launch.rank() % sp)
+        sequence.apply(model, group, sp, launch.rank() % sp, mesh)
     return index, count
 
 

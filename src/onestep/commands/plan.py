@@ -9,11 +9,10 @@ onestep holds it (docs/scale.md):
     EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
 
 Every role is sharded evenly over the N GPUs (FSDP2); a GPU gathers one unit (a block, or a model's
-root) at a time while it runs, which is not counted. Activations are an estimate, not a measurement:
-34 x tokens x width x 2 bytes per block and sample kept for the backward (Korthikanti et al. 2022,
-bfloat16, attention scores not stored), over the student's blocks and the EMA backbone's up to its
-last tap, for the per-GPU micro-batch; with activation checkpointing 2 x tokens x width x 2 bytes per
-block and sample, plus one block's full set.
+root) at a time while it runs, which is not counted. Activations are counted, not estimated: the
+bytes autograd keeps for the backward of the per-GPU micro-batch's generator step, read while the
+network runs on the meta device at the planned size (parallel/activations.py; fused attention, so no
+attention probabilities), with and without activation checkpointing.
 """
 
 from __future__ import annotations
@@ -96,15 +95,22 @@ def role_bytes(cfg: DistillConfig, make) -> dict[str, int]:
     return out
 
 
-def activations(cfg: DistillConfig, model: nn.Module, gpus: int, checkpointing: bool) -> int:
-    spec = model.spec
-    tokens = spec.grid[0] * spec.grid[1] * spec.grid[2]
+def activations(cfg: DistillConfig, model: nn.Module, gpus: int) -> dict[bool, int]:
+    """{checkpointing: bytes} a GPU keeps for the backward of its micro-batch's generator step,
+    counted on the meta device (parallel/activations.py): the student's forward, and the frozen
+    discriminator backbone's up to its last tap in a phase that has one (the largest phase counts)."""
+    from onestep.parallel.activations import example_inputs, generator_step
+
     micro = cfg.data.batch_size // (gpus * cfg.train.accum)
-    per_block = tokens * spec.dim * 2  # bytes of one (tokens, width) bfloat16 tensor
-    blocks = spec.depth * 2  # the student's blocks and the EMA backbone's (up to its last tap: at most all)
-    if checkpointing:
-        return micro * (blocks * per_block + 34 * per_block)
-    return micro * blocks * 34 * per_block
+    dtype = torch.bfloat16 if "bfloat16" in (cfg.train.precision, cfg.model.dtype) else torch.float32
+    model = model.to(dtype)
+    inputs = example_inputs(model, micro, "meta", dtype)
+    out = {False: 0, True: 0}
+    for method in [methods.build(p.method) for p in cfg.phases if p.steps > 0]:
+        taps = method.taps(model.spec) if "disc_head" in method.roles else None
+        step = generator_step(model, model, taps, inputs)
+        out = {False: max(out[False], step.without), True: max(out[True], step.with_checkpointing)}
+    return out
 
 
 def plan(
@@ -126,13 +132,13 @@ def plan(
     roles = role_bytes(cfg, make)
     ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing
     sharded = sum(roles.values()) / gpus
-    acts = {flag: activations(cfg, model, gpus, flag) for flag in (False, True)}
+    acts = activations(cfg, model, gpus)
     peak = sharded + acts[ac]
     f, h, w = model.spec.video_shape[1:]
     lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), video {f}x{h}x{w} (latent)", ""]
     lines += ["| role | total GB | per GPU (sharded) GB |", "|---|---|---|"]
     lines += [f"| {name} | {b / GB:.2f} | {b / gpus / GB:.2f} |" for name, b in roles.items()]
-    lines += [f"| activations (estimate), without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]
+    lines += [f"| activations, without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]
     verdict = f" on {gpu_mem:g} GB GPUs: {'fits' if peak <= gpu_mem * GB else 'does not fit'}" if gpu_mem else ""
     lines += ["", f"Peak per GPU ({'with' if ac else 'without'} activation checkpointing): **{peak / GB:.1f} GB**{verdict}."]
     return lines, {"roles": roles, "sharded": sharded, "activations": acts, "peak": peak}

@@ -33,8 +33,14 @@ class WorldData:
         self.seed, self.batch_size, self.tracks, self.max_text = seed, batch_size, tracks, max_text
         self.world = WorldConfig(spec.frames, spec.height)
         self.device, self.pairs = torch.device(device), pairs
+        self.rows: list[int] | None = None
+
+    def shard(self, chunks: list[int], n_chunks: int) -> None:
+        """Render only these chunks of each global batch (this process's share), in this order."""
+        b = self.batch_size // n_chunks
+        self.rows = [i for c in chunks for i in range(c * b, (c + 1) * b)]
 
     def __call__(self, start: int) -> Iterator[Batch]:
-        stream = WorldStream(start=start, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.world, max_text=self.max_text)
+        stream = WorldStream(start=start, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.world, max_text=self.max_text, rows=self.rows)
         for b in torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=2):
             yield as_batch(b, self.device, self.pairs)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from onestep import flow
 from onestep.methods.single import StudentOnly
+from onestep.seeding import Draws
 from onestep.types import Batch, Cond, Denoiser, LossOutput, Roles
 
 
@@ -63,20 +64,20 @@ class FlowMatchingConfig:
             self.time = TimeConfig(**self.time)
 
 
-def sample_times(tc: TimeConfig, n: int, g: torch.Generator) -> Tensor:
-    t = flow.sample_t(n, kind=tc.kind, mean=tc.mean, std=tc.std, s=tc.shift, generator=g, device=g.device)
-    uniform = torch.rand(n, generator=g, device=g.device)
-    t = torch.where(torch.rand(n, generator=g, device=g.device) < tc.uniform_fraction, uniform, t)
+def sample_times(tc: TimeConfig, n: int, d: Draws) -> Tensor:
+    t = flow.sample_t(d.randn(n) if tc.kind == "logit_normal" else d.rand(n), kind=tc.kind, mean=tc.mean, std=tc.std, s=tc.shift)
+    uniform = d.rand(n)
+    t = torch.where(d.rand(n) < tc.uniform_fraction, uniform, t)
     return t.clamp(1e-3, 1.0)
 
 
-def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, g: torch.Generator) -> Cond:
+def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, d: Draws) -> Cond:
     """CFG dropout: the negative (empty) prompt with p_drop_text, no first frame with p_drop_image."""
     B, device = cond.batch_size, cond.text.device
-    drop_text = torch.rand(B, generator=g, device=g.device).to(device) < cfg.p_drop_text
+    drop_text = d.rand(B).to(device) < cfg.p_drop_text
     text = torch.where(drop_text[:, None, None], cond.neg_text, cond.text)
     mask = torch.where(drop_text[:, None], cond.neg_text_mask, cond.text_mask)
-    keep_image = (torch.rand(B, generator=g, device=g.device) >= cfg.p_drop_image).float().to(device)
+    keep_image = (d.rand(B) >= cfg.p_drop_image).float().to(device)
     return Cond(text, mask, cond.latent, keep_image if cond.latent is not None else None, cond.image_tokens, cond.neg_text, cond.neg_text_mask)
 
 
@@ -86,11 +87,11 @@ class FlowMatching(StudentOnly):
     def __init__(self, config: FlowMatchingConfig | None = None):
         self.cfg = config or FlowMatchingConfig()
 
-    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         x0 = batch.video
-        cond = drop_conditions(self.cfg, batch.cond, g)
-        t = sample_times(self.cfg.time, x0.shape[0], g).to(x0.device)
-        noise = torch.randn(x0.shape, generator=g, device=x0.device, dtype=x0.dtype)
+        cond = drop_conditions(self.cfg, batch.cond, d)
+        t = sample_times(self.cfg.time, x0.shape[0], d).to(x0.device)
+        noise = d.randn_like(x0)
         weight = motion_weights(x0, self.cfg.motion_weight) if self.cfg.motion_weight > 0 else None
         loss = flow_matching_loss(roles.student, x0, cond, t, noise, weight).mean()
         return LossOutput(loss, {"flow/loss": loss.item()})

@@ -9,7 +9,7 @@ loss on a batch of pairs, one step from noise:
 
 The ODE maps each noise to one video, so the target is a function of the input rather than the blurry
 conditional mean a regression on data gives; this gives the one-step generator the teacher's
-noise-to-motion map before distribution matching sharpens it. With `renoise_t`, half of each batch is
+noise-to-motion map before distribution matching sharpens it. With `renoise_t`, each target is
 also regressed from its target re-noised to one of those levels with fresh noise (the inputs of the
 re-noising few-step sampler), a term added to L.
 """
@@ -25,6 +25,7 @@ from torch import Tensor
 from onestep import flow
 from onestep.methods.pairs import need, one_step_loss
 from onestep.methods.single import StudentOnly
+from onestep.seeding import Draws
 from onestep.types import Batch, Cond, LossOutput, Roles
 
 
@@ -42,24 +43,23 @@ class OdeRegression(StudentOnly):
 
     # -- the loss --------------------------------------------------------------------------------
 
-    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
-        noise, x0, cond = need(batch.pairs).draw(batch.video.shape[0], g)
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        noise, x0, cond = need(batch.pairs).draw(batch.video.shape[0], d)
         loss = one_step_loss(roles, noise, x0, cond)
         logs = {"ode/mse": loss.item()}
         if self.cfg.renoise_t:
-            half = slice(0, max(len(x0) // 2, 1))
-            renoised = self.renoised_loss(roles, x0[half], cond.index(half), g)
+            renoised = self.renoised_loss(roles, x0, cond, d)
             loss = loss + renoised
             logs["ode/renoised_mse"] = renoised.item()
         return LossOutput(loss, logs)
 
-    def renoised_loss(self, roles: Roles, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
+    def renoised_loss(self, roles: Roles, x0: Tensor, cond: Cond, d: Draws) -> Tensor:
         """|| G_x0(x_t, t, c_i) - x0_i ||^2, x_t = (1 - t) x0_i + t eps' with fresh eps', t drawn from `renoise_t`.
 
         These are the inputs a few-step student sees after its first step (x0 re-noised, DMD style), so
         the regression keeps the student's later steps pointed at the teacher's solutions too.
         """
         levels = torch.tensor(self.cfg.renoise_t, dtype=x0.dtype, device=x0.device)
-        t = levels[torch.randint(len(levels), (x0.shape[0],), generator=g, device=g.device)]
-        x_t = flow.interpolate(x0, torch.randn(x0.shape, generator=g, device=x0.device, dtype=x0.dtype), t)
+        t = levels[d.randint(len(levels), x0.shape[0])]
+        x_t = flow.interpolate(x0, d.randn_like(x0), t)
         return F.mse_loss(flow.x0_from_v(x_t, roles.student(x_t, t, cond), t).float(), x0.float())

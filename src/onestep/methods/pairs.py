@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from onestep import flow
+from onestep.seeding import Draws
 from onestep.types import Cond, Pairs, Roles
 
 
@@ -30,7 +31,7 @@ def need(pairs: Pairs | None) -> Pairs:
     return pairs
 
 
-def with_anchor(loss: Tensor, logs: dict, weight: float, roles: Roles, pairs: Pairs | None, n: int, g: torch.Generator) -> tuple[Tensor, dict]:
+def with_anchor(loss: Tensor, logs: dict, weight: float, roles: Roles, pairs: Pairs | None, n: int, d: Draws) -> tuple[Tensor, dict]:
     """loss + weight * the one-step regression on n pairs drawn from `pairs`: the `ode_weight` term of VSD and POSE."""
-    anchor = one_step_loss(roles, *need(pairs).draw(n, g))
+    anchor = one_step_loss(roles, *need(pairs).draw(n, d))
     return loss + weight * anchor, logs | {"ode/anchor_mse": anchor.item()}

@@ -51,6 +51,7 @@ from onestep.errors import UserError
 from onestep.methods.heads import ConvHead, SemanticHead, default_taps, hinge_d, hinge_g
 from onestep.methods.pairs import with_anchor
 from onestep.samplers import guided_velocity
+from onestep.seeding import Draws
 from onestep.types import Batch, Cond, LossOutput, Roles, Update
 
 
@@ -128,19 +129,19 @@ class PoseEquilibrium:
         return {"disc_head": disc, "student": list(roles.student.parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
-        g_disc, g_student = rng(), rng()  # streams 0 and 1 with or without a discriminator: an ablation draws the same noise
-        student = Update("student", lambda: self.student_loss(batch, roles, g_student))
-        return [Update("disc_head", lambda: self.disc_loss(batch, roles, g_disc)), student] if self.roles else [student]
+        d_disc, d_student = rng(), rng()  # streams 0 and 1 with or without a discriminator: an ablation draws the same noise
+        student = Update("student", lambda: self.student_loss(batch, roles, d_student))
+        return [Update("disc_head", lambda: self.disc_loss(batch, roles, d_disc)), student] if self.roles else [student]
 
     # -- pieces ----------------------------------------------------------------------------------
 
     def backbone(self, roles: Roles):
         return {"ema": roles.ema, "teacher": roles.teacher, "trainable": roles.disc_backbone}[self.cfg.backbone]
 
-    def generate(self, batch: Batch, roles: Roles, g: torch.Generator) -> Tensor:
+    def generate(self, batch: Batch, roles: Roles, d: Draws) -> Tensor:
         """One step from pure noise: x0_g = eps - 1 * G(eps, 1)."""
         x = batch.video
-        noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        noise = d.randn_like(x)
         t = torch.ones(noise.shape[0], device=x.device, dtype=x.dtype)
         return flow.x0_from_v(noise, roles.student(noise, t, batch.cond), t)
 
@@ -150,16 +151,15 @@ class PoseEquilibrium:
         feats = backbone.features(flow.interpolate(x0, eps, t), t, cond, self.taps(backbone.spec))
         return roles.disc_head(feats, cond, t, backbone.condition_image(cond))
 
-    def draw(self, x: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    def draw(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         c = self.cfg
-        t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * torch.rand(x.shape[0], generator=g, device=x.device)
-        return t, torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * d.rand(x.shape[0])
+        return t, d.randn_like(x)
 
-    def perturbation(self, x: Tensor, cond: Cond, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    def perturbation(self, x: Tensor, cond: Cond, d: Draws) -> tuple[Tensor, Tensor]:
         """(e_s, e_t): per-pixel noise (B, C, F, H, W) and per-frame, per-channel offsets (B, C, F, 1, 1); frame 0 clean under I2V."""
         B, C, Fr = x.shape[:3]
-        draw = lambda *shape: torch.randn(shape, generator=g, device=x.device, dtype=x.dtype)  # noqa: E731
-        e_s, e_t = self.cfg.sigma_s * draw(*x.shape), self.cfg.sigma_t * draw(B, C, Fr, 1, 1)
+        e_s, e_t = self.cfg.sigma_s * d.randn_like(x), self.cfg.sigma_t * d.randn(B, C, Fr, 1, 1, dtype=x.dtype)
         if cond.latent is not None:
             keep = (cond.latent_mask > 0).to(x.dtype).view(B, 1, 1, 1)
             for e in (e_s, e_t):
@@ -167,16 +167,16 @@ class PoseEquilibrium:
         return e_s, e_t
 
     @torch.no_grad()
-    def consistency_target(self, roles: Roles, x0: Tensor, cond: Cond, g: torch.Generator) -> Tensor:
+    def consistency_target(self, roles: Roles, x0: Tensor, cond: Cond, d: Draws) -> Tensor:
         """sg(x0_teacher) of Eq. 5: the frozen, guided teacher's x0 from x_t = noise(x0, t).
 
         With `consistency_steps` = k > 1 the teacher integrates its guided ODE from each sample's t to 0 in k
         uniform Euler steps instead of one (k = 1 is exactly the single x0 prediction of Eq. 5).
         """
         c = self.cfg
-        u = torch.rand(x0.shape[0], generator=g, device=x0.device)
+        u = d.rand(x0.shape[0])
         t = flow.shift(c.consistency_t_lo + (c.consistency_t_hi - c.consistency_t_lo) * u, c.consistency_t_shift)
-        x = flow.interpolate(x0, torch.randn(x0.shape, generator=g, device=x0.device, dtype=x0.dtype), t)
+        x = flow.interpolate(x0, d.randn_like(x0), t)
         for i in range(c.consistency_steps):
             t_now, t_next = t * (1 - i / c.consistency_steps), t * (1 - (i + 1) / c.consistency_steps)
             v = guided_velocity(roles.teacher, x, t_now, cond, c.guidance)
@@ -185,33 +185,33 @@ class PoseEquilibrium:
 
     # -- losses ----------------------------------------------------------------------------------
 
-    def disc_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond, real = batch.cond, batch.video
         with torch.no_grad():
-            fake = self.generate(batch, roles, g)
-        t_r, eps_r = self.draw(real, g)
-        t_f, eps_f = self.draw(fake, g)
+            fake = self.generate(batch, roles, d)
+        t_r, eps_r = self.draw(real, d)
+        t_f, eps_f = self.draw(fake, d)
         d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
         adv = hinge_d(d_real, d_fake)
-        e_s, e_t = self.perturbation(real, cond, g)
+        e_s, e_t = self.perturbation(real, cond, d)
         spatial, temporal = st_r1(lambda x: self.logits(roles, x, cond, t_r, eps_r), real, d_real, e_s, e_t)
         r1 = (spatial + temporal).mean()
         loss = adv + self.cfg.r1_weight * r1
         logs = {"pose/d_hinge": adv.item(), "pose/st_r1": r1.item(), "pose/st_r1_spatial": spatial.mean().item(), "pose/st_r1_temporal": temporal.mean().item()}
         return LossOutput(loss, logs | {"pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
 
-    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond = batch.cond
-        x0_g = self.generate(batch, roles, g)
-        t, eps = self.draw(x0_g, g)
+        x0_g = self.generate(batch, roles, d)
+        t, eps = self.draw(x0_g, d)
         loss, logs = x0_g.new_zeros(()), {}
         if self.cfg.adv_weight > 0:
             adv = hinge_g(self.logits(roles, x0_g, cond, t, eps))
             loss, logs = self.cfg.adv_weight * adv, {"pose/g_adv": adv.item()}
         if self.cfg.consistency_weight > 0:
-            consist = F.mse_loss(x0_g.float(), self.consistency_target(roles, x0_g.detach(), cond, g).float())
+            consist = F.mse_loss(x0_g.float(), self.consistency_target(roles, x0_g.detach(), cond, d).float())
             loss = loss + self.cfg.consistency_weight * consist
             logs["pose/consistency"] = consist.item()
         if self.cfg.ode_weight > 0:
-            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], g)
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], d)
         return LossOutput(loss, logs)

@@ -29,6 +29,7 @@ from onestep.errors import UserError
 from onestep.methods.pairs import with_anchor
 from onestep.models.lora import LoraScore
 from onestep.samplers import guided_velocity
+from onestep.seeding import Draws
 from onestep.types import Batch, LossOutput, Roles, Update
 
 
@@ -49,8 +50,8 @@ class VSDConfig:
             raise UserError(f"fake_score {self.fake_score!r}: use lora or copy")
 
 
-def draw_t(cfg, n: int, g: torch.Generator) -> Tensor:
-    return flow.shift(cfg.t_lo + (cfg.t_hi - cfg.t_lo) * torch.rand(n, generator=g, device=g.device), cfg.t_shift)
+def draw_t(cfg, n: int, d: Draws) -> Tensor:
+    return flow.shift(cfg.t_lo + (cfg.t_hi - cfg.t_lo) * d.rand(n), cfg.t_shift)
 
 
 class VSD:
@@ -75,19 +76,19 @@ class VSD:
 
     # -- losses ----------------------------------------------------------------------------------
 
-    def generate(self, batch: Batch, roles: Roles, g: torch.Generator) -> Tensor:
+    def generate(self, batch: Batch, roles: Roles, d: Draws) -> Tensor:
         """x0_g from real videos noised to s ~ U[input_lo, 1] (the generator's own input)."""
         x = batch.video
-        s = self.cfg.input_lo + (1.0 - self.cfg.input_lo) * torch.rand(x.shape[0], generator=g, device=x.device)
-        x_s = flow.interpolate(x, torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype), s)
+        s = self.cfg.input_lo + (1.0 - self.cfg.input_lo) * d.rand(x.shape[0])
+        x_s = flow.interpolate(x, d.randn_like(x), s)
         return flow.x0_from_v(x_s, roles.student(x_s, s, batch.cond), s)
 
-    def student_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond = batch.cond
-        x0_g = self.generate(batch, roles, g)
+        x0_g = self.generate(batch, roles, d)
         with torch.no_grad():
-            t = draw_t(self.cfg, x0_g.shape[0], g)
-            x_t = flow.interpolate(x0_g, torch.randn(x0_g.shape, generator=g, device=x0_g.device, dtype=x0_g.dtype), t)
+            t = draw_t(self.cfg, x0_g.shape[0], d)
+            x_t = flow.interpolate(x0_g, d.randn_like(x0_g), t)
             x0_fake = flow.x0_from_v(x_t, roles.fake_score(x_t, t, cond), t)
             x0_real = flow.x0_from_v(x_t, guided_velocity(roles.teacher, x_t, t, cond, self.cfg.guidance), t)
             x0_d = x0_g.double()
@@ -97,14 +98,14 @@ class VSD:
         loss = 0.5 * F.mse_loss(x0_g.float(), target.float())
         logs = {"vsd/dm_loss": loss.item(), "vsd/grad_abs": grad.abs().mean().item()}
         if self.cfg.ode_weight > 0:
-            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], g)
+            loss, logs = with_anchor(loss, logs, self.cfg.ode_weight, roles, batch.pairs, x0_g.shape[0], d)
         return LossOutput(loss, logs)
 
-    def fake_score_loss(self, batch: Batch, roles: Roles, g: torch.Generator) -> LossOutput:
+    def fake_score_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         with torch.no_grad():
-            x0_g = self.generate(batch, roles, g)
-        t = draw_t(self.cfg, x0_g.shape[0], g)
-        noise = torch.randn(x0_g.shape, generator=g, device=x0_g.device, dtype=x0_g.dtype)
+            x0_g = self.generate(batch, roles, d)
+        t = draw_t(self.cfg, x0_g.shape[0], d)
+        noise = d.randn_like(x0_g)
         x_t = flow.interpolate(x0_g, noise, t)
         loss = F.mse_loss(roles.fake_score(x_t, t, batch.cond).float(), flow.velocity(x0_g, noise).float())
         return LossOutput(loss, {"vsd/fake_loss": loss.item()})

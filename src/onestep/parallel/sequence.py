@@ -1,6 +1,7 @@
-"""Sequence parallelism for the built-in DiT (DeepSpeed-Ulysses, Jacobs et al. 2023), applied from
-outside: K processes of a sequence group share each sample, and inside every block each runs the
-attention's projections, the cross-attention and the MLP on 1/K of the tokens.
+"""Sequence parallelism for the built-in DiT and Wan (DeepSpeed-Ulysses, Jacobs et al. 2023), applied
+from outside: K processes of a sequence group share each sample, and inside every block each runs the
+attention's projections, the cross-attention and the MLP on 1/K of the tokens. Wan's self-attention
+exchange is diffusers' own (context parallelism's Ulysses attention); the built-in DiT's is below.
 
 - Entering a block, a process keeps its contiguous 1/K of the tokens (and of the per-token
   conditioning and rotary tables); leaving it, the K parts are gathered again, so the model between
@@ -10,7 +11,10 @@ attention's projections, the cross-attention and the MLP on 1/K of the tokens.
   result is exchanged back to its tokens with all heads.
 Every process of the group computes the same loss on the gathered output; the all-gather's backward
 sums the K processes' gradients for each part, and FSDP's average over all processes then gives the
-gradient of the mean over the data-parallel batch. Needs heads and tokens divisible by K.
+gradient of the mean over the data-parallel batch. Needs heads and tokens divisible by K. (diffusers'
+own `enable_parallelism` keeps the tokens split between blocks and its gather's backward returns only
+the local part, which would leave out the cross terms when one network's output feeds another, as
+the generator's feeds the discriminator, so only its attention is used.)
 """
 
 from __future__ import annotations
@@ -61,14 +65,31 @@ def ulysses(group, k: int):
     return attend
 
 
-def apply(model: nn.Module, group, k: int, index: int) -> None:
-    """Make `model` (a VideoDiT) run its blocks sequence-parallel over `group` (this process: part `index`)."""
-    heads = model.config.heads
-    tokens = model.config.grid[0] * model.config.grid[1] * model.config.grid[2]
+def _split(heads: int, tokens: int, k: int, index: int) -> slice:
     if heads % k or tokens % k:
         raise UserError(f"parallel.sp {k} must divide the model's {heads} heads and {tokens} tokens: use a divisor of both")
     n = tokens // k
-    part = slice(index * n, (index + 1) * n)
+    return slice(index * n, (index + 1) * n)
+
+
+def _gather_after(block: nn.Module, group) -> None:
+    """The K token parts of the block's output joined again (the all-gather's backward sums the group's gradients)."""
+
+    def leave(_block, _args, _kwargs, out):
+        return torch.cat(all_gather(out.contiguous(), group=group), dim=1)
+
+    block.register_forward_hook(leave, with_kwargs=True)
+
+
+def apply(model: nn.Module, group, k: int, index: int, mesh=None) -> None:
+    """Make `model` (a VideoDiT, or a WanModel with `mesh`) run its blocks sequence-parallel over
+    `group` (this process: part `index`)."""
+    from onestep.models.wan import WanModel
+
+    if isinstance(model, WanModel):
+        return apply_wan(model, group, k, index, mesh)
+    tokens = model.config.grid[0] * model.config.grid[1] * model.config.grid[2]
+    part = _split(model.config.heads, tokens, k, index)
 
     def local(t: Tensor) -> Tensor:  # this process's tokens of a (B, N, D) tensor; (B, 1, D) is shared
         return t[:, part] if t.ndim == 3 and t.shape[1] == tokens else t
@@ -77,10 +98,41 @@ def apply(model: nn.Module, group, k: int, index: int) -> None:
         kwargs = dict(kwargs, c=local(kwargs["c"]), rope=tuple(r[part] for r in kwargs["rope"]))
         return (local(args[0]), *args[1:]), kwargs
 
-    def leave(_block, _args, _kwargs, out):
-        return torch.cat(all_gather(out.contiguous(), group=group), dim=1)
-
     for block in model.blocks:
         block.attn.attend = ulysses(group, k)
         block.register_forward_pre_hook(enter, with_kwargs=True)
-        block.register_forward_hook(leave, with_kwargs=True)
+        _gather_after(block, group)
+
+
+def wan_mesh(k: int, device_type: str):
+    """The (data, ring, ulysses) mesh of diffusers' context parallelism: groups of k consecutive ranks."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    return init_device_mesh(device_type, (dist.get_world_size() // k, 1, k), mesh_dim_names=("data", "ring", "ulysses"))
+
+
+def apply_wan(model: nn.Module, group, k: int, index: int, mesh) -> None:
+    """The same split for diffusers' Wan blocks, called block(hidden_states, text, temb, (cos, sin)):
+    entering, this process's tokens of the hidden states, of per-token time embeddings (B, N, 6, D)
+    and of the rotary tables (1, N, 1, d); self-attention by diffusers' own Ulysses attention
+    (context parallelism's templated attention, on the native backend) over the mesh's ulysses
+    dimension; cross-attention on the local queries; leaving, the parts gathered."""
+    from diffusers.models._modeling_parallel import ContextParallelConfig, ParallelConfig
+
+    c = model.transformer.config
+    tokens = model.spec.grid[0] * model.spec.grid[1] * model.spec.grid[2]
+    part = _split(c.num_attention_heads, tokens, k, index)
+
+    def enter(_block, args):
+        hidden, text, temb, (cos, sin) = args
+        temb = temb[:, part] if temb.ndim == 4 else temb
+        return hidden[:, part], text, temb, (cos[:, part], sin[:, part])
+
+    cp = ContextParallelConfig(ulysses_degree=k)
+    device = torch.device(mesh.device_type, torch.accelerator.current_device_index()) if mesh.device_type != "cpu" else torch.device("cpu")
+    cp.setup(dist.get_rank(), dist.get_world_size(), device, mesh["ring", "ulysses"])
+    config = ParallelConfig(context_parallel_config=cp)
+    for block in model.blocks:
+        block.attn1.processor._parallel_config = config
+        block.register_forward_pre_hook(enter)
+        _gather_after(block, group)

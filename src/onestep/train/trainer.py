@@ -3,7 +3,7 @@
 A run is a list of phases; each phase is one method (types.Method), whose `step` returns, for each
 training step, the ordered updates: which optimiser group (a role) steps on which loss. The trainer
 owns everything else: one optimiser per group and phase, gradient clipping, the student's EMA,
-per-step generators from (seed, rank, step) on the run's device, autocast, atomic DCP checkpoints
+row-keyed generators from (seed, step, row) on the run's device, autocast, atomic DCP checkpoints
 (each phase's last one kept), TensorBoard logs, a progress bar, sample grids, and a divergence guard
 that stops on a non-finite loss or gradient before anything is stepped or saved. It never names a
 recipe and never builds a network: the roles come built (train/roles.py).
@@ -82,8 +82,8 @@ class Trainer:
         self.methods = [methods.build(p.method) for p in cfg.phases]
         self.device = next(roles.student.parameters()).device
         self.rank = process_rank()
-        # the global batch is n_chunks equal chunks, this process's are `chunks`; chunk c draws from
-        # stream (seed, step, c), so N processes x A micro-batches give the updates of any other split
+        # the global batch is n_chunks equal chunks, this process's are `chunks`; every loss draws row
+        # by row (seeding.Draws), so N processes x A micro-batches give the updates of any other split
         accum, batch = cfg.train.accum, cfg.data.batch_size
         index, count = data_parallel or (self.rank, world_size())
         self.n_chunks, self.chunks = count * accum, [index * accum + m for m in range(accum)]
@@ -167,7 +167,7 @@ class Trainer:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
                 parts = self.micro_batches(next(batches), local)
-                plans = [self.methods[index].step(part, self.roles, seeding.streams(t.seed, step, c, device=self.device), in_phase) for part, c in zip(parts, self.chunks)]
+                plans = [self.methods[index].step(part, self.roles, self.streams(step, c), in_phase) for part, c in zip(parts, self.chunks)]
                 for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
                     for name, value in self.apply(list(updates), step).items():
                         logs[name].append(value)
@@ -199,6 +199,10 @@ class Trainer:
         if local:
             return [batch.chunk(i, len(self.chunks)) for i in range(len(self.chunks))]
         return [batch.chunk(c, self.n_chunks) for c in self.chunks] if self.n_chunks > 1 else [batch]
+
+    def streams(self, step: int, chunk: int):
+        """types.Rng of chunk `chunk` of step `step`: its rows' generators, on the run's device."""
+        return seeding.streams(self.cfg.train.seed, step, chunk * (self.cfg.data.batch_size // self.n_chunks), device=self.device)
 
     def apply(self, updates: list, step: int) -> dict[str, float]:
         """One optimiser step of the updates' group: each micro-batch's loss backpropagated with weight

@@ -38,10 +38,13 @@ def collate(clips: list[Clip], keep_clips: bool = False) -> Batch:
     return Batch(video, video[:, :, 0].clone(), [c.prompt for c in clips], [c.track for c in clips], clips if keep_clips else [])
 
 
-def batch_at(step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None, keep_clips: bool = False) -> Batch:
+def batch_at(
+    step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None, keep_clips: bool = False, rows: list[int] | None = None,
+) -> Batch:  # fmt: skip
+    """The batch of step `step`, or only its rows `rows` (a process's share: the others are not rendered)."""
     names, weights = list(tracks), np.array(list(tracks.values()), dtype=np.float64)
     clips = []
-    for i in range(batch_size):
+    for i in range(batch_size) if rows is None else rows:
         s = clip_seed(seed, step, i)
         track = names[int(np.random.default_rng(s).choice(len(names), p=weights / weights.sum()))]
         clips.append(world.sample(track, s, split, config))
@@ -51,8 +54,9 @@ def batch_at(step: int, *, seed: int, batch_size: int, tracks: dict[str, float],
 class WorldStream(torch.utils.data.IterableDataset):
     """Batches for steps start, start + 1, ...; text encoded in the worker (MiniLM, cached)."""
 
-    def __init__(self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int):
+    def __init__(self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int, rows: list[int] | None = None):
         self.start, self.seed, self.batch_size, self.tracks, self.config, self.max_text = start, seed, batch_size, tracks, config, max_text
+        self.rows = rows
 
     def __iter__(self):
         from onestep.models.text import TextEncoder
@@ -62,7 +66,7 @@ class WorldStream(torch.utils.data.IterableDataset):
         encoder = TextEncoder(self.max_text)
         step = self.start
         while True:
-            b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config)
+            b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config, rows=self.rows)
             b.text, b.text_mask = encoder(b.prompts)
             b.neg_text, b.neg_text_mask = encoder.null(1)
             yield b
