@@ -17,7 +17,11 @@ One model serves text-to-video and image-to-video:
   a zero-initialised MLP. Pooled MiniLM embeddings of "pans left" and "pans right" differ by a few
   per cent of their norm; standardised, the words that decide the motion become O(1) inputs;
 - `causal_block > 0` makes self-attention block-causal: a query frame block sees itself and earlier
-  blocks (the student of the causal ASD recipe; the teacher is bidirectional).
+  blocks (the student of the causal ASD recipe; the teacher is bidirectional). A causal model also
+  takes a segment of whole blocks at a frame offset with a `KVCache` holding the keys and values of
+  the frames before it (models/kv_cache.py): the segment attends to them and to itself
+  (block-causally), which equals the full sequence under the block-causal mask, and a segment may lie
+  past the training length (streaming).
 
 Shapes: x_t (B, C, F, H, W), t (B,) or per-frame (B, F), tokens (B, N, D) with N = F' H' W'.
 """
@@ -32,6 +36,7 @@ from torch import Tensor, nn
 
 from onestep.errors import UserError
 from onestep.models.embeddings import timestep_embedding
+from onestep.models.kv_cache import KVCache, LayerCache
 from onestep.types import Cond, ModelSpec
 
 
@@ -138,9 +143,11 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.attend = F.scaled_dot_product_attention  # (q, k, v, attn_mask) -> y; sequence parallelism swaps it (parallel/sequence.py)
 
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None, cache: LayerCache | None = None) -> Tensor:
         q, k, v = self.qkv(x).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)  # 3 x (B, h, N, d)
         q, k = apply_rope(self.norm_q(q), *rope), apply_rope(self.norm_k(k), *rope)
+        if cache is not None:  # the earlier frames' keys and values first (their rotary positions applied)
+            k, v = cache.extend(k, v)
         y = self.attend(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).flatten(2))
 
@@ -177,10 +184,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
         self.ada = nn.Linear(dim, 6 * dim)
 
-    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor, rope_context) -> Tensor:
+    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor, rope_context, cache: LayerCache | None = None) -> Tensor:
         # c: (B, N or 1, D) conditioning per token
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
-        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask)
+        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask, cache)
         x = x + self.cross(self.norm2(x), context, context_mask, rope, rope_context)
         x = x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
         return x
@@ -247,18 +254,22 @@ class VideoDiT(nn.Module):
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         c = self.config
         want = (c.channels, c.frames, c.height, c.width)
-        if x_t.ndim != 5 or tuple(x_t.shape[1:]) != want:
-            raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))})")
+        block = c.causal_block * c.patch[0]  # a causal model takes any whole number of its blocks
+        segment = block and x_t.ndim == 5 and x_t.shape[2] % block == 0 and x_t.shape[2] > 0 and tuple(x_t.shape[3:]) == want[2:]
+        if x_t.ndim != 5 or (tuple(x_t.shape[1:]) != want and not (segment and x_t.shape[1] == c.channels)):
+            more = f" or a whole number of its {block}-frame blocks" if block else ""
+            raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))}){more}")
         if cond.latent is not None and tuple(cond.latent.shape[1:]) != (c.channels, c.height, c.width):
             raise UserError(f"first-frame image of shape {tuple(cond.latent.shape)} does not fit: expected (B, {c.channels}, {c.height}, {c.width})")
         if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
             raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
 
-    def condition_video(self, x_t: Tensor, cond: Cond) -> Tensor:
-        """[mask | condition video] channels (B, 1 + C, F, H, W) in Wan's I2V layout."""
+    def condition_video(self, x_t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
+        """[mask | condition video] channels (B, 1 + C, F, H, W) in Wan's I2V layout (zero for a
+        segment that does not start at frame 0)."""
         B, C, Fr, H, W = x_t.shape
         extra = x_t.new_zeros(B, 1 + C, Fr, H, W)
-        if cond.latent is not None:
+        if cond.latent is not None and frame_offset == 0:
             keep = cond.latent_mask.to(x_t.dtype).view(B, 1, 1, 1)
             extra[:, 0, 0] = keep[:, 0]
             extra[:, 1:, 0] = cond.latent.to(x_t.dtype) * keep
@@ -274,12 +285,14 @@ class VideoDiT(nn.Module):
             text, mask = torch.cat([text, img], 1), torch.cat([mask, img_mask], 1)
         return text, mask
 
-    def rope(self, frame_offset: int, device) -> tuple[Tensor, Tensor]:
-        """Rotary tables for this grid and frame offset, computed once per (offset, device)."""
-        key = (frame_offset, str(device))
+    def rope(self, frame_offset: int, device, frames: int | None = None) -> tuple[Tensor, Tensor]:
+        """Rotary tables for this grid (or `frames` latent frames of it) and frame offset, computed once
+        per (offset, frames, device)."""
+        c = self.config
+        f, h, w = c.grid
+        key = (frame_offset, str(device)) if frames in (None, f) else (frame_offset, frames, str(device))
         if key not in self._rope_cache:
-            c = self.config
-            self._rope_cache[key] = rope_tables(c.grid, c.dim // c.heads, c.rope_theta, frame_offset, device=device)
+            self._rope_cache[key] = rope_tables((frames or f, h, w), c.dim // c.heads, c.rope_theta, frame_offset, device=device)
         return self._rope_cache[key]
 
     def context_rope(self, n_text: int, with_image: bool, device) -> tuple[Tensor, Tensor]:
@@ -297,22 +310,26 @@ class VideoDiT(nn.Module):
             self._rope_cache[key] = (cos, sin)
         return self._rope_cache[key]
 
-    def attention_mask(self, device) -> Tensor | None:
-        """Block-causal mask (N, N): a query block sees its own and earlier frame blocks."""
+    def attention_mask(self, device, frames: int | None = None, cached: int = 0) -> Tensor | None:
+        """Block-causal mask (N, cached + N) of `frames` latent frames (default: the grid's): a query
+        block sees its own and earlier frame blocks, and all `cached` tokens before them."""
         c = self.config
         if not c.causal_block:
             return None
         f, h, w = c.grid
-        block_of_token = (torch.arange(f, device=device) // c.causal_block).repeat_interleave(h * w)
-        return block_of_token[None, :] <= block_of_token[:, None]
+        block_of_token = (torch.arange(frames or f, device=device) // c.causal_block).repeat_interleave(h * w)
+        mask = block_of_token[None, :] <= block_of_token[:, None]
+        return torch.cat([mask.new_ones(mask.shape[0], cached), mask], 1) if cached else mask
 
-    def conditioning(self, t: Tensor, cond: Cond) -> Tensor:
-        """Per-frame conditioning vectors (B, F', D): time embedding + pooled text embedding."""
+    def conditioning(self, t: Tensor, cond: Cond, frames: int | None = None) -> Tensor:
+        """Per-frame conditioning vectors (B, F', D): time embedding + pooled text embedding; `frames`:
+        the video frames of a segment (default: the model's)."""
         c = self.config
-        f = c.grid[0]
+        frames = frames or c.frames
+        f = frames // c.patch[0]
         if t.ndim == 1:
             t = t[:, None].expand(-1, f)
-        elif t.shape[1] == c.frames and c.patch[0] > 1:
+        elif t.shape[1] == frames and c.patch[0] > 1:
             t = t[:, :: c.patch[0]]  # one time per latent frame
         dtype = self.time_mlp[0].weight.dtype  # the weights' (bfloat16 models take float32 inputs)
         emb = self.time_mlp(timestep_embedding(t, 256).to(dtype))  # (B, F', D)
@@ -322,42 +339,52 @@ class VideoDiT(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
 
-    def embed(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> tuple[Tensor, dict]:
-        """Tokens (B, N, D) before the first block, and what every block reads beside them."""
+    def embed(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0, cached: int = 0) -> tuple[Tensor, dict]:
+        """Tokens (B, N, D) before the first block, and what every block reads beside them (`cached`:
+        tokens of earlier frames in the KV cache, which the mask lets every query see)."""
         self.check_input(x_t, t, cond)
         c = self.config
         B = x_t.shape[0]
-        f, h, w = c.grid
+        _, h, w = c.grid
+        f = x_t.shape[2] // c.patch[0]
         dtype = self.patch_embed.weight.dtype
 
-        inp = torch.cat([x_t, self.condition_video(x_t, cond)], dim=1).to(dtype)  # (B, 2C + 1, F, H, W)
+        inp = torch.cat([x_t, self.condition_video(x_t, cond, frame_offset)], dim=1).to(dtype)  # (B, 2C + 1, F, H, W)
         x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
         frames = torch.arange(frame_offset, frame_offset + f, device=x.device)
         x = x + self.frame_embed(timestep_embedding(frames / 1000.0, 64).to(dtype)).repeat_interleave(h * w, dim=0)
         if cond.latent is not None:  # every frame sees the (unmoved) first frame at its own place
             img = self.image_to_frames(self.image_embed(cond.latent.to(dtype)).transpose(1, 2))  # (B, h w, D)
             x = x + (img * cond.latent_mask.to(dtype).view(B, 1, 1)).repeat(1, f, 1)
-        cvec = self.conditioning(t, cond).to(dtype)  # (B, f, D)
+        cvec = self.conditioning(t, cond, x_t.shape[2]).to(dtype)  # (B, f, D)
         cvec = F.silu(cvec).repeat_interleave(h * w, dim=1) if f > 1 and cvec.shape[1] > 1 else F.silu(cvec[:, :1])
         context, context_mask = self.context(cond, dtype)
-        rope = self.rope(frame_offset, x.device)
+        rope = self.rope(frame_offset, x.device, f)
         rope_context = self.context_rope(cond.text.shape[1], cond.latent is not None, x.device)
-        return x, dict(c=cvec, rope=rope, mask=self.attention_mask(x.device), context=context, context_mask=context_mask, rope_context=rope_context)
+        mask = self.attention_mask(x.device, f, cached)
+        return x, dict(c=cvec, rope=rope, mask=mask, context=context, context_mask=context_mask, rope_context=rope_context)
 
     def unpatchify(self, x: Tensor, cvec: Tensor, dtype) -> Tensor:
         """Final adaLN and projection, tokens (B, N, D) -> v (B, C, F, H, W)."""
         c = self.config
-        B, (f, h, w), (pf, ph, pw) = x.shape[0], c.grid, c.patch
+        B, (_, h, w), (pf, ph, pw) = x.shape[0], c.grid, c.patch
+        f = x.shape[1] // (h * w)
         shift, scale = self.ada_out(cvec).chunk(2, dim=-1)
         x = self.out(modulate(self.norm_out(x), shift, scale))  # (B, N, pf ph pw C)
         x = x.view(B, f, h, w, pf, ph, pw, c.channels)
-        x = x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(B, c.channels, c.frames, c.height, c.width)
+        x = x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(B, c.channels, f * pf, c.height, c.width)
         return x.to(dtype)
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
-        x, ctx = self.embed(x_t, t, cond, frame_offset)
-        for block in self.blocks:
-            x = block(x, **ctx)
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0, cache: KVCache | None = None) -> Tensor:
+        """v for x_t; a causal model's segment at `frame_offset` reads (and, if `cache.writing`, adds
+        to) the keys and values of the frames before it in `cache`."""
+        if cache is not None and not self.config.causal_block:
+            raise UserError("a KV cache needs a block-causal model (causal_block > 0): this one is bidirectional")
+        x, ctx = self.embed(x_t, t, cond, frame_offset, cache.tokens if cache is not None else 0)
+        for i, block in enumerate(self.blocks):
+            x = block(x, **ctx, cache=cache.layers[i] if cache is not None else None)
+        if cache is not None:
+            cache.advance(x.shape[1], x_t.shape[2] // self.config.patch[0])
         return self.unpatchify(x, ctx["c"], x_t.dtype)
 
     def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]:

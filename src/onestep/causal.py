@@ -1,0 +1,73 @@
+"""Block-causal generation (CausVid, Self-Forcing, ASD's inference; METHODS.md section 6).
+
+A causal student makes a video block by block. Each block is denoised from its own noise by the
+re-noising few-step sampler (samplers.renoise), attending to the clean keys and values of the blocks
+before it (models/kv_cache.py). Once it is clean, one pass at t = 0 writes its keys and values to the
+cache. Each block has its own step schedule: First Frame Enhancement (ASD) gives the first block
+dense denoising and the rest one or two steps, so `1*` is "1 step, 4 for the first block".
+
+The video may be longer than the model was trained on (streaming): positions continue, and a
+`window` keeps the cache at a bounded number of frames with `sink` frames always kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from onestep import samplers
+from onestep.errors import UserError
+from onestep.models.kv_cache import KVCache
+from onestep.types import Cond
+
+
+def block_times(blocks: int, steps: int, shift: float, first_block_steps: int | None = None) -> list[list[float]]:
+    """Each block's times: `steps` shifted levels, the first block `first_block_steps` (FFE)."""
+    if steps < 1 or (first_block_steps is not None and first_block_steps < 1):
+        raise UserError(f"steps {steps}, first-block steps {first_block_steps}: use 1 or more")
+    first = samplers.student_times(first_block_steps or steps, shift)
+    return [first] + [samplers.student_times(steps, shift)] * (blocks - 1)
+
+
+def block_frames(model) -> int:
+    """Video frames per causal block of `model`, or a UserError for a bidirectional model."""
+    c = getattr(model, "config", None)
+    if c is None or not getattr(c, "causal_block", 0):
+        raise UserError("this model is bidirectional: causal sampling needs a block-causal student (model causal_block > 0)")
+    return c.causal_block * c.patch[0]
+
+
+def new_cache(model, window: int | None = None, sink: int = 0, detach: bool = True) -> KVCache:
+    _, h, w = model.config.grid
+    return KVCache(len(model.blocks), h * w, window, sink, detach)
+
+
+@torch.no_grad()
+def generate(
+    model, noise: Tensor, cond: Cond, times: list[list[float]], *, generator: torch.Generator | None = None,
+    window: int | None = None, sink: int = 0, on_block: Callable[[int, Tensor], None] | None = None,
+) -> Tensor:  # fmt: skip
+    """x0 (B, C, F, H, W) for `noise` of any whole number of blocks: block b denoised along times[b]
+    (the last schedule repeats), then written to the cache at t = 0; on_block(b, x0_b) as each ends."""
+    bf = block_frames(model)
+    B, _, F, _, _ = noise.shape
+    if F % bf:
+        raise UserError(f"{F} frames are not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}")
+    cache = new_cache(model, window, sink)
+    zero = torch.zeros(B, device=noise.device, dtype=noise.dtype)
+    out = []
+    for b in range(F // bf):
+        offset = b * model.config.causal_block
+
+        def net(x, t, c, offset=offset):
+            return model(x, t, c, offset, cache)
+
+        x0 = samplers.renoise(net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[min(b, len(times) - 1)], generator=generator)
+        with cache.write():
+            model(x0, zero, cond, offset, cache)
+        out.append(x0)
+        if on_block is not None:
+            on_block(b, x0)
+    return torch.cat(out, 2)
