@@ -11,10 +11,13 @@ from onestep.configs.distill import PairsConfig
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import as_batch
 from onestep.errors import UserError
+from onestep.methods.asd import AsdConfig
+from onestep.methods.causal_init import CausalInitConfig
 from onestep.methods.flow_matching import FlowMatchingConfig
 from onestep.methods.heads import default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
+from onestep.methods.self_forcing import SelfForcingConfig
 from onestep.methods.vsd import VSD, VSDConfig
 from onestep.models.lora import LoraScore
 from onestep.train.roles import build_roles
@@ -35,6 +38,9 @@ VARIANTS = {
     },
     OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
     FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0)},
+    CausalInitConfig: {"causal-init": CausalInitConfig(steps=2)},
+    SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
+    AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=2, head_dim=16)},
 }
 CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 
@@ -71,7 +77,8 @@ def batch(world_batch, pairs):
 
 
 def roles_for(method, teacher_dir) -> Roles:
-    return build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"))
+    """The method's roles on the tiny teacher; a block-causal student (one latent frame per block) where it needs one."""
+    return build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"), student_causal_block=1 if getattr(method, "causal_student", False) else 0)
 
 
 def run_steps(method, roles, batch, steps=2):

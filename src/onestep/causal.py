@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from onestep import samplers
+from onestep import flow, samplers
 from onestep.errors import UserError
 from onestep.models.kv_cache import KVCache
 from onestep.types import Cond
@@ -35,7 +35,7 @@ def block_frames(model) -> int:
     """Video frames per causal block of `model`, or a UserError for a bidirectional model."""
     c = getattr(model, "config", None)
     if c is None or not getattr(c, "causal_block", 0):
-        raise UserError("this model is bidirectional: causal sampling needs a block-causal student (model causal_block > 0)")
+        raise UserError("this model is bidirectional: block-causal sampling and training need a block-causal student (distill with --set model.student_causal_block=1)")
     return c.causal_block * c.patch[0]
 
 
@@ -70,4 +70,30 @@ def generate(
         out.append(x0)
         if on_block is not None:
             on_block(b, x0)
+    return torch.cat(out, 2)
+
+
+def rollout(model, cond: Cond, d, shape: tuple[int, ...], times: list[float], exits: list[int]) -> Tensor:
+    """Self-Forcing's training rollout (METHODS.md section 6): block b starts from its own noise and is
+    re-noised along `times` (fresh noise between steps) until step exits[b], whose x0 is the block.
+    Only that step runs with gradient; the earlier ones, and the clean pass at t = 0 that writes the
+    block to the cache, run without (the cache holds no graph). `d`: the loss's seeding.Draws."""
+    bf = block_frames(model)
+    B, C, F, H, W = shape
+    grad = torch.is_grad_enabled()
+    cache = new_cache(model)
+    zero = torch.zeros(B, device=d.device)
+    out = []
+    for b in range(F // bf):
+        offset = b * model.config.causal_block
+        x = d.randn(B, C, bf, H, W)
+        for i in range(exits[b] + 1):
+            t = torch.full((B,), float(times[i]), device=x.device)
+            with torch.set_grad_enabled(grad and i == exits[b]):
+                x0 = flow.x0_from_v(x, model(x, t, cond, offset, cache), t)
+            if i < exits[b]:
+                x = flow.interpolate(x0, d.randn_like(x0), times[i + 1])
+        with torch.no_grad(), cache.write():
+            model(x0.detach(), zero, cond, offset, cache)
+        out.append(x0)
     return torch.cat(out, 2)

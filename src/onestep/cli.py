@@ -43,12 +43,13 @@ def sample(
     seed: int = typer.Option(0, help="noise seed"),
     frames: Optional[int] = typer.Option(None, help="Wan only: frames (4k + 1; default the export's size, else 81)"),
     size: Optional[str] = typer.Option(None, help="Wan only: HEIGHTxWIDTH (default the export's size, else 480x832)"),
+    first_block_steps: Optional[int] = typer.Option(None, help="block-causal students: steps for the first block (First Frame Enhancement; 0 = none; default the model's)"),
     out: Path = typer.Option(..., help="output .mp4 or .gif"),
 ):
     """Generate one video."""
     from onestep.commands.sample import run
 
-    run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, frames=frames, size=size, say=typer.echo)
+    run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, frames=frames, size=size, say=typer.echo, first_block_steps=first_block_steps)
 
 
 @app.command()
@@ -76,6 +77,7 @@ def eval_(
     featnet: Optional[Path] = typer.Option(None, help="feature network for FD/KID (default assets/featnet)"),
     json_: bool = typer.Option(False, "--json", help="print metrics.json"),
     fresh: bool = typer.Option(False, "--fresh", help="evaluate even where the model ships this evaluation (MODEL/evals/)"),
+    first_block_steps: Optional[int] = typer.Option(None, help="block-causal students: steps for the first block (FFE: --nfe 1 --first-block-steps 4 is the 1* row; 0 = none)"),
     out: Path = typer.Option(..., help="output directory for metrics.json and videos"),
 ):
     """Evaluate a model: ground-truth panel, VBench-style proxies, FD/KID, intervals. An evaluation
@@ -92,7 +94,7 @@ def eval_(
         task = bar.add_task("generating", total=n * len(tracks) if conditions is None else None)
         metrics = run(
             model_dir=model, nfe=nfe, tracks=tracks, n=n, photos=photos, conditions=conditions, out=out, seed=seed, featnet=featnet,
-            progress=lambda k: bar.advance(task, k), prompts=prompts, fresh=fresh, say=None if json_ else bar.console.print,
+            progress=lambda k: bar.advance(task, k), prompts=prompts, fresh=fresh, say=None if json_ else bar.console.print, first_block_steps=first_block_steps,
         )
     if json_:
         typer.echo(_json.dumps(metrics, indent=2))

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 PAIRS = 11  # the stream of the ODE pairs' noise
+SHARED_ROW = 1 << 31  # the row key of Draws.shared: no batch row has it
 
 
 def _derive(*keys: int) -> int:
@@ -39,6 +40,15 @@ class Draws:
     def __init__(self, run_seed: int, step: int, stream: int, first_row: int = 0, device: torch.device | str = "cpu"):
         self.key, self.first_row, self.device = (run_seed, step, stream), first_row, torch.device(device)
         self.rows: list[torch.Generator] = []
+        self.batch: torch.Generator | None = None
+
+    def shared(self) -> torch.Generator:
+        """The generator of the whole batch for this loss, the same in every micro-batch and process:
+        for a choice made once per step (Self-Forcing's exit steps, ASD's step count n)."""
+        if self.batch is None:
+            run_seed, step, stream = self.key
+            self.batch = seed(run_seed, step, SHARED_ROW, stream, self.device)
+        return self.batch
 
     def _gens(self, n: int) -> list[torch.Generator]:
         run_seed, step, stream = self.key

@@ -106,11 +106,16 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     device = launch.init(resolve_device(cfg.parallel.device))
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
+    causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and getattr(m, "causal_student", False)]
+    if causal and not cfg.model.student_causal_block:
+        raise UserError(f"phase {causal[0]} trains a block-causal student and model.student_causal_block is 0: --set model.student_causal_block=1 (latent frames per block)")
+    if cfg.model.student_init:
+        check_student_init(cfg)
     size = checked_latent_size(cfg)
     needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
     if needs_pairs and cfg.data.cache:
         raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
-    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank)
+    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank, student_causal_block=cfg.model.student_causal_block, student_init=cfg.model.student_init)
     pairs = None
     if needs_pairs:
         made_with = pairs_manifest(cfg)
@@ -131,12 +136,14 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
 
     def export(ema, step: int) -> Path:
         sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
+        if cfg.model.student_causal_block:  # one step per block, four for the first (ASD's 1*)
+            sampling = {"kind": "causal", "steps": 1, "first_block_steps": 4, "shift": cfg.train.student_shift}
         extra = {"role": "student", "preset": preset, "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
         if not several:
             return save_model(out / "student", ema, extra)
         full = full_state(ema)  # every process gathers; process 0 writes it from an unsharded copy
         if launch.rank() == 0:
-            copy = student_copy(cfg.model.teacher, torch.device("cpu"), seed=cfg.train.seed, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank)
+            copy = student_copy(cfg.model.teacher, torch.device("cpu"), seed=cfg.train.seed, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank, student_causal_block=cfg.model.student_causal_block, student_init=cfg.model.student_init)
             copy.load_state_dict({k: v.cpu() for k, v in full.items()})
             save_model(out / "student", copy, extra)
         launch.barrier()
@@ -148,6 +155,15 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     launch.barrier()
     sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
+
+
+def check_student_init(cfg) -> None:
+    """model.student_init must be a model of the teacher's shape (its causal mode aside)."""
+    from onestep.models.io import read_config
+
+    shape = lambda d: {k: v for k, v in read_config(d).get("model", {}).items() if k != "causal_block"}  # noqa: E731
+    if shape(cfg.model.student_init) != shape(cfg.model.teacher):
+        raise UserError(f"model.student_init {cfg.model.student_init} is not a model of the teacher's shape: start from a student distilled from {cfg.model.teacher}")
 
 
 def sequence_parallel(roles, sp: int) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -116,14 +115,14 @@ def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: in
 
     model = config["model"]
     return shipped.key(
-        weights_hash(model_dir), sampler=dataclasses.asdict(spec), tracks=tracks, n=n, seed=seed, prompts=prompts, photos=None if photos is None else EXTERNAL,
+        weights_hash(model_dir), sampler=spec.described(), tracks=tracks, n=n, seed=seed, prompts=prompts, photos=None if photos is None else EXTERNAL,
         world={"frames": model["frames"], "size": model["height"]}, max_text=config.get("max_text", 32), featnet=weights_hash(featnet or paths.FEATNET),
     )
 
 
 def run(
     *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
-    progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None,
+    progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None, first_block_steps: int | None = None,
 ) -> dict:
     """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
     one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report."""
@@ -146,7 +145,7 @@ def run(
     if read_config(model_dir)["kind"] != "video_dit":
         return evaluate_wan(model_dir, nfe, conditions, out, seed, name)
     model, config = load_model(model_dir)
-    spec = sampler_for(config, nfe, None, None)
+    spec = sampler_for(config, nfe, None, None, first_block_steps)
     mc = model.config
     wc = WorldConfig(frames=mc.frames, size=mc.height)
     user_photos = photo_library(photos)

@@ -16,10 +16,17 @@ from onestep.types import Cond
 from onestep.models.text import TextEncoder
 
 
-def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | None) -> SamplerSpec:
-    """The model's own sampling defaults, overridden by --nfe, or by --steps and --cfg."""
+def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | None, first_block_steps: int | None = None) -> SamplerSpec:
+    """The model's own sampling defaults, overridden by --nfe, or by --steps and --cfg; a causal
+    student's first-block steps (FFE) by --first-block-steps (0: none)."""
     s = config.get("sampling", {})
-    student = s.get("kind", "euler") == "renoise"
+    is_causal = s.get("kind") == "causal"
+    if first_block_steps is not None and not is_causal:
+        raise UserError("--first-block-steps is for block-causal students (First Frame Enhancement): this model samples all frames at once")
+    first = s.get("first_block_steps", 0) if first_block_steps is None else first_block_steps
+    if first < 0:
+        raise UserError(f"--first-block-steps {first}: pass 0 (no enhancement) or 1 or more")
+    student = s.get("kind", "euler") in ("renoise", "causal")
     guidance = 1.0 if student else (cfg if cfg is not None else s.get("guidance", 1.0))
     shift = s.get("shift", 1.0)
     if nfe is not None and steps is not None:
@@ -29,15 +36,16 @@ def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | N
             raise UserError(f"--nfe {nfe} is not a number of network evaluations: pass 1 or more")
         if not student and guidance != 1.0 and nfe > 1 and nfe % 2:
             raise UserError(f"--nfe {nfe} is odd but this teacher spends 2 evaluations per step with CFG: pass an even --nfe, or --cfg 1")
-        return SamplerSpec.from_nfe(nfe, student=student, guidance=guidance, shift=shift)
+        return SamplerSpec.from_nfe(nfe, student=student, guidance=guidance, shift=shift, causal=is_causal, first_block_steps=first)
     n = steps if steps is not None else s.get("steps", 1)
     if n < 1:
         raise UserError(f"--steps {n} must be 1 or more")
-    return SamplerSpec("renoise" if student else "euler", n, guidance, shift)
+    return SamplerSpec("causal" if is_causal else "renoise" if student else "euler", n, guidance, shift, first_block_steps=first if is_causal else 0)
 
 
 def run(
-    *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, frames: int | None = None, size: str | None = None, say=print
+    *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, frames: int | None = None, size: str | None = None, say=print,
+    first_block_steps: int | None = None,
 ) -> Path:
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise UserError(f"cannot write {out.name}: --out must end in .mp4 or .gif")
@@ -58,11 +66,12 @@ def run(
         if note:
             say(note)
         first = torch.from_numpy(frame).permute(2, 0, 1)[None] * 2 - 1
-    spec = sampler_for(config, nfe, steps, cfg)
+    spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
     encoder = TextEncoder(config.get("max_text", 32))
     video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width))[0]
     write_video(out, video)
-    say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance})")
+    ffe = f", {spec.first_block_steps} for the first block" if spec.kind == "causal" and spec.first_block_steps else ""
+    say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s){ffe}, guidance {spec.guidance})")
     return out
 
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from onestep.errors import UserError
+from onestep.methods.asd import AsdConfig
+from onestep.methods.causal_init import CausalInitConfig
 from onestep.methods.ode_regression import OdeRegressionConfig
 from onestep.methods.pose import PoseConfig
+from onestep.methods.self_forcing import SelfForcingConfig
 from onestep.methods.vsd import VSDConfig
 
 DTYPES = ("float32", "bfloat16")
@@ -28,10 +31,14 @@ class ModelConfig:
     dtype: str = "float32"  # the frozen roles' parameters (teacher, EMA); trained roles stay float32
     task: str = ""  # "i2v" | "t2v": the task a Wan preset was written for (checked against the teacher); "" = either
     student_lora_rank: int = 0  # > 0: train the student as a LoRA of this rank on the teacher's weights (0: in full)
+    student_causal_block: int = 0  # > 0: the student is block-causal, this many latent frames per block (causal.py)
+    student_init: str = ""  # a model directory to start the student (and EMA) from instead of the teacher: an earlier run's student
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise UserError(f"model.dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+        if self.student_causal_block < 0:
+            raise UserError(f"model.student_causal_block {self.student_causal_block}: use 0 (bidirectional) or the latent frames per causal block")
         if self.student_lora_rank < 0:
             raise UserError(f"model.student_lora_rank {self.student_lora_rank}: use 0 (train the student in full) or a rank of 1 or more")
         if self.task not in ("", "i2v", "t2v"):
@@ -283,6 +290,48 @@ def pose_tiny_test() -> DistillConfig:
     )
 
 
+def causal_init() -> DistillConfig:
+    """ASD's first stage on the embedded teacher: a block-causal student (one latent frame, 2 video
+    frames, per block: 4 blocks) regresses 192 of the guided teacher's ODE solutions (10 Euler steps,
+    `pose-demo`'s pairs) one block at a time, the blocks before it clean (CausVid's asymmetric init,
+    methods/causal_init.py)."""
+    return DistillConfig(
+        model=ModelConfig(student_causal_block=1),
+        data=DataConfig(pairs=PairsConfig(count=192, teacher_steps=10)),
+        phases=[PhaseConfig("causal_init", CausalInitConfig(steps=4), steps=600, lr=1e-4, ema_decay=0.0)],
+    )
+
+
+def self_forcing() -> DistillConfig:
+    """The baseline of ASD: `causal-init`, then Self-Forcing's DMD on the student's own 4-level rollouts
+    (methods/self_forcing.py), critic:generator 5:1 as in Self-Forcing, a LoRA fake score."""
+    cfg = causal_init()
+    cfg.phases.append(PhaseConfig("self_forcing", SelfForcingConfig(critic_ratio=5, t_shift=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.99, ema_reset=True))
+    return cfg
+
+
+def asd() -> DistillConfig:
+    """ASD: `self-forcing` with the n-step vs (n+1)-step relativistic GAN added (alpha 1, n in 1..3), the
+    same steps, learning rates and data: the two differ by the adversarial term alone."""
+    cfg = causal_init()
+    method = AsdConfig(critic_ratio=5, t_shift=1.0, alpha=1.0, max_n=3)
+    cfg.phases.append(PhaseConfig("asd", method, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.99, ema_reset=True))
+    return cfg
+
+
+def causal_test() -> DistillConfig:
+    """Tests: two steps each of the causal init and ASD on the tests' tiny teacher, four ODE pairs."""
+    return DistillConfig(
+        model=ModelConfig(student_causal_block=1),
+        data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
+        phases=[
+            PhaseConfig("causal_init", CausalInitConfig(steps=2), steps=2, ema_decay=0.0),
+            PhaseConfig("asd", AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=1, head_dim=16), steps=2, ema_reset=True),
+        ],
+        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
+    )
+
+
 PRESETS = {
     "pose-tiny": pose_tiny,
     "pose-paper": pose_paper,
@@ -291,4 +340,8 @@ PRESETS = {
     "pose-wan-t2v-1.3b": pose_wan_t2v_1_3b,
     "pose-wan-tiny": pose_wan_tiny,
     "pose-test": pose_tiny_test,
+    "causal-init": causal_init,
+    "self-forcing": self_forcing,
+    "asd": asd,
+    "causal-test": causal_test,
 }

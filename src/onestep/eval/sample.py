@@ -1,4 +1,5 @@
-"""Conditions -> videos for any model: the teacher by Euler with CFG, a student by re-noising.
+"""Conditions -> videos for any model: the teacher by Euler with CFG, a student by re-noising, a
+block-causal student block by block with its KV cache (causal.py).
 
 Noise is drawn per clip from (seed, clip index), so two models see the same noise on the same clip
 (paired seeds). Videos come back as (N, F, H, W, 3) float32 in [0, 1].
@@ -6,12 +7,13 @@ Noise is drawn per clip from (seed, clip index), so two models see the same nois
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from onestep import samplers, seeding
+from onestep import causal, samplers, seeding
 from onestep.media import tensor_to_frames
 from onestep.models.text import TextEncoder
 from onestep.types import Cond, Denoiser
@@ -20,21 +22,38 @@ from onestep.world.clip import Clip
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    """How to sample: `euler` (ODE, optional CFG) or `renoise` (few-step student)."""
+    """How to sample: `euler` (ODE, optional CFG), `renoise` (few-step student) or `causal` (a
+    block-causal student: `steps` per block, `first_block_steps` for the first when > 0, FFE)."""
 
     kind: str = "euler"
     steps: int = 50
     guidance: float = 1.0
     shift: float = 1.0
     cfg_batched: bool = True  # the CFG pair as one forward of 2B; False: two forwards of B (Wan's pipeline)
+    first_block_steps: int = 0
 
     @property
     def nfe(self) -> int:
         return self.steps * (2 if self.kind == "euler" and self.guidance != 1.0 else 1)
 
+    def described(self) -> dict:
+        """The fields that decide what it samples (a shipped evaluation's key): FFE's only when causal."""
+        fields = dataclasses.asdict(self)
+        if self.kind != "causal":
+            del fields["first_block_steps"]
+        return fields
+
+    @property
+    def label(self) -> str:
+        """The ASD paper's row name: `1*` is one step per block with First Frame Enhancement."""
+        return f"{self.steps}*" if self.kind == "causal" and self.first_block_steps else str(self.nfe)
+
     @staticmethod
-    def from_nfe(nfe: int, *, student: bool, guidance: float, shift: float) -> "SamplerSpec":
-        """The POSE paper's count: a teacher with CFG takes nfe / 2 Euler steps; a student nfe steps."""
+    def from_nfe(nfe: int, *, student: bool, guidance: float, shift: float, causal: bool = False, first_block_steps: int = 0) -> "SamplerSpec":
+        """The POSE paper's count: a teacher with CFG takes nfe / 2 Euler steps; a student nfe steps
+        (per block for a causal one)."""
+        if causal:
+            return SamplerSpec("causal", nfe, 1.0, shift, first_block_steps=first_block_steps)
         if student:
             return SamplerSpec("renoise", nfe, 1.0, shift)
         if guidance != 1.0 and nfe >= 2:
@@ -68,6 +87,10 @@ def generate(
         noise = torch.stack([clip_noise(seed, i, shape) for i in idx])
         if spec.kind == "euler":
             x0 = samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance)
+        elif spec.kind == "causal":
+            g = seeding.clip(seed, start, "cpu", 7)
+            times = causal.block_times(shape[1] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None)
+            x0 = causal.generate(model, noise, cond, times, generator=g)
         else:
             g = seeding.clip(seed, start, "cpu", 7)
             x0 = samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift), generator=g)

@@ -172,7 +172,7 @@ def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, see
 def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: int = 0) -> dict:
     """metrics.json content: headlines with 95% intervals, per-track tables, distances."""
     rng = np.random.default_rng(seed)
-    out = {"nfe": spec.nfe, "n": n, "tracks": sorted(results), "sampler": spec.__dict__.copy(), "intervals": {}}
+    out = {"nfe": spec.nfe, "n": n, "tracks": sorted(results), "sampler": spec.described(), "intervals": {}}
 
     def per_track(field: str, only: str | None = None) -> dict[str, np.ndarray]:
         return {

@@ -1,12 +1,18 @@
 """Recipes: one file each, a loss called with the networks (STYLE.md 3). The registry maps each
 method's config type to the method, so a phase names its method by the config it carries."""
 
+from onestep.methods.asd import AdversarialSelfDistillation, AsdConfig
+from onestep.methods.causal_init import CausalInit, CausalInitConfig
 from onestep.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium
+from onestep.methods.self_forcing import SelfForcing, SelfForcingConfig
 from onestep.methods.vsd import VSD, VSDConfig
 
-METHODS = {VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching}
+METHODS = {
+    VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching,
+    CausalInitConfig: CausalInit, SelfForcingConfig: SelfForcing, AsdConfig: AdversarialSelfDistillation,
+}  # fmt: skip
 
 
 def build(config):

@@ -77,7 +77,8 @@ def read_config(directory: str | Path) -> dict:
 
 
 def load_model(
-    directory: str | Path, map_location: str | torch.device = "cpu", *, strict: bool = True, dtype: torch.dtype | None = None, latent_size: tuple[int, int, int] | None = None
+    directory: str | Path, map_location: str | torch.device = "cpu", *, strict: bool = True, dtype: torch.dtype | None = None, latent_size: tuple[int, int, int] | None = None,
+    causal_block: int | None = None,
 ) -> tuple[VideoModel, dict]:
     """(model in eval mode, frozen, on `map_location`, config dict). Errors name a missing file or a
     mismatched checkpoint. The model is built on the meta device and its weights loaded in place, so
@@ -85,7 +86,8 @@ def load_model(
 
     strict=False accepts weights that lack some of the model's tensors (they keep their init): a new
     run started from an older model's weights. A Wan folder needs `latent_size` (frames, height, width
-    of the latent video the run uses; the built-in DiT's size is in its config).
+    of the latent video the run uses; the built-in DiT's size is in its config). `causal_block` builds
+    the built-in DiT block-causal with these weights (a causal student from a bidirectional teacher).
     """
     directory = Path(directory)
     config = read_config(directory)
@@ -93,10 +95,13 @@ def load_model(
         latent_size = latent_size or config.get("latent_size")
         if latent_size is None:
             raise UserError(f"{directory} is a Wan model: give the latent video size (the run's data or --frames/--size) to load it")
+        if causal_block:
+            raise UserError("a block-causal student is built for the built-in DiT, not Wan: leave model.student_causal_block at 0")
         return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype), config
+    fields = config["model"] if causal_block is None else {**config["model"], "causal_block": causal_block}
     try:
         with torch.device("meta" if strict else map_location):
-            model = VideoDiT(DiTConfig(**config["model"]))
+            model = VideoDiT(DiTConfig(**fields))
     except TypeError as e:
         raise UserError(f"{directory}/config.json has unknown model fields ({e}): it was written by another version of onestep") from e
     weights_path = directory / "model.safetensors"

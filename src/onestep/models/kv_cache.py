@@ -72,7 +72,8 @@ class KVCache:
         if self.window is not None and self.frames > self.window:
             n = self.tokens_per_frame
             drop = self.frames - self.window
-            kept = torch.cat([torch.arange(self.sink * n), torch.arange((self.sink + drop) * n, self.frames * n)])
+            device = self.layers[0].k.device
+            kept = torch.cat([torch.arange(self.sink * n, device=device), torch.arange((self.sink + drop) * n, self.frames * n, device=device)])
             for layer in self.layers:
                 layer.keep(kept)
             self.frames = self.window

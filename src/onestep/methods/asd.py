@@ -1,0 +1,134 @@
+"""Adversarial Self-Distillation (ASD, ICLR 2026; METHODS.md section 6): Self-Forcing's DMD plus a
+relativistic GAN between the student's own n-step and (n+1)-step videos.
+
+Each step draws n ~ U{1..N} once for the batch. The same block-causal student makes x_n = G^n(z1) and
+x_{n+1} = G^{n+1}(z2), each block at its n (or n + 1) uniform levels. Both are re-noised to
+t ~ U[t_lo, t_hi] (Psi). D_n reads them: one backbone, the frozen fake score, tapped at `taps`, and a
+semantic head with N queries whose n-th logit is D_n (almost no parameters per n). The (n+1)-step
+video plays "real". The RpGAN losses take R3GAN's bounded form, f = softplus:
+
+    L_D = f(D_n(Psi(x_n)) - D_n(Psi(x_{n+1}))) + gamma/2 (R1 + R2)
+    L_G = L_DMD + alpha f(D_n(Psi(x_{n+1})) - D_n(Psi(x_n)))
+
+so the discriminator pushes the (n+1)-step score above the n-step one and the generator the reverse.
+The gradient reaches the generator through the n-step branch alone; its rollout keeps gradient at
+each block's last step (the video the n-step sampler makes), and x_{n+1} is made without gradient.
+R1 (on x_{n+1}) and R2 (on x_n) are approximated by finite differences,
+|| D(x + sigma eps) - D(x) ||^2 / sigma^2 (APT's approximation). That is E || grad D ||^2 for small
+sigma, with no second-order backward. The fake score trains as in Self-Forcing. The updates of a step
+run in the order fake score, discriminator, generator (every `critic_ratio`-th).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from onestep import causal, flow
+from onestep.methods.heads import SemanticHead, default_taps
+from onestep.methods.self_forcing import SelfForcing, SelfForcingConfig
+from onestep.seeding import Draws
+from onestep.types import Batch, LossOutput, Roles, Update
+
+
+@dataclass
+class AsdConfig(SelfForcingConfig):
+    alpha: float = 1.0  # L_G = L_DMD + alpha L_ASD (the paper gives no value)
+    max_n: int = 3  # N: n ~ U{1..N}, so the pairs (1, 2) ... (N, N + 1)
+    disc_t_lo: float = 0.05  # Psi: both videos re-noised to t ~ U[disc_t_lo, disc_t_hi]
+    disc_t_hi: float = 0.7
+    r_weight: float = 1.0  # gamma of R1 + R2
+    r_sigma: float = 0.01  # the finite difference's step
+    taps: tuple[int, ...] = ()  # fake-score blocks the head reads; () = default_taps(depth)
+    head_dim: int = 64
+
+
+def rpgan_d(real: Tensor, fake: Tensor) -> Tensor:
+    """The discriminator's relativistic pairing loss, softplus(D(fake) - D(real)), mean over the batch."""
+    return F.softplus(fake - real).mean()
+
+
+def rpgan_g(real: Tensor, fake: Tensor) -> Tensor:
+    """The generator's, softplus(D(real) - D(fake)): it raises its own (fake) score above the real one."""
+    return F.softplus(real - fake).mean()
+
+
+class AdversarialSelfDistillation(SelfForcing):
+    name = "asd"
+
+    def __init__(self, config: AsdConfig | None = None):
+        super().__init__(config or AsdConfig())
+        self.roles = {**self.roles, "disc_head": "new"}
+
+    # -- the method protocol (types.Method) ------------------------------------------------------
+
+    def taps(self, spec) -> tuple[int, ...]:
+        return tuple(self.cfg.taps) or default_taps(spec.depth)
+
+    def new_role(self, name: str, roles: Roles):
+        if name == "disc_head":
+            return SemanticHead(roles.teacher.spec, len(self.taps(roles.teacher.spec)), queries=self.cfg.max_n, dim=self.cfg.head_dim)
+        return super().new_role(name, roles)
+
+    def groups(self, roles: Roles) -> dict[str, list]:
+        return {**super().groups(roles), "disc_head": list(roles.disc_head.parameters())}
+
+    def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
+        critic = Update("fake_score", lambda d=rng(): self.fake_score_loss(batch, roles, d))
+        disc = Update("disc_head", lambda d=rng(): self.disc_loss(batch, roles, d))
+        student = Update("student", lambda d=rng(): self.student_loss(batch, roles, d))
+        return [critic, disc] + ([student] if step % self.cfg.critic_ratio == 0 else [])
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    def draw_n(self, d: Draws) -> int:
+        return 1 + int(torch.randint(self.cfg.max_n, (1,), generator=d.shared(), device=d.device))
+
+    def video(self, batch: Batch, roles: Roles, d: Draws, steps: int) -> Tensor:
+        """The student's `steps`-step video, with gradient at each block's last step."""
+        x = batch.video
+        blocks = x.shape[2] // causal.block_frames(roles.student)
+        return causal.rollout(roles.student, batch.cond, d, x.shape, self.times(steps), [steps - 1] * blocks)
+
+    def critic(self, roles: Roles, cond, n: int, t: Tensor, eps: Tensor):
+        """x -> D_n(Psi(x)): the fake score's features of x re-noised to t with eps, read by the head."""
+        taps = self.taps(roles.fake_score.spec)
+
+        def D(x: Tensor) -> Tensor:
+            feats = roles.fake_score.features(flow.interpolate(x, eps, t), t, cond, taps)
+            return roles.disc_head(feats, cond, t, roles.fake_score.condition_image(cond))[:, n - 1]
+
+        return D
+
+    def renoise(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
+        c = self.cfg
+        return c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * d.rand(x.shape[0]), d.randn_like(x)
+
+    # -- losses ----------------------------------------------------------------------------------
+
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        n, cond = self.draw_n(d), batch.cond
+        with torch.no_grad():
+            fake, real = self.video(batch, roles, d, n), self.video(batch, roles, d, n + 1)
+        D_fake, D_real = self.critic(roles, cond, n, *self.renoise(fake, d)), self.critic(roles, cond, n, *self.renoise(real, d))
+        d_fake, d_real = D_fake(fake), D_real(real)
+        adv = rpgan_d(d_real, d_fake)
+        s = self.cfg.r_sigma
+        r1 = ((D_real(real + s * d.randn_like(real)) - d_real) ** 2).mean() / s**2
+        r2 = ((D_fake(fake + s * d.randn_like(fake)) - d_fake) ** 2).mean() / s**2
+        loss = adv + 0.5 * self.cfg.r_weight * (r1 + r2)
+        return LossOutput(loss, {"asd/d_loss": adv.item(), "asd/r1": r1.item(), "asd/r2": r2.item(), "asd/n": float(n), "asd/d_gap": (d_real - d_fake).mean().item()})
+
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        dmd = super().student_loss(batch, roles, d)
+        if self.cfg.alpha <= 0:
+            return dmd
+        n, cond = self.draw_n(d), batch.cond
+        fake = self.video(batch, roles, d, n)
+        with torch.no_grad():
+            real = self.video(batch, roles, d, n + 1)
+        adv = rpgan_g(self.critic(roles, cond, n, *self.renoise(real, d))(real), self.critic(roles, cond, n, *self.renoise(fake, d))(fake))
+        return LossOutput(dmd.loss + self.cfg.alpha * adv, dmd.logs | {"asd/g_loss": adv.item()})
