@@ -75,8 +75,9 @@ def make_pairs(cfg: DistillConfig, folder: Path, made_with: dict, teacher=None, 
     return ode_pairs.make(teacher, data, folder, cfg.data.pairs, cfg.train.seed, made_with, progress)
 
 
-def sample_grid(max_text: int, shift: float, n: int = 4):
-    """A function (model, path) writing one-step samples of n fixed held-out clips, beside the truth."""
+def sample_grid(max_text: int, shift: float, n: int = 4, causal: bool = False):
+    """A function (model, path) writing one-step samples of n fixed held-out clips, beside the truth
+    (a causal student's by its own sampler: one step per block, four for the first)."""
     from onestep import world
     from onestep.eval.sample import SamplerSpec, generate_for_clips
     from onestep.media import write_video
@@ -87,7 +88,8 @@ def sample_grid(max_text: int, shift: float, n: int = 4):
 
     def write(model, path: Path):
         was = model.training
-        videos = generate_for_clips(model.eval(), encoder, clips, SamplerSpec("renoise", 1, 1.0, shift))
+        spec = SamplerSpec("causal", 1, 1.0, shift, first_block_steps=4) if causal else SamplerSpec("renoise", 1, 1.0, shift)
+        videos = generate_for_clips(model.eval(), encoder, clips, spec)
         model.train(was)
         top = np.concatenate(list(videos), axis=2)  # clips side by side: (F, H, n W, 3)
         truth = np.concatenate([c.video for c in clips], axis=2)
@@ -153,7 +155,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
-    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift) if cfg.train.sample_every and not cfg.data.cache and not several else None
+    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift, causal=bool(cfg.model.student_causal_block)) if cfg.train.sample_every and not cfg.data.cache and not several else None
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
 
 
