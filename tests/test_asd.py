@@ -96,3 +96,15 @@ def test_a_student_starts_from_an_earlier_runs_student(causal_run, tmp_path):
     save_model(tmp_path / "other", VideoDiT(DiTConfig(dim=64, depth=2, heads=2, patch=(2, 4, 4))))
     with pytest.raises(UserError, match="not a model of the teacher's shape"):
         distill.run(preset="causal-test", teacher=teacher, out=tmp_path / "r", overrides=[f"model.student_init={tmp_path / 'other'}"], progress=False)
+
+
+def test_bench_times_a_causal_student_block_by_block(causal_run, monkeypatch):
+    """`onestep bench` runs a causal student with its own sampler (the KV-cached 1*), not all frames at once."""
+    from onestep.commands import bench
+
+    teacher, student = causal_run
+    calls = []
+    real = causal.generate
+    monkeypatch.setattr(causal, "generate", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    result = bench.run(model_dir=student, teacher_dir=teacher, batches=(1,), repeats=1, min_seconds=0.0, teacher_nfes=(1,), say=lambda *_: None)
+    assert calls and [len(t) for t in calls[0]] == [4, 1, 1, 1] and result

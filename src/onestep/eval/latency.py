@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psutil
 import torch
 
-from onestep import samplers
+from onestep import causal, samplers
 from onestep.eval.sample import SamplerSpec
 from onestep.media import tensor_to_frames
 from onestep.models.text import TextEncoder
@@ -64,6 +64,9 @@ class Timing:
 def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond) -> torch.Tensor:
     if spec.kind == "euler":
         return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, cfg_batched=spec.cfg_batched)
+    if spec.kind == "causal":  # block by block with its KV cache, the first block's steps included
+        times = causal.block_times(noise.shape[2] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None)
+        return causal.generate(model, noise, cond, times)
     return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
 
 
