@@ -75,11 +75,20 @@ def make_pairs(cfg: DistillConfig, folder: Path, made_with: dict, teacher=None, 
     return ode_pairs.make(teacher, data, folder, cfg.data.pairs, cfg.train.seed, made_with, progress)
 
 
-def sample_grid(max_text: int, shift: float, n: int = 4, causal: bool = False):
-    """A function (model, path) writing one-step samples of n fixed held-out clips, beside the truth
-    (a causal student's by its own sampler: one step per block, four for the first)."""
+def student_sampling(cfg: DistillConfig) -> dict:
+    """How the run's student samples by default (its config.json `sampling`): one step, or for a
+    block-causal student one step per block and four for the first (ASD's 1*)."""
+    if cfg.model.student_causal_block:
+        return {"kind": "causal", "steps": 1, "first_block_steps": 4, "shift": cfg.train.student_shift}
+    return {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
+
+
+def sample_grid(max_text: int, sampling: dict, n: int = 4):
+    """A function (model, path) writing samples of n fixed held-out clips by the student's own
+    sampler (`sampling`: student_sampling), beside the truth."""
     from onestep import world
-    from onestep.eval.sample import SamplerSpec, generate_for_clips
+    from onestep.commands.sample import sampler_for
+    from onestep.eval.sample import generate_for_clips
     from onestep.media import write_video
     from onestep.models.text import TextEncoder
 
@@ -88,8 +97,7 @@ def sample_grid(max_text: int, shift: float, n: int = 4, causal: bool = False):
 
     def write(model, path: Path):
         was = model.training
-        spec = SamplerSpec("causal", 1, 1.0, shift, first_block_steps=4) if causal else SamplerSpec("renoise", 1, 1.0, shift)
-        videos = generate_for_clips(model.eval(), encoder, clips, spec)
+        videos = generate_for_clips(model.eval(), encoder, clips, sampler_for({"sampling": sampling}, None, None, None))
         model.train(was)
         top = np.concatenate(list(videos), axis=2)  # clips side by side: (F, H, n W, 3)
         truth = np.concatenate([c.video for c in clips], axis=2)
@@ -137,10 +145,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         shard_roles(roles, bf16=cfg.train.precision == "bfloat16")
 
     def export(ema, step: int) -> Path:
-        sampling = {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
-        if cfg.model.student_causal_block:  # one step per block, four for the first (ASD's 1*)
-            sampling = {"kind": "causal", "steps": 1, "first_block_steps": 4, "shift": cfg.train.student_shift}
-        extra = {"role": "student", "preset": preset, "sampling": sampling, "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
+        extra = {"role": "student", "preset": preset, "sampling": student_sampling(cfg), "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
         if not several:
             return save_model(out / "student", ema, extra)
         full = full_state(ema)  # every process gathers; process 0 writes it from an unsharded copy
@@ -155,7 +160,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
-    sample_fn = sample_grid(cfg.data.max_text, cfg.train.student_shift, causal=bool(cfg.model.student_causal_block)) if cfg.train.sample_every and not cfg.data.cache and not several else None
+    sample_fn = sample_grid(cfg.data.max_text, student_sampling(cfg)) if cfg.train.sample_every and not cfg.data.cache and not several else None
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
 
 

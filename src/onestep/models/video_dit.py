@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.errors import UserError
-from onestep.models.embeddings import timestep_embedding
+from onestep.models.embeddings import apply_rope, rope_tables, timestep_embedding
 from onestep.models.kv_cache import KVCache, LayerCache
 from onestep.types import Cond, ModelSpec
 
@@ -92,37 +92,7 @@ def preset(name: str, **overrides) -> DiTConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Embeddings and positions
-
-
-def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float, frame_offset: int = 0, device=None) -> tuple[Tensor, Tensor]:
-    """cos, sin of 3D rotary positions, each (N, head_dim) in rotate-half layout; head_dim is split
-    between axes as Wan does (frame | row | column)."""
-    d_hw = 2 * (head_dim // 6)
-    dims = (head_dim - 2 * d_hw, d_hw, d_hw)
-    f, h, w = grid
-    pos = torch.stack(
-        torch.meshgrid(
-            torch.arange(frame_offset, frame_offset + f, device=device),
-            torch.arange(h, device=device),
-            torch.arange(w, device=device),
-            indexing="ij",
-        ),
-        dim=-1,
-    ).reshape(-1, 3).float()  # (N, 3)
-    angles = []
-    for axis, d in enumerate(dims):
-        freqs = theta ** (-torch.arange(0, d, 2, device=device).float() / d)  # (d / 2,)
-        angles.append(pos[:, axis : axis + 1] * freqs)
-    angles = torch.cat(angles, dim=-1)  # (N, head_dim / 2)
-    angles = torch.cat([angles, angles], dim=-1)  # (N, head_dim): pairs (i, i + head_dim / 2)
-    return angles.cos(), angles.sin()
-
-
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate channel pairs (i, i + d/2) by the position angle: x (B, heads, N, head_dim)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return x * cos.to(x.dtype) + torch.cat([-x2, x1], dim=-1) * sin.to(x.dtype)
+# adaLN modulation (positions and timesteps: models/embeddings.py)
 
 
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -254,9 +224,10 @@ class VideoDiT(nn.Module):
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         c = self.config
         want = (c.channels, c.frames, c.height, c.width)
-        block = c.causal_block * c.patch[0]  # a causal model takes any whole number of its blocks
-        segment = block and x_t.ndim == 5 and x_t.shape[2] % block == 0 and x_t.shape[2] > 0 and tuple(x_t.shape[3:]) == want[2:]
-        if x_t.ndim != 5 or (tuple(x_t.shape[1:]) != want and not (segment and x_t.shape[1] == c.channels)):
+        block = c.causal_block * c.patch[0]  # a causal model also takes any whole number of its blocks
+        shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
+        segment = bool(block) and len(shape) == 4 and shape[0] == c.channels and shape[2:] == want[2:] and shape[1] > 0 and shape[1] % block == 0
+        if shape != want and not segment:
             more = f" or a whole number of its {block}-frame blocks" if block else ""
             raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))}){more}")
         if cond.latent is not None and tuple(cond.latent.shape[1:]) != (c.channels, c.height, c.width):
@@ -290,7 +261,7 @@ class VideoDiT(nn.Module):
         per (offset, frames, device)."""
         c = self.config
         f, h, w = c.grid
-        key = (frame_offset, str(device)) if frames in (None, f) else (frame_offset, frames, str(device))
+        key = (frame_offset, frames or f, str(device))
         if key not in self._rope_cache:
             self._rope_cache[key] = rope_tables((frames or f, h, w), c.dim // c.heads, c.rope_theta, frame_offset, device=device)
         return self._rope_cache[key]
