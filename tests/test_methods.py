@@ -328,14 +328,20 @@ def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(teache
     out = ode.student_loss(batch, roles, seeding.Draws(0, 0, 0))
     assert set(out.logs) == {"ode/mse", "ode/renoised_mse"}
     assert out.loss.item() == pytest.approx(out.logs["ode/mse"] + out.logs["ode/renoised_mse"], rel=1e-5)
-    x0, cond = batch.pairs.x0[:1], batch.pairs.cond.index(slice(0, 1))
+    x0, cond = batch.pairs.x0[:2], batch.pairs.cond.index(slice(0, 2))
     loss = ode.renoised_loss(roles, x0, cond, seeding.Draws(1, 0, 0))
-    d = seeding.Draws(1, 0, 0)
-    t = torch.tensor([0.5])[d.randint(1, 1)]
-    x_t = flow.interpolate(x0, d.randn_like(x0), t)
+    d = seeding.Draws(1, 0, 0)  # both rows draw; the even row 0 alone is regressed
+    t, eps = torch.tensor([0.5])[d.randint(1, 2)][:1], d.randn_like(x0)[:1]
+    x_t = flow.interpolate(x0[:1], eps, t)
     with torch.no_grad():
-        expected = (flow.x0_from_v(x_t, roles.student(x_t, t, cond), t) - x0).pow(2).mean()
+        expected = (flow.x0_from_v(x_t, roles.student(x_t, t, cond.index(slice(0, 1))), t) - x0[:1]).pow(2).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # any split of the batch into micro-batches averages to the whole batch's term
+    x0, cond = batch.pairs.x0, batch.pairs.cond
+    whole = ode.renoised_loss(roles, x0, cond, seeding.Draws(1, 0, 0)).item()
+    for size in (1, 2):
+        parts = [ode.renoised_loss(roles, x0[a : a + size], cond.index(slice(a, a + size)), seeding.Draws(1, 0, 0, first_row=a)).item() for a in range(0, len(x0), size)]
+        assert sum(parts) / len(parts) == pytest.approx(whole, rel=1e-5)
 
 
 @pytest.mark.parametrize("make", [lambda w: VSD(VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=w)), lambda w: PoseEquilibrium(PoseConfig(head_dim=32, queries=2, ode_weight=w))], ids=["vsd", "pose"])

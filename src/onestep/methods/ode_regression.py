@@ -9,8 +9,8 @@ loss on a batch of pairs, one step from noise:
 
 The ODE maps each noise to one video, so the target is a function of the input rather than the blurry
 conditional mean a regression on data gives; this gives the one-step generator the teacher's
-noise-to-motion map before distribution matching sharpens it. With `renoise_t`, each target is
-also regressed from its target re-noised to one of those levels with fresh noise (the inputs of the
+noise-to-motion map before distribution matching sharpens it. With `renoise_t`, every other row
+of the global batch (the even rows, whichever micro-batch holds them) is also regressed from its target re-noised to one of those levels with fresh noise (the inputs of the
 re-noising few-step sampler), a term added to L.
 """
 
@@ -54,12 +54,22 @@ class OdeRegression(StudentOnly):
         return LossOutput(loss, logs)
 
     def renoised_loss(self, roles: Roles, x0: Tensor, cond: Cond, d: Draws) -> Tensor:
-        """|| G_x0(x_t, t, c_i) - x0_i ||^2, x_t = (1 - t) x0_i + t eps' with fresh eps', t drawn from `renoise_t`.
+        """|| G_x0(x_t, t, c_i) - x0_i ||^2 over the even rows i of the global batch, x_t = (1 - t) x0_i + t eps'
+        with fresh eps', t drawn from `renoise_t`.
 
         These are the inputs a few-step student sees after its first step (x0 re-noised, DMD style), so
-        the regression keeps the student's later steps pointed at the teacher's solutions too.
+        the regression keeps the student's later steps pointed at the teacher's solutions too. Every row
+        draws (its generator advances as in any split); the student runs on the even rows only, and their
+        summed error is divided by half the micro-batch, so micro-batches of any size average to the mean
+        over the global batch's even rows.
         """
         levels = torch.tensor(self.cfg.renoise_t, dtype=x0.dtype, device=x0.device)
-        t = levels[d.randint(len(levels), x0.shape[0])]
-        x_t = flow.interpolate(x0, d.randn_like(x0), t)
-        return F.mse_loss(flow.x0_from_v(x_t, roles.student(x_t, t, cond), t).float(), x0.float())
+        t, eps = levels[d.randint(len(levels), x0.shape[0])], d.randn_like(x0)
+        n = x0.shape[0]
+        even = [k for k in range(n) if (d.first_row + k) % 2 == 0]
+        if not even:
+            return x0.new_zeros((), dtype=torch.float32)
+        x0, t, cond = x0[even], t[even], cond.index(even)
+        x_t = flow.interpolate(x0, eps[even], t)
+        per_row = (flow.x0_from_v(x_t, roles.student(x_t, t, cond), t).float() - x0.float()).pow(2).flatten(1).mean(1)
+        return per_row.sum() / (n / 2)
