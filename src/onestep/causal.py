@@ -50,23 +50,25 @@ def generate(
     window: int | None = None, sink: int = 0, on_block: Callable[[int, Tensor], None] | None = None,
 ) -> Tensor:  # fmt: skip
     """x0 (B, C, F, H, W) for `noise` of any whole number of blocks: block b denoised along times[b]
-    (the last schedule repeats), then written to the cache at t = 0; on_block(b, x0_b) as each ends."""
+    (the last schedule repeats), then written to the cache at t = 0 (the last block, which no block
+    reads, is not); on_block(b, x0_b) as each ends."""
     bf = block_frames(model)
     B, _, F, _, _ = noise.shape
     if F % bf:
         raise UserError(f"{F} frames are not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}")
     cache = new_cache(model, window, sink)
     zero = torch.zeros(B, device=noise.device, dtype=noise.dtype)
-    out = []
-    for b in range(F // bf):
+    out, blocks = [], F // bf
+    for b in range(blocks):
         offset = b * model.config.causal_block
 
         def net(x, t, c, offset=offset):
             return model(x, t, c, offset, cache)
 
         x0 = samplers.renoise(net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[min(b, len(times) - 1)], generator=generator)
-        with cache.write():
-            model(x0, zero, cond, offset, cache)
+        if b + 1 < blocks:
+            with cache.write():
+                model(x0, zero, cond, offset, cache)
         out.append(x0)
         if on_block is not None:
             on_block(b, x0)
@@ -83,8 +85,8 @@ def rollout(model, cond: Cond, d, shape: tuple[int, ...], times: list[float], ex
     grad = torch.is_grad_enabled()
     cache = new_cache(model)
     zero = torch.zeros(B, device=d.device)
-    out = []
-    for b in range(F // bf):
+    out, blocks = [], F // bf
+    for b in range(blocks):
         offset = b * model.config.causal_block
         x = d.randn(B, C, bf, H, W)
         for i in range(exits[b] + 1):
@@ -93,7 +95,8 @@ def rollout(model, cond: Cond, d, shape: tuple[int, ...], times: list[float], ex
                 x0 = flow.x0_from_v(x, model(x, t, cond, offset, cache), t)
             if i < exits[b]:
                 x = flow.interpolate(x0, d.randn_like(x0), times[i + 1])
-        with torch.no_grad(), cache.write():
-            model(x0.detach(), zero, cond, offset, cache)
+        if b + 1 < blocks:  # the last block is read by none
+            with torch.no_grad(), cache.write():
+                model(x0.detach(), zero, cond, offset, cache)
         out.append(x0)
     return torch.cat(out, 2)
