@@ -41,14 +41,28 @@ def sample(
     steps: Optional[int] = typer.Option(None, help="sampling steps (instead of --nfe)"),
     cfg: Optional[float] = typer.Option(None, help="classifier-free guidance scale for a teacher (1 = none)"),
     seed: int = typer.Option(0, help="noise seed"),
-    frames: Optional[int] = typer.Option(None, help="Wan only: frames (4k + 1; default the export's size, else 81)"),
+    frames: Optional[int] = typer.Option(None, help="Wan: frames (4k + 1; default the export's size, else 81); --stream: frames to stream (default 4x the training length)"),
     size: Optional[str] = typer.Option(None, help="Wan only: HEIGHTxWIDTH (default the export's size, else 480x832)"),
     first_block_steps: Optional[int] = typer.Option(None, help="block-causal students: steps for the first block (First Frame Enhancement; 0 = none; default the model's)"),
+    stream: bool = typer.Option(False, "--stream", help="block-causal students: write frames as blocks finish, past the training length (--frames)"),
+    window: Optional[int] = typer.Option(None, help="--stream: latent frames the KV cache keeps (default: the training context)"),
+    sink: int = typer.Option(0, help="--stream: of those, the first frames always kept (attention sinks)"),
     out: Path = typer.Option(..., help="output .mp4 or .gif"),
 ):
     """Generate one video."""
     from onestep.commands.sample import run
 
+    if stream:
+        from onestep.commands.stream import run as run_stream
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("streaming", total=frames)
+            run_stream(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, seed=seed, out=out, frames=frames, first_block_steps=first_block_steps,
+                       window=window, sink=sink, say=bar.console.print, on_block=lambda b, written: bar.update(task, completed=written))
+        return
+    if window is not None or sink:
+        raise typer.BadParameter("--window and --sink set the rolling KV cache of --stream: add --stream")
     run(model_dir=model, prompt=prompt, image=image, nfe=nfe, steps=steps, cfg=cfg, seed=seed, out=out, frames=frames, size=size, say=typer.echo, first_block_steps=first_block_steps)
 
 
@@ -78,6 +92,9 @@ def eval_(
     json_: bool = typer.Option(False, "--json", help="print metrics.json"),
     fresh: bool = typer.Option(False, "--fresh", help="evaluate even where the model ships this evaluation (MODEL/evals/)"),
     first_block_steps: Optional[int] = typer.Option(None, help="block-causal students: steps for the first block (FFE: --nfe 1 --first-block-steps 4 is the 1* row; 0 = none)"),
+    stream: Optional[int] = typer.Option(None, help="block-causal students: stream this many times the training length and score each segment (stream.json)"),
+    window: Optional[int] = typer.Option(None, help="--stream: latent frames the KV cache keeps (default: the training context)"),
+    sink: int = typer.Option(0, help="--stream: of those, the first frames always kept (attention sinks)"),
     out: Path = typer.Option(..., help="output directory for metrics.json and videos"),
 ):
     """Evaluate a model: ground-truth panel, VBench-style proxies, FD/KID, intervals. An evaluation
@@ -87,7 +104,7 @@ def eval_(
     from rich.progress import Progress
 
     from onestep.commands.eval import run
-    from onestep.commands.report import print_metrics
+    from onestep.commands.report import print_metrics, print_stream
 
     tracks = ["shapes", "photocam"] if track == "all" else [track]
     with Progress(transient=True, disable=json_) as bar:
@@ -95,9 +112,12 @@ def eval_(
         metrics = run(
             model_dir=model, nfe=nfe, tracks=tracks, n=n, photos=photos, conditions=conditions, out=out, seed=seed, featnet=featnet,
             progress=lambda k: bar.advance(task, k), prompts=prompts, fresh=fresh, say=None if json_ else bar.console.print, first_block_steps=first_block_steps,
+            stream=stream, window=window, sink=sink,
         )
     if json_:
         typer.echo(_json.dumps(metrics, indent=2))
+    elif stream is not None:
+        print_stream(metrics)
     else:
         print_metrics(metrics)
 
@@ -131,6 +151,9 @@ def bench(
     for r in result["rows"]:
         table.add_row(r["role"], str(r["nfe"]), r.get("cfg", "none"), str(r["batch"]), f"{r['denoise_s'] * 1e3:.1f}", f"{r['end_to_end_s'] * 1e3:.1f}", f"{r['videos_per_s']:.2f}", f"{r['peak_mb']:.0f}")
     Console().print(table)
+    if "stream" in result:
+        s = result["stream"]
+        Console().print(f"stream of {s['frames']} frames at {s['label']} (batch 1, KV window {s['window']}): first frame after {s['time_to_first_frame_s'] * 1e3:.0f} ms, {s['frames_per_s']:.1f} frames/s")
 
 
 @app.command()

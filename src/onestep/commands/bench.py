@@ -5,7 +5,8 @@ The teacher's guided rows are timed both ways CFG is run: as two forwards of bat
 evaluations, the POSE paper's count and its 890 s) and as one forward of batch 2B (`cfg: "batched"`).
 `speedup` is against the first, measured once more with the two sides' timed runs interleaved
 (`latency.interleaved_ratio`; `speedup_rows` is the plain ratio of the two rows), and
-`speedup_cfg_batched` is against the second. On a GPU at 14B a forward is compute-bound and the two
+`speedup_cfg_batched` is against the second. A block-causal student also streams 4x its training
+length at batch 1: time to first frame and frames per second (eval/stream.py). On a GPU at 14B a forward is compute-bound and the two
 cost the same; on this CPU a batch-2 forward of the tiny model costs far less than two batch-1
 forwards, so the batched teacher is the stricter reference.
 """
@@ -22,6 +23,8 @@ from onestep.commands.sample import sampler_for
 from onestep.eval.latency import interleaved_ratio, measure, timed_runner
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder
+
+STREAM_LENGTH = 4  # a causal student's stream: this many times the training length
 
 
 def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] = (1, 8), repeats: int = 3, min_seconds: float = 2.0, teacher_nfes: tuple[int, ...] = (100, 4, 1), say=print) -> dict:
@@ -56,7 +59,16 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     # the headline ratio again with the two rows' timed runs interleaved (robust to the machine's drift)
     paired = interleaved(model, config, teacher, tconfig, encoder, shape, teacher_nfe=max(teacher_nfes), batch=batches[0], rounds=max(repeats, 3), fast_seconds=min_seconds / 4)
     say(f"interleaved: speedup {paired['speedup']:.1f}x, end to end {paired['speedup_end_to_end']:.1f}x")
+    streaming = {}
+    if config.get("sampling", {}).get("kind") == "causal":  # a block-causal student: its stream, 4x the training length
+        from onestep.eval import stream
+
+        spec = sampler_for(config, None, None, None)
+        streaming = {"stream": {"label": spec.label, "window": stream.default_window(model), "sink": 0,
+                                **stream.latency(model, encoder, spec, STREAM_LENGTH * mc.frames, window=stream.default_window(model), sink=0, repeats=repeats)}}
+        say(f"stream ({streaming['stream']['frames']} frames, {spec.label}): first frame after {streaming['stream']['time_to_first_frame_s'] * 1e3:.0f} ms, {streaming['stream']['frames_per_s']:.1f} frames/s")
     return {
+        **streaming,
         "rows": rows,
         "speedup": paired["speedup"],
         "speedup_end_to_end": paired["speedup_end_to_end"],

@@ -12,6 +12,7 @@ from onestep import paths
 from onestep.commands.sample import sampler_for
 from onestep.errors import UserError
 from onestep.eval import aggregate, shipped, suite
+from onestep.eval import stream as stream_eval
 from onestep.files import write_json
 from onestep.media import read_image
 from onestep.world.clip import WorldConfig
@@ -123,9 +124,12 @@ def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: in
 def run(
     *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
     progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None, first_block_steps: int | None = None,
+    stream: int | None = None, window: int | None = None, sink: int = 0,
 ) -> dict:
     """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
-    one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report."""
+    one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report.
+    `stream`: instead, stream videos that many times the training length and score each segment
+    (eval/stream.py) into out/stream.json."""
     import torch
 
     from onestep.commands.featnet import load as load_featnet
@@ -146,6 +150,10 @@ def run(
         return evaluate_wan(model_dir, nfe, conditions, out, seed, name)
     model, config = load_model(model_dir)
     spec = sampler_for(config, nfe, None, None, first_block_steps)
+    if stream is not None:
+        window = stream_eval.check(model, spec, stream, window, sink)
+        if conditions is not None or prompts != "template":
+            raise UserError("--stream scores the held-out clips' segments: drop --conditions and --prompts")
     mc = model.config
     wc = WorldConfig(frames=mc.frames, size=mc.height)
     user_photos = photo_library(photos)
@@ -153,7 +161,7 @@ def run(
     net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
     out.mkdir(parents=True, exist_ok=True)
     key = None
-    if user_conditions is None and (photos is None or str(photos) == EXTERNAL):  # the user's own photos are never shipped
+    if stream is None and user_conditions is None and (photos is None or str(photos) == EXTERNAL):  # the user's own photos are never shipped
         key = shipped_key(model_dir, config, spec, tracks=tracks, n=n, seed=seed, prompts=prompts, photos=photos, featnet=featnet)
         found = None if fresh else shipped.find(model_dir, key)
         if found is not None:
@@ -162,6 +170,9 @@ def run(
             return shipped.use(found, out, model=str(model_dir), **({"name": name} if name else {}))
     torch.set_num_threads(max(1, torch.get_num_threads()))
     encoder = TextEncoder(config.get("max_text", 32))
+    if stream is not None:
+        return evaluate_stream(model, encoder, spec, tracks=tracks, n=n, length=stream, window=window, sink=sink, config=wc, featnet=net, photos=user_photos,
+                               out=out, seed=seed, progress=progress, meta={"model": str(model_dir), "role": config.get("role", "unknown"), **({"name": name} if name else {})})
 
     if user_conditions is not None:
         metrics, videos = evaluate_conditions(dit_videos(model, encoder, spec, wc, seed), user_conditions, spec)
@@ -188,6 +199,22 @@ def run(
     if key is not None:
         write_json(out / "key.json", key)
     return metrics
+
+
+def evaluate_stream(model, encoder, spec, *, tracks, n, length, window, sink, config, featnet, photos, out: Path, seed, progress, meta: dict) -> dict:
+    """Streams `length` times the training length per held-out clip, scored per segment, and the
+    batch-1 time to first frame and frames per second: out/stream.json and out/videos-stream-TRACK.npz."""
+    result = {"kind": "stream", **meta, "sampler": spec.described(), "label": spec.label, "n": n, "seed": seed, "length": length,
+              "frames": length * config.frames, "window": window, "sink": sink, "tracks": {}}
+    for track in tracks:
+        clips = suite.heldout_clips(track, n, config, photos)
+        videos = stream_eval.stream_clips(model, encoder, clips, spec, length, window=window, sink=sink, seed=seed, progress=progress)
+        bounds = suite.cached_anchors(track, config, photos, paths.CACHE, paths.EVALS)
+        result["tracks"][track] = stream_eval.score_segments(videos, clips, bounds, featnet, length, seed)
+        np.savez_compressed(out / f"videos-stream-{track}.npz", videos=(videos[: shipped.KEEP_VIDEOS] * 255).round().astype(np.uint8))
+    result.update(stream_eval.latency(model, encoder, spec, length * config.frames, window=window, sink=sink))
+    write_json(out / "stream.json", result)
+    return result
 
 
 def evaluate_wan(model_dir: Path, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None) -> dict:

@@ -35,6 +35,32 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
         console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))
 
 
+def print_stream(result: dict, console: Console | None = None) -> None:
+    """`onestep eval --stream`'s per-segment table and its speed."""
+    console = console or Console()
+    tracks = list(result["tracks"])
+    table = Table(title=f"{result.get('model', '')}  {result.get('label')}  streamed {result['length']}x ({result['frames']} frames), n={result['n']} per track")
+    table.add_column("frames")
+    for t in tracks:
+        table.add_column(f"Quality {t}", justify="right")
+        if t == "photocam":
+            table.add_column("camera acc", justify="right")
+        table.add_column(f"FD {t}", justify="right")
+    for i in range(result["length"]):
+        first = result["tracks"][tracks[0]][i]["frames"]
+        cells = [f"{first[0]}-{first[1] - 1}"]
+        for t in tracks:
+            seg = result["tracks"][t][i]
+            lo, hi = seg["intervals"]["quality"]
+            cells.append(f"{seg['quality']:.1f} [{lo:.1f}, {hi:.1f}]")
+            if t == "photocam":
+                cells.append(f"{seg['camera_acc']:.2f}")
+            cells.append(f"{seg['fd[featnet]']:.3g}")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"time to first frame {result['time_to_first_frame_s']:.3f} s, {result['frames_per_s']:.1f} frames/s (batch 1, KV window {result['window']}, sink {result['sink']})")
+
+
 def run(runs: list[Path], out: Path, title: str, summary: str = "") -> tuple[Path, Path]:
     """Check every run directory first, then write out/report.md and out/report.html (`summary`: the
     paragraph under the title)."""
@@ -45,6 +71,6 @@ def run(runs: list[Path], out: Path, title: str, summary: str = "") -> tuple[Pat
     for d in runs:
         if not d.is_dir():
             raise UserError(f"run directory {d} does not exist: pass a directory written by `onestep eval --out`")
-        if not (d / "metrics.json").is_file():
-            raise UserError(f"{d} has no metrics.json: pass a directory written by `onestep eval --out` (or re-run the eval)")
+        if not (d / "metrics.json").is_file() and not (d / "stream.json").is_file():
+            raise UserError(f"{d} has no metrics.json or stream.json: pass a directory written by `onestep eval --out` (or re-run the eval)")
     return build_report(runs, out, title, summary)

@@ -316,22 +316,33 @@ table.grid tr.prompt td{padding:2px 4px 10px;border-bottom:1px solid #e5e8eb;col
 def build_report(runs: list[Path], out: Path, title: str = "onestep report", summary: str = "") -> tuple[Path, Path]:
     """Write out/report.md (+ PNG plots and out/videos/*.gif beside it) and a self-contained out/report.html;
     `summary`, a paragraph in Markdown's inline code only, stands under the title."""
-    loaded = load_runs([Path(p) for p in runs])
+    from onestep.eval import report_stream
+
+    loaded = load_runs([Path(p) for p in runs if (Path(p) / "metrics.json").is_file()])
+    streams = report_stream.load([Path(p) for p in runs if (Path(p) / "stream.json").is_file()])
     (out / "videos").mkdir(parents=True, exist_ok=True)
     tracks = sorted({t for r in loaded for t in (*r.videos, *r.metrics.get("per_track", {}))}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
-    plots = {"quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)), "latency.png": ("Latency", latency(loaded))}
+    plots = {"quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)), "latency.png": ("Latency", latency(loaded))} if loaded else {}
+    if streams:
+        plots["stream_drift.png"] = ("Quality of each segment of a stream (bars: 95% interval)", report_stream.plot(streams))
     for name, (_, png) in plots.items():
         write_atomic(out / name, png)
     run_lines = [(r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track") for r in loaded]
+    run_lines += [(s["label"], f"{s['model']} · n={s['n']} clips per track · {s['frames']} frames") for s in streams]
     pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
 
-    md = [f"# {title}", "", *([summary, ""] if summary else []), *(f"- **{label}**: {where}" for label, where in run_lines), "", "## Headlines", "", md_table(headline_table(loaded))]
-    language = language_table(loaded)
+    md = [f"# {title}", "", *([summary, ""] if summary else []), *(f"- **{label}**: {where}" for label, where in run_lines), ""]
+    md += ["## Headlines", "", md_table(headline_table(loaded))] if loaded else []
+    language = language_table(loaded) if loaded else None
     if language is not None:
         md += ["## Held-out language", "", md_table(language)]
     md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
     body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{inline_code(summary)}</p>'] if summary else []), *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
-    body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
+    if loaded:
+        body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
+    if streams:
+        md += ["## Streaming", "", *(md_table(t) for t in report_stream.tables(streams))]
+        body += ["<h2>Streaming</h2>", *(html_table(t) for t in report_stream.tables(streams))]
     if language is not None:
         body += ["<h2>Held-out language</h2>", html_table(language)]
     body += ["<h2>Plots</h2>", '<div class="plots">']

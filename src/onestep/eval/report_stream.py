@@ -1,0 +1,65 @@
+"""The streaming section of `onestep report`: per-segment scores of `onestep eval --stream` runs
+(eval/stream.py), how they drift over the stream, beside time to first frame and frames per second."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from onestep.eval.report import TRACK_ORDER, Table, _png, fmt
+
+
+def load(paths: list[Path]) -> list[dict]:
+    out = []
+    for p in paths:
+        s = json.loads((p / "stream.json").read_text())
+        s["label"] = f"{s.get('name') or Path(s.get('model', p.name)).name} @ {s.get('label', '?')}, {s.get('length')}x ({p.name})"
+        out.append(s)
+    return out
+
+
+def _cell(seg: dict, key: str) -> str:
+    lo_hi = seg.get("intervals", {}).get(key)
+    return fmt(seg.get(key)) + (f" [{fmt(lo_hi[0])}, {fmt(lo_hi[1])}]" if lo_hi else "")
+
+
+def tables(streams: list[dict]) -> list[Table]:
+    tracks = sorted({t for s in streams for t in s["tracks"]}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
+    header = ["frames"]
+    for t in tracks:
+        header += [f"Quality, {t}"] + (["camera move acc, photocam"] if t == "photocam" else []) + [f"FD featnet, {t}"]
+    rows: list[list[str] | str] = []
+    for s in streams:
+        rows.append(s["label"])
+        for i in range(s["length"]):
+            first = next(iter(s["tracks"].values()))[i]
+            row = ["{}-{}".format(first["frames"][0], first["frames"][1] - 1)]
+            for t in tracks:
+                seg = s["tracks"].get(t, [{}] * s["length"])[i]
+                row += [_cell(seg, "quality")] + ([_cell(seg, "camera_acc")] if t == "photocam" else []) + [fmt(seg.get("fd[featnet]"))]
+            rows.append(row)
+    drift = Table("Streaming: each training-length segment scored on its own, value [95% interval]", header, rows)
+    speed = Table(
+        "Streaming speed at batch 1 (this machine)", ["run", "frames", "KV window (latent frames)", "sink frames", "time to first frame (s)", "frames / s"],
+        [[s["label"], str(s["frames"]), str(s["window"]), str(s["sink"]), fmt(s["time_to_first_frame_s"]), fmt(s["frames_per_s"])] for s in streams],
+    )
+    return [drift, speed]
+
+
+def plot(streams: list[dict]) -> bytes:
+    """Quality per segment, one line per run and track."""
+    from matplotlib.figure import Figure
+
+    ax = Figure(figsize=(5.4, 3.4), dpi=100).subplots()
+    for i, s in enumerate(streams):
+        for t, style in zip(sorted(s["tracks"]), ("-o", "--s")):
+            segs = s["tracks"][t]
+            x = [(g["frames"][0] + g["frames"][1]) / 2 for g in segs]
+            lo_hi = [g["intervals"]["quality"] for g in segs]
+            y = [g["quality"] for g in segs]
+            ax.errorbar(x, y, yerr=[[max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)], [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)]],
+                        fmt=style, capsize=3, color=f"C{i % 10}", label=f"{s['label']}, {t}")
+    ax.set(xlabel="frame (segment centre)", ylabel="Quality (0-100)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=7)
+    return _png(ax.figure)
