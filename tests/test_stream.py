@@ -66,7 +66,7 @@ def test_eval_stream_scores_every_segment_and_the_report_shows_them(causal_run, 
         assert s["videos"].shape[1] == 24 and np.abs(s["videos"][:, :8].astype(int) - p["videos"].astype(int)).max() <= 1
     md, page = report.run([tmp_path / "plain", tmp_path / "stream"], tmp_path / "report", "t")
     text = md.read_text()
-    assert "## Streaming" in text and "| 16-23 |" in text and "time to first frame" in text and "stream_drift.png" in text
+    assert "## Streaming" in text and "| 16-23 |" in text and "time to first frame" in text and "stream_drift.png" in text and (tmp_path / "report" / "stream_frames.png").is_file()
     assert "Streaming" in page.read_text()
     with pytest.raises(UserError, match="drop --conditions and --prompts"):
         eval_cmd.run(**{**kw, "n": 2}, out=tmp_path / "x", stream=2, prompts="paraphrase")

@@ -325,6 +325,9 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     plots = {"quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)), "latency.png": ("Latency", latency(loaded))} if loaded else {}
     if streams:
         plots["stream_drift.png"] = ("Quality of each segment of a stream (bars: 95% interval)", report_stream.plot(streams))
+        strip = report_stream.filmstrip(streams)
+        if strip:
+            plots["stream_frames.png"] = (f"Streams, every 2nd frame, {report_stream.FILM_CLIPS} clips per track and run (white bars: training-length segments)", strip)
     for name, (_, png) in plots.items():
         write_atomic(out / name, png)
     run_lines = [(r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track") for r in loaded]

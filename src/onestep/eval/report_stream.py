@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+
+import numpy as np
 
 from onestep.eval.report import TRACK_ORDER, Table, _png, fmt
 
@@ -13,6 +16,7 @@ def load(paths: list[Path]) -> list[dict]:
     out = []
     for p in paths:
         s = json.loads((p / "stream.json").read_text())
+        s["path"] = str(p)
         s["label"] = f"{s.get('name') or Path(s.get('model', p.name)).name} @ {s.get('label', '?')}, {s.get('length')}x ({p.name})"
         out.append(s)
     return out
@@ -63,3 +67,36 @@ def plot(streams: list[dict]) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7)
     return _png(ax.figure)
+
+
+FILM_CLIPS = 2  # clips per track and run in the film strip
+
+
+def filmstrip(streams: list[dict], step: int = 2) -> bytes:
+    """A PNG: per run, track and clip (rows), every `step`-th frame of the stream (columns), a white
+    bar between training-length segments, so the drift is seen as well as scored."""
+    from PIL import Image
+
+    rows = []
+    for s in streams:
+        for track in sorted(s["tracks"]):
+            path = Path(s["path"]) / f"videos-stream-{track}.npz"
+            if not path.is_file():
+                continue
+            with np.load(path) as data:
+                videos = data["videos"][:FILM_CLIPS]
+            F = s["frames"] // s["length"]
+            for v in videos:
+                tiles = []
+                for i in range(0, len(v), step):
+                    tiles.append(v[i])
+                    if (i + step) % F == 0 and i + step < len(v):
+                        tiles.append(np.full((v.shape[1], 2, 3), 255, np.uint8))
+                rows.append(np.concatenate(tiles, 1))
+    if not rows:
+        return b""
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows], 0)
+    buf = io.BytesIO()
+    Image.fromarray(sheet).resize((sheet.shape[1] * 3, sheet.shape[0] * 3), Image.NEAREST).save(buf, format="PNG")
+    return buf.getvalue()
