@@ -30,12 +30,13 @@ def condition(i2v: bool, B: int = 2) -> Cond:
 
 def uncached(model, noise, cond, times, generator):
     """The same sampler without a cache: at every step the whole video runs under the block-causal
-    mask, the finished blocks clean at t = 0, the current block at its t, the later ones anything."""
-    bf, (B, _, F, _, _) = causal.block_frames(model), noise.shape
+    mask, the finished blocks clean at t = 0, the current block at its t, the later ones anything
+    (any model: tests/test_wan_causal.py uses it too)."""
+    bf, (B, C, F, H, W) = causal.block_frames(model), noise.shape
     clean = []
     for b in range(F // bf):
         def net(x, t, c, b=b):
-            later = torch.randn(B, 3, F - (b + 1) * bf, 32, 32)
+            later = torch.randn(B, C, F - (b + 1) * bf, H, W)
             video = torch.cat([*clean, x, later], 2)
             per_frame = torch.cat([torch.zeros(B, b * bf), t[:, None].expand(B, bf), torch.ones(B, F - (b + 1) * bf)], 1)
             return model(video, per_frame, c)[:, :, b * bf : (b + 1) * bf]

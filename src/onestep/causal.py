@@ -31,16 +31,24 @@ def block_times(blocks: int, steps: int, shift: float, first_block_steps: int | 
     return [first] + [samplers.student_times(steps, shift)] * (blocks - 1)
 
 
+def causal_block(model) -> int:
+    """Token frames (latent frames, for Wan) per causal block of `model`, 0 for a bidirectional one:
+    a WanModel's own `causal_block`, the built-in DiT's config's."""
+    block = getattr(model, "causal_block", None)
+    if block is None:
+        block = getattr(getattr(model, "config", None), "causal_block", 0)
+    return block or 0
+
+
 def block_frames(model) -> int:
     """Video frames per causal block of `model`, or a UserError for a bidirectional model."""
-    c = getattr(model, "config", None)
-    if c is None or not getattr(c, "causal_block", 0):
+    if not causal_block(model):
         raise UserError("this model is bidirectional: block-causal sampling and training need a block-causal student (distill with --set model.student_causal_block=1)")
-    return c.causal_block * c.patch[0]
+    return causal_block(model) * model.spec.patch[0]
 
 
 def new_cache(model, window: int | None = None, sink: int = 0, detach: bool = True) -> KVCache:
-    _, h, w = model.config.grid
+    _, h, w = model.spec.grid
     return KVCache(len(model.blocks), h * w, window, sink, detach)
 
 
@@ -60,7 +68,7 @@ def generate(
     zero = torch.zeros(B, device=noise.device, dtype=noise.dtype)
     out, blocks = [], F // bf
     for b in range(blocks):
-        offset = b * model.config.causal_block
+        offset = b * causal_block(model)
 
         def net(x, t, c, offset=offset):
             return model(x, t, c, offset, cache)
@@ -87,7 +95,7 @@ def rollout(model, cond: Cond, d, shape: tuple[int, ...], times: list[float], ex
     zero = torch.zeros(B, device=d.device)
     out, blocks = [], F // bf
     for b in range(blocks):
-        offset = b * model.config.causal_block
+        offset = b * causal_block(model)
         x = d.randn(B, C, bf, H, W)
         for i in range(exits[b] + 1):
             t = torch.full((B,), float(times[i]), device=x.device)

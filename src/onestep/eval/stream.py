@@ -49,8 +49,7 @@ def stream_noise(seed: int, index: int, shape: tuple[int, int, int, int], frames
 
 def default_window(model) -> int:
     """Cached latent frames such that cache + the current block equal the training context."""
-    c = model.config
-    return c.grid[0] - c.causal_block
+    return model.spec.grid[0] - causal.causal_block(model)
 
 
 def check(model, spec: SamplerSpec, length: int, window: int | None, sink: int) -> int:

@@ -87,7 +87,8 @@ def load_model(
     strict=False accepts weights that lack some of the model's tensors (they keep their init): a new
     run started from an older model's weights. A Wan folder needs `latent_size` (frames, height, width
     of the latent video the run uses; the built-in DiT's size is in its config). `causal_block` builds
-    the built-in DiT block-causal with these weights (a causal student from a bidirectional teacher).
+    the model (built-in DiT or Wan) block-causal with these weights (a causal student from a
+    bidirectional teacher).
     """
     directory = Path(directory)
     config = read_config(directory)
@@ -95,9 +96,8 @@ def load_model(
         latent_size = latent_size or config.get("latent_size")
         if latent_size is None:
             raise UserError(f"{directory} is a Wan model: give the latent video size (the run's data or --frames/--size) to load it")
-        if causal_block:
-            raise UserError("a block-causal student is built for the built-in DiT, not Wan: leave model.student_causal_block at 0")
-        return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype), config
+        block = config.get("causal_block", 0) if causal_block is None else causal_block  # an export of a causal student says so
+        return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype, causal_block=block), config
     fields = config["model"] if causal_block is None else {**config["model"], "causal_block": causal_block}
     try:
         with torch.device("meta" if strict else map_location):

@@ -16,6 +16,10 @@ Only this file knows how Wan reads its inputs (STYLE.md 2; ../shared/METHODS.md 
   of CFG keeps the image (`Cond.uncond`).
 - features: the blocks' outputs read with forward hooks on diffusers' own forward, which stops after
   the last tapped block (a truncated forward without a copy of diffusers' code).
+- block-causal (`causal_block` > 0 latent frames per block, a causal student): forward(x_t, t, cond,
+  frame_offset, cache) takes a segment of whole blocks at a latent frame offset with a KV cache, as the
+  built-in DiT does (models/wan_causal.py); its I2V condition channels are the whole video's at those
+  frames (the mask is on latent frame 0 only). causal_block 0 is diffusers' bidirectional forward.
 
 The latent video size is not a property of Wan's weights; the adapter is built for one (frames,
 height, width) of latents, the size the run's data has (`ModelSpec` fixes it for the heads).
@@ -32,6 +36,7 @@ from torch import Tensor, nn
 
 from onestep.errors import UserError
 from onestep.files import replace_dir
+from onestep.models import wan_causal
 from onestep.types import Cond, ModelSpec
 
 KIND = "wan"
@@ -76,15 +81,17 @@ class _Stop(Exception):
 
 
 class WanModel(nn.Module):
-    """VideoModel over a `WanTransformer3DModel`: forward(x_t (B, 16, F, H, W), t, cond) -> v."""
+    """VideoModel over a `WanTransformer3DModel`: forward(x_t (B, 16, F, H, W), t, cond) -> v;
+    `causal_block` > 0: block-causal, forward(x_t, t, cond, frame_offset, cache) on a segment."""
 
     lora_targets = LORA_TARGETS
 
-    def __init__(self, transformer: nn.Module, latent_size: tuple[int, int, int], text_len: int = TEXT_LEN):
+    def __init__(self, transformer: nn.Module, latent_size: tuple[int, int, int], text_len: int = TEXT_LEN, causal_block: int = 0):
         super().__init__()
         self.transformer = transformer
         self.latent_size = tuple(latent_size)
         self.text_len = text_len
+        self.causal_block = causal_block
         c = transformer.config
         pf, ph, pw = c.patch_size
         F_, H, W = self.latent_size
@@ -92,6 +99,9 @@ class WanModel(nn.Module):
             raise UserError(f"latent video {F_}x{H}x{W} does not split into Wan's {pf}x{ph}x{pw} patches: use a height and width divisible by {8 * ph} pixels")
         if c.in_channels not in (LATENT_CHANNELS, 2 * LATENT_CHANNELS + MASK_CHANNELS):
             raise UserError(f"a Wan transformer with {c.in_channels} input channels is neither T2V (16) nor I2V (36): pass a Wan2.1 model folder")
+        if causal_block < 0 or (causal_block and (F_ // pf) % causal_block):
+            raise UserError(f"causal_block {causal_block} must divide the {F_ // pf} latent frames: use a divisor of them (0: bidirectional)")
+        self.causal = wan_causal.CausalWan(transformer, causal_block, (H // ph) * (W // pw)) if causal_block else None
 
     # -- the model border (types.VideoModel) ---------------------------------------------------
 
@@ -114,7 +124,13 @@ class WanModel(nn.Module):
         """The first latent frame of the condition video (B, 16, H, W), or None for T2V."""
         return None if cond.latent is None or not self.i2v else cond.latent[:, :, 0]
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor:
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0, cache=None) -> Tensor:
+        """v for x_t; a causal model's segment at `frame_offset` reads (and, if `cache.writing`, adds
+        to) the keys and values of the frames before it in `cache` (models/kv_cache.py)."""
+        if self.causal_block:
+            return wan_causal.forward(self, x_t, t, cond, frame_offset, cache)
+        if cache is not None or frame_offset:
+            raise UserError("a KV cache needs a block-causal model (causal_block > 0): this one is bidirectional")
         args = self.inputs(x_t, t, cond)
         return self.transformer(**args, return_dict=False)[0].to(x_t.dtype)
 
@@ -147,8 +163,12 @@ class WanModel(nn.Module):
 
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         want = self.spec.video_shape
-        if x_t.ndim != 5 or tuple(x_t.shape[1:]) != want:
-            raise UserError(f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, {', '.join(map(str, want))})")
+        block = self.causal_block * self.transformer.config.patch_size[0]  # a causal model also takes any whole number of its blocks
+        shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
+        segment = bool(block) and len(shape) == 4 and shape[0] == want[0] and shape[2:] == want[2:] and shape[1] > 0 and shape[1] % block == 0
+        if shape != want and not segment:
+            more = f" or a whole number of its {block}-frame blocks" if block else ""
+            raise UserError(f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, {', '.join(map(str, want))}){more}")
         if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
             raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
         if cond.text.shape[-1] != self.transformer.config.text_dim:
@@ -164,15 +184,19 @@ class WanModel(nn.Module):
         pad = self.text_len - text.shape[1]
         return torch.cat([text, text.new_zeros(text.shape[0], pad, text.shape[2])], 1) if pad else text
 
-    def condition_channels(self, x_t: Tensor, cond: Cond) -> Tensor:
-        """[mask (4) | condition latent (16)] (B, 20, F, H, W), zero where a sample has no condition."""
+    def condition_channels(self, x_t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
+        """[mask (4) | condition latent (16)] (B, 20, F, H, W), zero where a sample has no condition;
+        for a causal segment at `frame_offset`, the whole video's at its frames."""
         B, _, F_, H, W = x_t.shape
         mask = x_t.new_zeros(B, MASK_CHANNELS, F_, H, W)
         if cond.latent is None:
             return torch.cat([mask, x_t.new_zeros(B, LATENT_CHANNELS, F_, H, W)], 1)
         keep = cond.latent_mask.to(x_t.dtype).view(B, 1, 1, 1, 1)
-        mask[:, :, :1] = 1.0
+        if not frame_offset:
+            mask[:, :, :1] = 1.0
         latent = cond.latent.to(x_t.dtype)
+        if self.causal_block:
+            latent = wan_causal.condition_frames(latent, frame_offset * self.transformer.config.patch_size[0], F_)
         if latent.shape[1:] != (LATENT_CHANNELS, F_, H, W):
             raise UserError(f"condition latent of shape {tuple(latent.shape)} does not fit: expected (B, {LATENT_CHANNELS}, {F_}, {H}, {W}), the VAE encoding of the first frame followed by zero frames")
         return torch.cat([mask * keep, latent * keep], 1)
@@ -184,10 +208,10 @@ class WanModel(nn.Module):
             t = t[:, :: self.transformer.config.patch_size[0]].repeat_interleave(h * w, dim=1)
         return 1000.0 * t.float()
 
-    def inputs(self, x_t: Tensor, t: Tensor, cond: Cond) -> dict:
+    def inputs(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0) -> dict:
         self.check_input(x_t, t, cond)
         dtype = self.transformer.patch_embedding.weight.dtype
-        hidden = torch.cat([x_t, self.condition_channels(x_t, cond)], 1) if self.i2v else x_t
+        hidden = torch.cat([x_t, self.condition_channels(x_t, cond, frame_offset)], 1) if self.i2v else x_t
         image = cond.image_tokens.to(dtype) if self.i2v else None
         return dict(hidden_states=hidden.to(dtype), timestep=self.timestep(t), encoder_hidden_states=self.text(cond, dtype), encoder_hidden_states_image=image)
 
@@ -217,8 +241,9 @@ def is_wan(directory: str | Path) -> bool:
     return config.is_file() and json.loads(config.read_text()).get("_class_name") == "WanTransformer3DModel"
 
 
-def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device="cpu", dtype: torch.dtype | None = None) -> WanModel:
-    """A Wan folder's transformer as a WanModel (eval mode, frozen) for latent videos of `latent_size`."""
+def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device="cpu", dtype: torch.dtype | None = None, causal_block: int = 0) -> WanModel:
+    """A Wan folder's transformer as a WanModel (eval mode, frozen) for latent videos of `latent_size`,
+    block-causal with `causal_block` latent frames per block (0: bidirectional)."""
     from diffusers import WanTransformer3DModel
 
     folder = transformer_dir(directory)
@@ -231,7 +256,7 @@ def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device
         raise UserError(f"cannot load the Wan transformer from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}): the folder is incomplete or from another model") from e
     if info["missing_keys"]:  # diffusers would start them at random and only warn
         raise UserError(f"{folder}'s weights lack {len(info['missing_keys'])} tensors of its config.json (e.g. {sorted(info['missing_keys'])[0]}): the weights come from another model; export them again")
-    return WanModel(transformer.to(device), latent_size).eval().requires_grad_(False)
+    return WanModel(transformer.to(device), latent_size, causal_block=causal_block).eval().requires_grad_(False)
 
 
 def read_config(directory: str | Path) -> dict:
@@ -295,5 +320,6 @@ def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, 
     if lora is not None:
         layers = {k.removeprefix("transformer."): v.contiguous() for k, v in lora.items()}
         WanPipeline.save_lora_weights(tmp, transformer_lora_layers=layers, weight_name=LORA_FILE)
-    (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **(extra or {})}, indent=2) + "\n")
+    causal = {"causal_block": model.causal_block} if model.causal_block else {}  # a causal student loads causal again (models/io.py)
+    (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **causal, **(extra or {})}, indent=2) + "\n")
     return replace_dir(tmp, directory)
