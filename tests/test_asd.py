@@ -108,3 +108,15 @@ def test_bench_times_a_causal_student_block_by_block(causal_run, monkeypatch):
     monkeypatch.setattr(causal, "generate", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     result = bench.run(model_dir=student, teacher_dir=teacher, batches=(1,), repeats=1, min_seconds=0.0, teacher_nfes=(1,), say=lambda *_: None)
     assert calls and [len(t) for t in calls[0]] == [4, 1, 1, 1] and result
+
+
+def test_a_lora_student_can_be_block_causal(causal_run, tmp_path):
+    """model.student_lora_rank with model.student_causal_block: the LoRA passes the segment and its
+    KV cache to its causal base, and the run writes a causal student that samples with FFE."""
+    teacher, _ = causal_run
+    student = distill.run(preset="causal-test", teacher=teacher, out=tmp_path / "run", overrides=["model.student_lora_rank=4"], progress=False)
+    config = json.loads((student / "config.json").read_text())
+    assert config["model"]["causal_block"] == 1 and config["sampling"]["kind"] == "causal"
+    said = []
+    sample.run(model_dir=student, prompt="a red square moves left", image=None, nfe=1, steps=None, cfg=None, seed=0, out=tmp_path / "v.gif", say=said.append)
+    assert "4 for the first block" in said[-1]

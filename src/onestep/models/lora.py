@@ -80,9 +80,17 @@ class LoraScore(nn.Module):
     def blocks(self) -> nn.ModuleList:
         return self.base.blocks
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor:
+    @property
+    def causal_block(self) -> int:
+        """The base's causal block (a block-causal LoRA student), 0 for a bidirectional base."""
+        from onestep.causal import causal_block
+
+        return causal_block(self.base)
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, *segment) -> Tensor:
+        """v for x_t; `segment` (frame_offset, cache) is a block-causal base's segment (causal.py)."""
         with adapter_on(self.base):
-            return self.base(x_t, t, cond)
+            return self.base(x_t, t, cond, *segment)
 
     def features(self, x_t: Tensor, t: Tensor, cond: Cond, layers: tuple[int, ...]) -> list[Tensor]:
         with adapter_on(self.base):
