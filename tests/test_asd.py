@@ -69,6 +69,8 @@ def test_causal_settings_are_refused_where_they_do_not_apply(causal_run, tmp_pat
     teacher, _ = causal_run
     with pytest.raises(UserError, match="--set model.student_causal_block=1"):
         distill.run(preset="causal-test", teacher=teacher, out=tmp_path / "r", overrides=["model.student_causal_block=0"], progress=False)
+    with pytest.raises(UserError, match="activation_checkpointing=false with model.student_causal_block"):
+        distill.run(preset="causal-test", teacher=teacher, out=tmp_path / "r", overrides=["parallel.activation_checkpointing=true"], progress=False)
     with pytest.raises(UserError, match="first-block-steps is for block-causal students"):
         sample.run(model_dir=teacher, prompt="x", image=None, nfe=1, steps=None, cfg=None, seed=0, out=tmp_path / "v.gif", first_block_steps=4)
 

@@ -119,6 +119,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and getattr(m, "causal_student", False)]
     if causal and not cfg.model.student_causal_block:
         raise UserError(f"phase {causal[0]} trains a block-causal student and model.student_causal_block is 0: --set model.student_causal_block=1 (latent frames per block)")
+    if cfg.model.student_causal_block and cfg.parallel.activation_checkpointing:
+        raise UserError("activation checkpointing recomputes a block in the backward, after a causal student's KV cache has moved on: --set parallel.activation_checkpointing=false with model.student_causal_block")
     if cfg.model.student_init:
         check_student_init(cfg)
     size = checked_latent_size(cfg)

@@ -15,9 +15,8 @@ call (`CausalWan.segment`); outside one, a forward is the whole video from frame
 (the truncated forward `features` included). Cross-attention is untouched: the text and, for I2V, the
 CLIP image tokens reach every segment.
 
-Activation checkpointing recomputes a block in the backward, after the call has ended: a whole-video
-forward (the causal init) recomputes as it ran, a rollout's segment at an offset does not (torch
-refuses the recomputation, as with the built-in DiT, whose cache has moved on by then). Sequence
+Activation checkpointing would recompute a block in the backward after the call has ended and the
+cache has moved on: `onestep distill` refuses it for causal students (as for the built-in DiT). Sequence
 parallelism splits the tokens the mask is built for: the processor refuses it. Attention is torch's
 scaled_dot_product_attention with a boolean mask, whatever diffusers' attention backend.
 """
