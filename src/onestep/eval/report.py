@@ -63,7 +63,9 @@ def load_runs(paths: list[Path]) -> list[Run]:
                 videos[track] = data["videos"]
         name = metrics.get("name") or Path(metrics.get("model", path.name)).name  # "name": set by `onestep demo`
         name += " (shipped evaluation)" if "shipped" in metrics else ""  # eval/shipped.py: copied, not evaluated in this run
-        runs.append(Run(path, metrics, videos, f"{name} @ NFE {metrics.get('nfe', '?')}{conditions(metrics)}"))
+        sampler = metrics.get("sampler", {})
+        at = f"{sampler['steps']}* (FFE)" if sampler.get("kind") == "causal" and sampler.get("first_block_steps") else f"NFE {metrics.get('nfe', '?')}"  # ASD's row names
+        runs.append(Run(path, metrics, videos, f"{name} @ {at}{conditions(metrics)}"))
     labels = [r.label for r in runs]
     for r in runs:
         if labels.count(r.label) > 1:  # same model and NFE twice (other seed or n): name the run directory too
