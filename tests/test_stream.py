@@ -77,3 +77,17 @@ def test_bench_streams_a_causal_student(causal_run):  # noqa: F811
     result = bench.run(model_dir=student, teacher_dir=teacher, batches=(1,), repeats=1, min_seconds=0.0, teacher_nfes=(1,), say=lambda *_: None)
     s = result["stream"]
     assert s["frames"] == 32 and s["label"] == "1*" and s["time_to_first_frame_s"] > 0 and s["frames_per_s"] > 0
+
+
+def test_the_bundled_asd_student_evaluates_streams_benches_and_reports(tmp_path):
+    from onestep import paths
+
+    kw = dict(model_dir=paths.CAUSAL_STUDENT, nfe=None, tracks=["photocam"], n=2, photos=None, conditions=None, seed=0, featnet=None)
+    metrics = eval_cmd.run(**kw, out=tmp_path / "eval", fresh=True)
+    assert metrics["sampler"]["kind"] == "causal" and metrics["sampler"]["first_block_steps"] == 4 and 0 < metrics["total"] < 100
+    streamed = eval_cmd.run(**kw, out=tmp_path / "stream", stream=2)
+    assert len(streamed["tracks"]["photocam"]) == 2
+    result = bench.run(model_dir=paths.CAUSAL_STUDENT, teacher_dir=None, batches=(1,), repeats=1, min_seconds=0.0, teacher_nfes=(1,), say=lambda *_: None)
+    assert result["stream"]["frames"] == 32 and result["speedup"] > 0
+    md, _ = report.run([tmp_path / "eval", tmp_path / "stream"], tmp_path / "report", "asd")
+    assert "asd @ 1* (FFE)" in md.read_text() and "## Streaming" in md.read_text()
