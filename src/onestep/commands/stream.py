@@ -66,7 +66,9 @@ def run(
     model, config = load_model(model_dir)
     if config["kind"] != "video_dit":
         raise UserError(f"{model_dir} is a {config['kind']} model: --stream is for a block-causal student of the built-in DiT")
-    spec = sampler_for(config, nfe, steps, None, first_block_steps if causal_model(config) else None)
+    if config.get("sampling", {}).get("kind") != "causal":
+        raise UserError("--stream is for block-causal students: this model samples all frames at once (distill one with a causal preset: causal-init, self-forcing, asd)")
+    spec = sampler_for(config, nfe, steps, None, first_block_steps)
     mc = model.config
     frames = 4 * mc.frames if frames is None else frames
     window = stream_eval.check(model, spec, 1, window, sink)
@@ -102,8 +104,3 @@ def run(
         f"{f', {spec.first_block_steps} for the first' if spec.first_block_steps else ''}; first frame after {marks[0]:.2f} s, {timings['frames_per_s']:.1f} frames/s)")
     return timings
 
-
-def causal_model(config: dict) -> bool:
-    if config.get("sampling", {}).get("kind") != "causal":
-        raise UserError("--stream is for block-causal students: this model samples all frames at once (distill one with a causal preset: causal-init, self-forcing, asd)")
-    return True
