@@ -13,6 +13,7 @@ from onestep.data.world import as_batch
 from onestep.errors import UserError
 from onestep.methods.asd import AsdConfig
 from onestep.methods.causal_init import CausalInitConfig
+from onestep.methods.dmd2 import Dmd2Config
 from onestep.methods.flow_matching import FlowMatchingConfig
 from onestep.methods.heads import default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
@@ -41,6 +42,7 @@ VARIANTS = {
     CausalInitConfig: {"causal-init": CausalInitConfig(steps=2)},
     SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
     AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=2, head_dim=16)},
+    Dmd2Config: {"dmd2": Dmd2Config(critic_ratio=1, head_width=16)},
 }
 CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 

@@ -3,6 +3,7 @@ method's config type to the method, so a phase names its method by the config it
 
 from onestep.methods.asd import AdversarialSelfDistillation, AsdConfig
 from onestep.methods.causal_init import CausalInit, CausalInitConfig
+from onestep.methods.dmd2 import DMD2, Dmd2Config
 from onestep.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium
@@ -11,7 +12,7 @@ from onestep.methods.vsd import VSD, VSDConfig
 
 METHODS = {
     VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching,
-    CausalInitConfig: CausalInit, SelfForcingConfig: SelfForcing, AsdConfig: AdversarialSelfDistillation,
+    CausalInitConfig: CausalInit, SelfForcingConfig: SelfForcing, AsdConfig: AdversarialSelfDistillation, Dmd2Config: DMD2,
 }  # fmt: skip
 
 

@@ -84,8 +84,11 @@ class VSD:
         return flow.x0_from_v(x_s, roles.student(x_s, s, batch.cond), s)
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        return self.dm_loss(self.generate(batch, roles, d), batch, roles, d)
+
+    def dm_loss(self, x0_g: Tensor, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        """The distribution-matching loss of the generator's x0_g (with the ODE anchor when set)."""
         cond = batch.cond
-        x0_g = self.generate(batch, roles, d)
         with torch.no_grad():
             t = draw_t(self.cfg, x0_g.shape[0], d)
             x_t = flow.interpolate(x0_g, d.randn_like(x0_g), t)
@@ -104,6 +107,10 @@ class VSD:
     def fake_score_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         with torch.no_grad():
             x0_g = self.generate(batch, roles, d)
+        return self.score_loss(x0_g, batch, roles, d)
+
+    def score_loss(self, x0_g: Tensor, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        """The fake score's flow loss (Eq. 2) on the generator's (detached) x0_g."""
         t = draw_t(self.cfg, x0_g.shape[0], d)
         noise = d.randn_like(x0_g)
         x_t = flow.interpolate(x0_g, noise, t)
