@@ -116,12 +116,6 @@ def quality(rows: list[dict], bounds: dict) -> float:
     return aggregate.scores(aggregate.normalise(means, bounds))["quality"]
 
 
-def interval(values: list[float], rng: np.random.Generator, draws: int = suite.BOOTSTRAP) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    means = [v[rng.integers(0, len(v), len(v))].mean() for _ in range(draws)]
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def score_segments(videos: np.ndarray, clips: list[Clip], bounds: dict, featnet, length: int, seed: int = 0) -> list[dict]:
     """One dict per segment: quality [interval], camera_acc [interval] (photocam), fd[featnet]."""
     rng = np.random.default_rng(seed)
@@ -138,7 +132,7 @@ def score_segments(videos: np.ndarray, clips: list[Clip], bounds: dict, featnet,
         }
         if all("camera_acc" in r for r in rows):
             seg["camera_acc"] = float(np.mean([r["camera_acc"] for r in rows]))
-            seg["intervals"]["camera_acc"] = interval([r["camera_acc"] for r in rows], rng)
+            seg["intervals"]["camera_acc"] = suite.bootstrap({"photocam": np.array([r["camera_acc"] for r in rows])}, rng)
         out.append(seg)
     return out
 
