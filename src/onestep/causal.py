@@ -32,12 +32,9 @@ def block_times(blocks: int, steps: int, shift: float, first_block_steps: int | 
 
 
 def causal_block(model) -> int:
-    """Token frames (latent frames, for Wan) per causal block of `model`, 0 for a bidirectional one:
-    a WanModel's own `causal_block`, the built-in DiT's config's."""
-    block = getattr(model, "causal_block", None)
-    if block is None:
-        block = getattr(getattr(model, "config", None), "causal_block", 0)
-    return block or 0
+    """Latent frames per causal block of `model` (every VideoModel says; a LoRA its base's), 0 for a
+    bidirectional one."""
+    return getattr(model, "causal_block", 0) or 0
 
 
 def block_frames(model) -> int:

@@ -43,6 +43,16 @@ def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | N
     return SamplerSpec("causal" if is_causal else "renoise" if student else "euler", n, guidance, shift, first_block_steps=first if is_causal else 0)
 
 
+def first_frame(image: Path | None, size: tuple[int, int], say=print) -> torch.Tensor | None:
+    """--image as the built-in DiT's first frame (1, 3, H, W) in [-1, 1], resized and cropped to `size`."""
+    if image is None:
+        return None
+    frame, note = read_image(image, size)
+    if note:
+        say(note)
+    return torch.from_numpy(frame).permute(2, 0, 1)[None] * 2 - 1
+
+
 def run(
     *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, frames: int | None = None, size: str | None = None, say=print,
     first_block_steps: int | None = None,
@@ -60,12 +70,7 @@ def run(
         raise UserError("--frames and --size are for Wan models: the built-in DiT makes videos of its own size")
     model, config = load_model(model_dir)
     mc = model.config
-    first = None
-    if image is not None:
-        frame, note = read_image(image, (mc.height, mc.width))
-        if note:
-            say(note)
-        first = torch.from_numpy(frame).permute(2, 0, 1)[None] * 2 - 1
+    first = first_frame(image, (mc.height, mc.width), say)
     spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
     encoder = TextEncoder(config.get("max_text", 32))
     video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width))[0]

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from onestep import causal
-from onestep.commands.sample import sampler_for
+from onestep.commands.sample import first_frame, sampler_for
 from onestep.errors import UserError
 from onestep.eval import stream as stream_eval
-from onestep.media import read_image, tensor_to_frames, to_uint8
+from onestep.media import tensor_to_frames, to_uint8
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder
 from onestep.seeding import clip as clip_generator
@@ -75,13 +75,7 @@ def run(
     bf = causal.block_frames(model)
     if frames < bf or frames % bf:
         raise UserError(f"--frames {frames} is not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}")
-    first = None
-    if image is not None:
-        frame, note = read_image(image, (mc.height, mc.width))
-        if note:
-            say(note)
-        first = torch.from_numpy(frame).permute(2, 0, 1)[None] * 2 - 1
-    cond = stream_eval.conditions(TextEncoder(config.get("max_text", 32)), [prompt], first)
+    cond = stream_eval.conditions(TextEncoder(config.get("max_text", 32)), [prompt], first_frame(image, (mc.height, mc.width), say))
     noise = stream_eval.stream_noise(seed, 0, (mc.channels, frames, mc.height, mc.width), mc.frames)[None]  # starts as `onestep sample` does
     writer = Mp4Stream(out, mc.width * SCALE, mc.height * SCALE)
     marks: list[float] = []

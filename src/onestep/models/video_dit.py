@@ -380,6 +380,11 @@ class VideoDiT(nn.Module):
         c = self.config
         return ModelSpec("video_dit", c.channels, c.frames, c.height, c.width, c.patch, c.dim, c.depth, c.text_dim, c.channels)
 
+    @property
+    def causal_block(self) -> int:
+        """Latent frames per causal block, 0 for a bidirectional model (causal.py reads every model's)."""
+        return self.config.causal_block
+
     def condition_image(self, cond: Cond) -> Tensor | None:
         """The first-frame condition latent (B, C, H, W): the first frame's pixels here."""
         return cond.latent
