@@ -7,7 +7,8 @@ import torch
 
 from onestep.configs.base import to_dict
 from onestep.commands.distill import flatten
-from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.configs.distill import DistillConfig
+from onestep.configs.presets import PRESETS
 from onestep.models.io import load_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

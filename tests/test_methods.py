@@ -11,8 +11,11 @@ from onestep.configs.distill import PairsConfig
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import as_batch
 from onestep.errors import UserError
+from onestep.methods.add import AddConfig
+from onestep.methods.apt import AptConfig
 from onestep.methods.asd import AsdConfig
 from onestep.methods.causal_init import CausalInitConfig
+from onestep.methods.consistency import ConsistencyConfig
 from onestep.methods.dmd2 import Dmd2Config
 from onestep.methods.flow_matching import FlowMatchingConfig
 from onestep.methods.heads import default_taps, hinge_d, hinge_g
@@ -33,6 +36,7 @@ VARIANTS = {
     PoseConfig: {
         "pose-semantic": PoseConfig(head_dim=32, queries=2, ode_weight=1.0),
         "pose-conv": PoseConfig(head="conv"),
+        "pose-xattn": PoseConfig(head="xattn", head_dim=32, queries=2, sigma_t=0.0),
         "pose-teacher-backbone": PoseConfig(backbone="teacher", head_dim=32),
         "pose-trainable-backbone": PoseConfig(backbone="trainable", head_dim=32),
         "pose-no-adversarial": PoseConfig(adv_weight=0.0),
@@ -43,6 +47,9 @@ VARIANTS = {
     SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
     AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=2, head_dim=16)},
     Dmd2Config: {"dmd2": Dmd2Config(critic_ratio=1, head_width=16)},
+    AddConfig: {"add": AddConfig()},
+    AptConfig: {"apt": AptConfig(head_dim=32, queries=2)},
+    ConsistencyConfig: {"lcm": ConsistencyConfig(points=8), "pcm": ConsistencyConfig(points=8, adv_weight=0.1, head_width=16)},
 }
 CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 

@@ -157,7 +157,7 @@ def test_plan_counts_what_training_holds(teacher, tmp_path):
     assert abs(planned - held["total"]) <= 0.2 * held["total"], (planned, held)
     # activations: what a real generator step of the same batch keeps for its backward, counted on the
     # real tensors with the student's gradients open, against plan's count on the meta device
-    from onestep.configs.distill import PRESETS
+    from onestep.configs.presets import PRESETS
     from onestep.parallel.activations import Held, example_inputs
     from onestep.types import Batch
 

@@ -171,7 +171,7 @@ def report(
 
 @app.command()
 def distill(
-    preset: str = typer.Argument(..., help="pose-tiny | pose-paper | pose-demo | pose-wan-i2v-14b | pose-wan-t2v-1.3b | pose-wan-tiny"),
+    preset: str = typer.Argument(..., help="a preset: pose-paper, pose-tiny, pose-demo, the baselines (dmd2, add, apt, lcm, pcm), asd, pose-wan-i2v-14b, ... (docs/results.md, docs/pose.md)"),
     teacher: Optional[Path] = typer.Option(None, help="teacher model directory: a onestep model or a Wan2.1 diffusers folder (default assets/teacher)"),
     data: Optional[Path] = typer.Option(None, help="latent cache from `onestep prepare` (a Wan teacher trains on one; default: the embedded world)"),
     out: Path = typer.Option(..., help="run directory (resumes if it holds checkpoints)"),
@@ -183,6 +183,41 @@ def distill(
 
     student = run(preset=preset, teacher=teacher, out=out, overrides=set_, data=data, max_steps=max_steps)
     typer.echo(f"student written to {student}")
+
+
+@app.command()
+def compare(
+    presets: list[str] = typer.Argument(None, help="distillation presets (default: Table 1's pose-paper dmd2 add apt lcm pcm)"),
+    budget: int = typer.Option(None, help="training steps of every preset, its phases rescaled in proportion (default 300)"),
+    out: Path = typer.Option(..., help="comparison directory (resumes: finished presets and evaluations are kept)"),
+    ablations: bool = typer.Option(False, "--ablations", help="pose-paper and its ablations (Tables 2-3) instead, written to ablations.md/.html"),
+    teacher: Optional[Path] = typer.Option(None, help="teacher model directory (default assets/teacher)"),
+    n: int = typer.Option(256, help="held-out clips per track in each evaluation"),
+    seed: int = typer.Option(0, help="evaluation noise seed (the same for every row)"),
+    nfe: list[int] = typer.Option([1, 4], help="NFE at which each student is evaluated (repeat the option)"),
+    threads: int = typer.Option(2, help="CPU threads for training"),
+):
+    """Train presets on the same teacher, data, seed and budget, evaluate each, write one table (the POSE paper's Table 1)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from onestep.commands import compare as cmp
+    from onestep.commands import distill as dist
+    from onestep.commands.eval import run as run_eval
+    from onestep.configs.baselines import ABLATIONS, TABLE1
+
+    console = Console()
+
+    def evaluate(model_dir, nfe_, folder, name):
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"evaluating {name} at {nfe_} NFE", total=2 * n)
+            run_eval(model_dir=model_dir, nfe=nfe_, tracks=["shapes", "photocam"], n=n, photos=None, conditions=None, out=folder, seed=seed, featnet=None,
+                     progress=lambda k: bar.advance(task, k), name=name, say=bar.console.print)
+
+    chosen = list(presets or []) or (["pose-paper", *ABLATIONS] if ablations else list(TABLE1))
+    table = cmp.run(presets=chosen, budget=budget or cmp.DEFAULT_BUDGET, out=out, teacher=teacher, n=n, seed=seed, nfes=nfe, threads=threads, name="ablations" if ablations else "compare",
+                    train=lambda preset, run_dir, sets: dist.run(preset=preset, teacher=teacher, out=run_dir, overrides=sets), evaluate=evaluate, say=console.print)
+    console.print(f"table written to {table} and {table.with_suffix('.html')}")
 
 
 @app.command()

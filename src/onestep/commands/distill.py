@@ -12,7 +12,8 @@ import torch
 
 from onestep import methods, paths
 from onestep.configs.base import override, parse_overrides, to_dict
-from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.configs.distill import DistillConfig
+from onestep.configs.presets import PRESETS
 from onestep.data import cache as latent_cache
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from onestep import methods
-from onestep.configs.distill import PRESETS, DistillConfig
+from onestep.configs.distill import DistillConfig
+from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
 from onestep.models.lora import LoraScore
 from onestep.types import Roles

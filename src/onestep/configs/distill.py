@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from onestep.errors import UserError
 from onestep.methods.asd import AsdConfig
 from onestep.methods.causal_init import CausalInitConfig
-from onestep.methods.dmd2 import Dmd2Config
 from onestep.methods.ode_regression import OdeRegressionConfig
 from onestep.methods.pose import PoseConfig
 from onestep.methods.self_forcing import SelfForcingConfig
@@ -291,15 +290,6 @@ def pose_tiny_test() -> DistillConfig:
     )
 
 
-def dmd2() -> DistillConfig:
-    """DMD2 (POSE's Table 1 baseline; methods/dmd2.py) at `pose-paper`'s budget on the embedded teacher:
-    1,400 steps, batch 8, learning rates 5e-5 (generator) and 2e-4 (fake score and head), Adam
-    (0.9, 0.999), EMA 0.995; DMD and the GAN from the first step, critic:generator 5:1 (DMD2's)."""
-    return DistillConfig(
-        phases=[PhaseConfig("dmd2", Dmd2Config(critic_ratio=5), steps=1400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.995)],
-    )
-
-
 def causal_init() -> DistillConfig:
     """ASD's first stage on the embedded teacher: a block-causal student (one latent frame, 2 video
     frames, per block: 4 blocks) regresses 192 of the guided teacher's ODE solutions (10 Euler steps,
@@ -349,7 +339,6 @@ PRESETS = {
     "pose-tiny": pose_tiny,
     "pose-paper": pose_paper,
     "pose-demo": pose_demo,
-    "dmd2": dmd2,
     "pose-wan-i2v-14b": pose_wan_i2v_14b,
     "pose-wan-t2v-1.3b": pose_wan_t2v_1_3b,
     "pose-wan-tiny": pose_wan_tiny,

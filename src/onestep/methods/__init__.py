@@ -1,8 +1,11 @@
 """Recipes: one file each, a loss called with the networks (STYLE.md 3). The registry maps each
 method's config type to the method, so a phase names its method by the config it carries."""
 
+from onestep.methods.add import ADD, AddConfig
+from onestep.methods.apt import APT, AptConfig
 from onestep.methods.asd import AdversarialSelfDistillation, AsdConfig
 from onestep.methods.causal_init import CausalInit, CausalInitConfig
+from onestep.methods.consistency import Consistency, ConsistencyConfig
 from onestep.methods.dmd2 import DMD2, Dmd2Config
 from onestep.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
@@ -13,6 +16,7 @@ from onestep.methods.vsd import VSD, VSDConfig
 METHODS = {
     VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching,
     CausalInitConfig: CausalInit, SelfForcingConfig: SelfForcing, AsdConfig: AdversarialSelfDistillation, Dmd2Config: DMD2,
+    AddConfig: ADD, AptConfig: APT, ConsistencyConfig: Consistency,
 }  # fmt: skip
 
 

@@ -8,7 +8,9 @@ the condition latent the adapter hands it (`condition_image`), never a concrete 
   image's tokens and the text tokens (plus learned modality embeddings), self-attention over that set,
   the noise level injected into the queries (adaLN), then for each tapped layer the queries
   cross-attend to its features; the per-layer query outputs are concatenated along channels and
-  projected to one logit per query: (B, n) logits.
+  projected to one logit per query: (B, n) logits. With `semantics=False` the queries attend only to
+  each other before reading the features: APT's cross-attention head, the ablation without the
+  condition image and text (POSE Table 3, "Cross-Attn Head").
 - `ConvHead`: the ablation's convolutional head: per tapped layer a small 3D conv over the token grid,
   pooled to one logit: (B, n_taps).
 """
@@ -47,13 +49,13 @@ class Attention(nn.Module):
 
 
 class SemanticHead(nn.Module):
-    def __init__(self, spec: ModelSpec, n_taps: int, *, queries: int = 4, dim: int = 128, heads: int = 4):
+    def __init__(self, spec: ModelSpec, n_taps: int, *, queries: int = 4, dim: int = 128, heads: int = 4, semantics: bool = True):
         super().__init__()
         backbone_dim, patch = spec.dim, spec.patch[1:]
         self.queries = nn.Parameter(torch.randn(queries, dim) * 0.02)
         self.modality = nn.Parameter(torch.randn(3, dim) * 0.02)  # query, image, text
-        self.text_proj = nn.Linear(spec.text_dim, dim)
-        self.image_embed = nn.Conv2d(spec.cond_channels, dim, patch, stride=patch) if spec.cond_channels else None
+        self.text_proj = nn.Linear(spec.text_dim, dim) if semantics else None
+        self.image_embed = nn.Conv2d(spec.cond_channels, dim, patch, stride=patch) if spec.cond_channels and semantics else None
         self.mix = Attention(dim, heads)
         self.time = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.feature_proj = nn.ModuleList([nn.Sequential(nn.LayerNorm(backbone_dim), nn.Linear(backbone_dim, dim)) for _ in range(n_taps)])
@@ -64,8 +66,10 @@ class SemanticHead(nn.Module):
         """features [(B, N, D)], t (B,), image (B, C, H, W) the condition latent or None -> (B, n)."""
         B = features[0].shape[0]
         q = self.queries.expand(B, -1, -1) + self.modality[0]
-        text = self.text_proj(cond.text) + self.modality[2]
-        tokens, mask = [q, text], [torch.ones(B, q.shape[1], dtype=torch.bool, device=q.device), cond.text_mask.bool()]
+        tokens, mask = [q], [torch.ones(B, q.shape[1], dtype=torch.bool, device=q.device)]
+        if self.text_proj is not None:
+            tokens.append(self.text_proj(cond.text) + self.modality[2])
+            mask.append(cond.text_mask.bool())
         if image is not None and self.image_embed is not None:
             img = self.image_embed(image).flatten(2).transpose(1, 2) + self.modality[1]
             tokens.append(img)

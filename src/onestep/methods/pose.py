@@ -27,7 +27,8 @@ checks both on a linear D). Eq. 4 divides one difference by ||e_s + e_t||^2; wit
 sigma_s = 0.01 the temporal energy is 100x the spatial one there, so the spatial part of that single
 ratio carries a hundredth of its weight. Splitting it gives each part its stated scale: sigma_s and
 sigma_t set only the finite-difference step. r1_weight = eta of L_D; 0.01 makes the spatial part equal
-to APT's lambda = 100 on sigma = 0.01 without the division.
+to APT's lambda = 100 on sigma = 0.01 without the division. sigma_t = 0 leaves the temporal term out
+(the plain approximate R1 of an image GAN; ADD's setting).
 
 Frame consistency (Eq. 5): x_t = noise(sg(x0_g), t), x0_teacher from the frozen teacher (CFG,
 conditioned on the first frame), L_consist = || x0_g - sg(x0_teacher) ||^2. `consistency_steps` = k > 1
@@ -58,7 +59,7 @@ from onestep.types import Batch, Cond, LossOutput, Roles, Update
 @dataclass
 class PoseConfig:
     backbone: str = "ema"  # "ema" (POSE's self-discriminator) | "teacher" (frozen) | "trainable" (separate copy)
-    head: str = "semantic"  # "semantic" | "conv"
+    head: str = "semantic"  # "semantic" | "xattn" (cross-attention without the image and text tokens) | "conv"
     taps: tuple[int, ...] = ()  # backbone blocks to read; () = three spread over the depth
     queries: int = 4
     head_dim: int = 128
@@ -77,8 +78,8 @@ class PoseConfig:
     ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
     def __post_init__(self):
-        if self.backbone not in ("ema", "teacher", "trainable") or self.head not in ("semantic", "conv"):
-            raise UserError(f"backbone {self.backbone!r}, head {self.head!r}: backbone is ema, teacher or trainable; head is semantic or conv")
+        if self.backbone not in ("ema", "teacher", "trainable") or self.head not in ("semantic", "xattn", "conv"):
+            raise UserError(f"backbone {self.backbone!r}, head {self.head!r}: backbone is ema, teacher or trainable; head is semantic, xattn or conv")
         if self.consistency_steps < 1:
             raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
@@ -118,8 +119,8 @@ class PoseEquilibrium:
     def new_role(self, name: str, roles: Roles):
         c, spec = self.cfg, roles.student.spec
         n_taps = len(self.taps(spec))
-        if c.head == "semantic":
-            return SemanticHead(spec, n_taps, queries=c.queries, dim=c.head_dim)
+        if c.head in ("semantic", "xattn"):
+            return SemanticHead(spec, n_taps, queries=c.queries, dim=c.head_dim, semantics=c.head == "semantic")
         return ConvHead(spec, n_taps)
 
     def groups(self, roles: Roles) -> dict[str, list]:
@@ -194,7 +195,8 @@ class PoseEquilibrium:
         d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
         adv = hinge_d(d_real, d_fake)
         e_s, e_t = self.perturbation(real, cond, d)
-        spatial, temporal = st_r1(lambda x: self.logits(roles, x, cond, t_r, eps_r), real, d_real, e_s, e_t)
+        D = lambda x: self.logits(roles, x, cond, t_r, eps_r)  # noqa: E731
+        spatial, temporal = st_r1(D, real, d_real, e_s, e_t) if self.cfg.sigma_t > 0 else (r1_term(D, real, d_real, e_s), d_real.new_zeros(real.shape[0]))
         r1 = (spatial + temporal).mean()
         loss = adv + self.cfg.r1_weight * r1
         logs = {"pose/d_hinge": adv.item(), "pose/st_r1": r1.item(), "pose/st_r1_spatial": spatial.mean().item(), "pose/st_r1_temporal": temporal.mean().item()}

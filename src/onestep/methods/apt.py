@@ -1,0 +1,72 @@
+"""APT, adversarial post-training (Lin et al. 2025), the adversarial phase as the POSE paper's baseline
+runs it (its appendix B; METHODS.md section 5): one step from pure noise at t = 1 against a
+discriminator on the frozen teacher with APT's cross-attention head. It follows a consistency-
+distillation phase (methods/consistency.py; the `apt` preset), as APT does.
+
+APT's discriminator reads the clean video with a timestep embedding: D(x0) = head(teacher features of
+x0 at level t), t ~ shift(U[disc_t_lo, disc_t_hi], disc_t_shift), no noise added. Non-saturating
+losses, and APT's approximated R1 on real videos (no second derivative):
+
+    L_D = softplus(-D(x)) + softplus(D(sg(x0_g))) + r1_weight || D(x) - D(x + sigma_s n) ||^2
+    L_G = softplus(-D(x0_g))
+
+with r1_weight = 100 and sigma_s = 0.1 (APT's values for video; frame 0 is left unperturbed where the
+sample has a first-frame condition). POSE freezes the backbone that APT trains (appendix B).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from onestep import flow
+from onestep.methods.pose import PoseConfig, PoseEquilibrium
+from onestep.seeding import Draws
+from onestep.types import Batch, Cond, LossOutput, Roles
+
+
+@dataclass
+class AptConfig(PoseConfig):
+    backbone: str = "teacher"
+    head: str = "xattn"  # APT's cross-attention head: learned queries, no image or text tokens
+    disc_t_lo: float = 0.0
+    disc_t_hi: float = 1.0
+    disc_t_shift: float = 3.0  # APT draws D's timestep from a shifted uniform
+    r1_weight: float = 100.0  # APT's lambda
+    sigma_s: float = 0.1  # APT's sigma for video
+    consistency_weight: float = 0.0  # APT has no distillation term
+
+
+class APT(PoseEquilibrium):
+    name = "apt"
+
+    def draw(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
+        t, eps = super().draw(x, d)
+        return flow.shift(t, self.cfg.disc_t_shift), eps
+
+    def logits(self, roles: Roles, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
+        """D(x0): the backbone reads the clean x0 at the embedded level t (eps unused)."""
+        backbone = self.backbone(roles)
+        return roles.disc_head(backbone.features(x0, t, cond, self.taps(backbone.spec)), cond, t, backbone.condition_image(cond))
+
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        cond, real = batch.cond, batch.video
+        with torch.no_grad():
+            fake = self.generate(batch, roles, d)
+        t_r, eps_r = self.draw(real, d)
+        t_f, eps_f = self.draw(fake, d)
+        d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
+        adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        e_s, _ = self.perturbation(real, cond, d)
+        r1 = (self.logits(roles, real + e_s, cond, t_r, eps_r) - d_real).pow(2).sum(-1).mean()
+        logs = {"apt/d_loss": adv.item(), "apt/r1": r1.item(), "apt/d_real": d_real.mean().item(), "apt/d_fake": d_fake.mean().item()}
+        return LossOutput(adv + self.cfg.r1_weight * r1, logs)
+
+    def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        x0_g = self.generate(batch, roles, d)
+        t, eps = self.draw(x0_g, d)
+        adv = F.softplus(-self.logits(roles, x0_g, batch.cond, t, eps)).mean()
+        return LossOutput(adv, {"apt/g_adv": adv.item()})
