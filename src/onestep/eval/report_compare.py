@@ -153,8 +153,15 @@ def write(out: Path, state: dict, presets: list[str], name: str = "compare") -> 
         write_atomic(out / file, png)
     title = f"onestep compare: {len(presets)} presets at {state['budget']} steps"
     sentence = ranking(by_nfe)
-    md = [f"# {title}", "", *([sentence, ""] if sentence else []), *(md_table(t) + "\n" for t in tables), *(f"![{c}]({n})\n" for n, (c, _) in figures.items())]
-    body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{report.inline_code(sentence)}</p>'] if sentence else []), *(html_table(t) for t in tables)]
+    note = "seconds / video: measured in this comparison on this machine; — where the evaluation was copied from the ones the teacher ships (timed elsewhere)."
+    md = [f"# {title}", "", *([sentence, ""] if sentence else []), md_table(tables[0]), note, "", *(md_table(t) + "\n" for t in tables[1:]), *(f"![{c}]({n})\n" for n, (c, _) in figures.items())]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        *([f'<p class="summary">{report.inline_code(sentence)}</p>'] if sentence else []),
+        html_table(tables[0]),
+        f'<p class="note">{html.escape(note)}</p>',
+        *(html_table(t) for t in tables[1:]),
+    ]
     body += [f'<figure><img src="{data_uri("image/png", png)}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>' for c, png in figures.values()]
     page = f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>\n' + "\n".join(body) + "\n</main></body></html>\n"
     write_atomic(out / f"{name}.md", "\n".join(md))
