@@ -28,7 +28,7 @@ from onestep.errors import UserError
 from onestep.files import write_json
 from onestep.models.io import read_config, weights_hash
 
-DEFAULT_BUDGET = 300  # steps per preset: Table 1 (six presets) trains and evaluates in under 3 hours on 2 cores (docs/results.md)
+DEFAULT_BUDGET = 300  # steps per preset: Table 1's six presets train and evaluate in about an hour on 2 cores (docs/results.md)
 TEACHER_NFE = (1, 4, 100)
 FAIR = ("teacher", "seed", "batch", "tracks", "pairs", "steps")  # what every row must share
 
@@ -67,7 +67,7 @@ def check_fair(rows: dict[str, dict]) -> None:
         for key in FAIR:
             if row[key] != ref[key]:
                 raise UserError(
-                    f"preset {preset} trains with {key} {row[key]!r} and {first} with {ref[key]!r}: a fair table compares presets that share the teacher, data, seed and steps; drop one or align it with --set"
+                    f"preset {preset} trains with {key} {row[key]!r} and {first} with {ref[key]!r}: a fair table compares presets that share the teacher, data, seed and steps: leave one of them out"
                 )
 
 
