@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -54,11 +53,7 @@ class APT(PoseEquilibrium):
 
     def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond, real = batch.cond, batch.video
-        with torch.no_grad():
-            fake = self.generate(batch, roles, d)
-        t_r, eps_r = self.draw(real, d)
-        t_f, eps_f = self.draw(fake, d)
-        d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
+        d_real, d_fake, t_r, eps_r = self.real_and_fake(batch, roles, d)
         adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
         e_s, _ = self.perturbation(real, cond, d)
         r1 = (self.logits(roles, real + e_s, cond, t_r, eps_r) - d_real).pow(2).sum(-1).mean()

@@ -186,13 +186,18 @@ class PoseEquilibrium:
 
     # -- losses ----------------------------------------------------------------------------------
 
-    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+    def real_and_fake(self, batch: Batch, roles: Roles, d: Draws) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(D(real), D(sg(x0_g)), t_r, eps_r): the discriminator's two sides, each with its own draws."""
         cond, real = batch.cond, batch.video
         with torch.no_grad():
             fake = self.generate(batch, roles, d)
         t_r, eps_r = self.draw(real, d)
         t_f, eps_f = self.draw(fake, d)
-        d_real, d_fake = self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f)
+        return self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f), t_r, eps_r
+
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        cond, real = batch.cond, batch.video
+        d_real, d_fake, t_r, eps_r = self.real_and_fake(batch, roles, d)
         adv = hinge_d(d_real, d_fake)
         e_s, e_t = self.perturbation(real, cond, d)
         D = lambda x: self.logits(roles, x, cond, t_r, eps_r)  # noqa: E731
