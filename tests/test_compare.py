@@ -12,7 +12,7 @@ from onestep.cli import app
 from onestep.commands import compare, distill
 from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
-from onestep.eval import suite
+from tests.test_eval import small_anchors  # noqa: F401 (autouse: small anchors, bootstrap and a private cache)
 from tests.tiny import tiny_teacher_dir
 
 runner = CliRunner()
@@ -35,12 +35,8 @@ def test_presets_that_train_on_other_data_are_refused():
 
 
 @pytest.fixture
-def small_eval(monkeypatch, tmp_path):
-    monkeypatch.setattr(suite, "ANCHOR_CLIPS", 4)
-    monkeypatch.setattr(suite, "BOOTSTRAP", 20)
-    monkeypatch.setattr(suite, "DIVERSITY_CONDITIONS", 2)
-    monkeypatch.setattr(suite, "DIVERSITY_SEEDS", 2)
-    monkeypatch.setattr(paths, "CACHE", tmp_path / "cache")
+def small_eval(small_anchors, monkeypatch):  # noqa: F811
+    """test_eval's small anchors and bootstrap, and the teacher at 1 and 4 NFE only."""
     monkeypatch.setattr(compare, "TEACHER_NFE", (1, 4))
 
 

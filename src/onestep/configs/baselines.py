@@ -17,7 +17,7 @@ from onestep.methods.dmd2 import Dmd2Config
 
 STEPS = 1400
 ADV = dict(lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))
-LEVELS = dict(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)  # pose-paper's
+LEVELS = {k: getattr(pose_paper().phases[1].method, k) for k in ("disc_t_lo", "disc_t_hi", "consistency_t_lo", "consistency_t_hi", "consistency_t_shift")}  # pose-paper's phase II
 
 
 def dmd2() -> DistillConfig:
