@@ -70,8 +70,33 @@ def test_block_causal_attention_hides_the_future():
     assert not torch.allclose(full(x, t, c)[:, :, :2], full(x2, t, c)[:, :, :2], atol=1e-5)
 
 
-def test_gradients_reach_every_parameter():
-    m = perturb(tiny())
+def patches_alike(v: torch.Tensor) -> bool:
+    """Whether every 4x4 patch of every frame of v (B, C, F, 16, 16) is the same."""
+    tiles = v.unfold(3, 4, 4).unfold(4, 4, 4)  # (B, C, F, 4, 4, 4, 4)
+    return torch.allclose(tiles, tiles[:, :, :, :1, :1].expand_as(tiles), atol=1e-5)
+
+
+def test_absolute_positions_tell_the_model_where_it_is():
+    """Rotary positions are relative: a video that is the same in every patch (one latent frame), with
+    one text token and no image, gets the same output in every patch (so nothing in it can depend on
+    the distance from the centre, which a zoom needs, except through the edges of the grid). The
+    absolute (row, column) embedding breaks that, and starts at zero, so a model that gains it keeps its
+    function (teacher init_from)."""
+    x = torch.randn(1, 3, 4, 4, 4).repeat(1, 1, 1, 4, 4)
+    t, c = torch.full((1,), 0.5), cond_for(1, image=False, L=1)
+    relative = perturb(tiny(patch=(4, 4, 4)))
+    assert patches_alike(relative(x, t, c))
+    absolute = tiny(patch=(4, 4, 4), absolute_positions=True)
+    absolute.load_state_dict(relative.state_dict(), strict=False)
+    assert torch.equal(absolute(x, t, c), relative(x, t, c))
+    with torch.no_grad():
+        absolute.position_embed.normal_(std=0.1)
+    assert not patches_alike(absolute(x, t, c))
+
+
+@pytest.mark.parametrize("absolute_positions", [False, True])
+def test_gradients_reach_every_parameter(absolute_positions):
+    m = perturb(tiny(absolute_positions=absolute_positions))
     v = m(torch.randn(2, 3, 4, 16, 16), torch.rand(2), cond_for(2))
     v.square().mean().backward()
     dead = [n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]

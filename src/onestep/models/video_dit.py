@@ -9,7 +9,9 @@ One model serves text-to-video and image-to-video:
   0 (text tokens unrotated): a token can find the first frame's content where it is, or moved; plus a
   learned embedding of the absolute frame index, and the first frame's patch tokens added (through a
   zero-initialised projection) to every frame's tokens, so a token sees the unmoved first frame where
-  it is; the channel layout stays Wan's and no frame is pre-warped;
+  it is; the channel layout stays Wan's and no frame is pre-warped; with `absolute_positions`, a learned
+  (row, column) embedding on every frame's tokens as well (relative positions alone leave the model
+  blind to where the frame centre is, which a zoom needs);
 - adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
   pooled text), so the prompt steers every block, not only through cross-attention; the pooled
   embedding enters twice: raw, and standardised per dimension by statistics of the training prompts
@@ -54,6 +56,9 @@ class DiTConfig:
     text_dim: int = 384
     causal_block: int = 0  # frames per causal block; 0 = bidirectional
     rope_theta: float = 10000.0
+    # a learned (row, column) embedding on every token (zero-init): rotary positions are relative, and a
+    # zoom moves each patch by its distance from the frame centre, which relative positions cannot say
+    absolute_positions: bool = False
 
     def __post_init__(self):
         self.patch = tuple(self.patch)
@@ -181,6 +186,8 @@ class VideoDiT(nn.Module):
         self.modality = nn.Parameter(torch.zeros(2, c.dim))  # added to text (0) and image (1) tokens
         self.frame_embed = nn.Linear(64, c.dim)  # absolute (latent) frame index, sinusoidal -> learned
         self.image_to_frames = nn.Linear(c.dim, c.dim)  # first frame's patch tokens added to every frame (zero-init)
+        _, h, w = c.grid
+        self.register_parameter("position_embed", nn.Parameter(torch.zeros(1, h * w, c.dim)) if c.absolute_positions else None)
         self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.standardised_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
@@ -324,6 +331,8 @@ class VideoDiT(nn.Module):
         x = self.patch_embed(inp).flatten(2).transpose(1, 2)  # (B, N, D), N = f h w
         frames = torch.arange(frame_offset, frame_offset + f, device=x.device)
         x = x + self.frame_embed(timestep_embedding(frames / 1000.0, 64).to(dtype)).repeat_interleave(h * w, dim=0)
+        if self.position_embed is not None:
+            x = x + self.position_embed.to(dtype).repeat(1, f, 1)
         if cond.latent is not None:  # every frame sees the (unmoved) first frame at its own place
             img = self.image_to_frames(self.image_embed(cond.latent.to(dtype)).transpose(1, 2))  # (B, h w, D)
             x = x + (img * cond.latent_mask.to(dtype).view(B, 1, 1)).repeat(1, f, 1)
