@@ -50,6 +50,9 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     assert torch.equal(model.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
     assert torch.equal(model.text_mean, old.text_mean) and torch.equal(model.text_std, old.text_std)
     assert model.text_std.min() > 0 and not torch.equal(model.text_mean, torch.zeros_like(model.text_mean))
+    # a model that gains the absolute-position embedding keeps the rest and starts it at zero
+    grown = initial_model(override(cfg, {"model.absolute_positions": "true"}), TextEncoder(cfg.max_text))
+    assert torch.count_nonzero(grown.position_embed) == 0 and torch.equal(grown.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
 
 
 def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
