@@ -3,7 +3,8 @@
     .venv/bin/python scripts/camera_confusion.py runs/eval/student runs/eval/teacher [--start 128 --stop 256]
 
 Reads the photocam videos an `onestep eval` run saved (`videos-photocam.npz`), rebuilds the held-out
-clips they were made for, and reads each video's camera move with the world's instrument, as the
+clips they were made for (on the photos its key.json names: the suite's own or `--photos external`),
+and reads each video's camera move with the world's instrument, as the
 suite's camera-move accuracy does. Prints, per eval directory, the truth-by-estimate table and the
 accuracy over clips [start, stop). Held-out clip i has the same condition and noise at every n, so
 clips 128-255 of an n = 256 eval are fresh against anything chosen on an n = 128 eval.
@@ -12,6 +13,7 @@ clips 128-255 of an n = 256 eval are fresh against anything chosen on an n = 128
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from onestep.eval.suite import heldout_clips
 from onestep.world import instruments
+from onestep.world import photos as world_photos
 from onestep.world.clip import WorldConfig
 
 
@@ -34,7 +37,9 @@ def main() -> None:
         if not 0 <= args.start < stop <= len(videos):
             raise SystemExit(f"{folder}: clips [{args.start}, {stop}) are not within its {len(videos)} videos")
         _, frames, size = videos.shape[:3]
-        clips = heldout_clips("photocam", stop, WorldConfig(frames, size))[args.start :]
+        key = json.loads((folder / "key.json").read_text()) if (folder / "key.json").is_file() else {}
+        photos = world_photos.external() if key.get("photos") == "external" else None
+        clips = heldout_clips("photocam", stop, WorldConfig(frames, size), photos)[args.start :]
         pairs = Counter((c.truth["move"], instruments.estimate_camera(v.astype(np.float32) / 255)["move"]) for c, v in zip(clips, videos[args.start : stop]))
         truths, guesses = sorted({t for t, _ in pairs}), sorted({g for _, g in pairs})
         right = sum(n for (t, g), n in pairs.items() if t == g)
