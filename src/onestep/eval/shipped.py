@@ -31,7 +31,7 @@ SRC = Path(__file__).resolve().parents[1]
 # the modules an evaluation's numbers depend on (files or folders under src/onestep)
 NUMBERS = (
     "flow.py", "samplers.py", "seeding.py", "types.py", "media.py", "world",
-    "models/video_dit.py", "models/embeddings.py", "models/text.py", "models/io.py",
+    "models/video_dit.py", "models/dit_blocks.py", "models/embeddings.py", "models/text.py", "models/io.py",
     "eval/aggregate.py", "eval/corruptions.py", "eval/distance.py", "eval/features.py", "eval/panel.py",
     "eval/paraphrase.py", "eval/proxies.py", "eval/sample.py", "eval/suite.py", "commands/sample.py",
 )
