@@ -10,8 +10,8 @@ One model serves text-to-video and image-to-video:
   learned embedding of the absolute frame index, and the first frame's patch tokens added (through a
   zero-initialised projection) to every frame's tokens, so a token sees the unmoved first frame where
   it is; the channel layout stays Wan's and no frame is pre-warped; with `absolute_positions`, a learned
-  (row, column) embedding on every frame's tokens as well (relative positions alone leave the model
-  blind to where the frame centre is, which a zoom needs);
+  (row, column) embedding on every frame's tokens as well (relative positions alone tell a token
+  where it is only through the edges of the grid);
 - adaLN-zero modulation from the time embedding plus the pooled text embedding (as SD3 feeds its
   pooled text), so the prompt steers every block, not only through cross-attention; the pooled
   embedding enters twice: raw, and standardised per dimension by statistics of the training prompts
@@ -57,8 +57,8 @@ class DiTConfig:
     text_dim: int = 384
     causal_block: int = 0  # frames per causal block; 0 = bidirectional
     rope_theta: float = 10000.0
-    # a learned (row, column) embedding on every token (zero-init): rotary positions are relative, and a
-    # zoom moves each patch by its distance from the frame centre, which relative positions cannot say
+    # a learned (row, column) embedding on every token (zero-init): rotary positions are relative, so
+    # without it a token knows its place only from the grid's edges (teacher v8: docs/teacher.md)
     absolute_positions: bool = False
 
     def __post_init__(self):
