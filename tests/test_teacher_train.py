@@ -79,8 +79,8 @@ def test_the_shipped_teacher_continues(tmp_path):
     keys = ("lr", "warmup", "p_drop_image", "motion_weight", "max_text", "tracks")
     cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, "init_from": str(assets / "teacher"), "steps": 1,
                                      "batch_size": 2, "probe_every": 0, "checkpoint_every": 1, "text_stats_prompts": 16})
-    train(cfg, tmp_path / "teacher-v8", progress=False)
-    model, config = load_model(tmp_path / "teacher-v8" / "model")
+    train(cfg, tmp_path / "teacher-next", progress=False)
+    model, config = load_model(tmp_path / "teacher-next" / "model")
     bundled, _ = load_model(assets / "teacher")
     assert config["trained_steps"] == 1
     moved = [(model.state_dict()[k] - v).abs().max().item() for k, v in bundled.state_dict().items()]
