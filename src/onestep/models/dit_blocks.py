@@ -72,7 +72,3 @@ class Block(nn.Module):
         x = x + self.cross(self.norm2(x), context, context_mask, rope, rope_context)
         x = x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
         return x
-
-
-# ---------------------------------------------------------------------------------------------
-# The model

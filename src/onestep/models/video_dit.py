@@ -97,6 +97,10 @@ def preset(name: str, **overrides) -> DiTConfig:
     return DiTConfig(**{**PRESETS[name], **overrides})
 
 
+# ---------------------------------------------------------------------------------------------
+# The model (its transformer block: models/dit_blocks.py)
+
+
 class VideoDiT(nn.Module):
     """Denoiser: forward(x_t, t, cond) -> v, all (B, C, F, H, W)."""
 
