@@ -1,6 +1,6 @@
 """Evaluate the bundled models as `onestep demo` does and ship the results with them (eval/shipped.py).
 
-    .venv/bin/python scripts/ship_evals.py            # about 35 minutes on 2 cores, most of it the 100-NFE teacher
+    .venv/bin/python scripts/ship_evals.py            # about 15 minutes alone on 2 cores (session 18), most of it the 100-NFE teacher
     .venv/bin/python scripts/ship_evals.py --rekey    # after a code change that should not move a number: about 6 minutes
 
 Writes assets/teacher/evals/nfe{1,4,100}-n256/, assets/students/pose/evals/nfe1-n256/ and the two

@@ -53,6 +53,13 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     # a model that gains the absolute-position embedding keeps the rest and starts it at zero
     grown = initial_model(override(cfg, {"model.absolute_positions": "true"}), TextEncoder(cfg.max_text))
     assert torch.count_nonzero(grown.position_embed) == 0 and torch.equal(grown.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
+    # and one that would drop trained weights (the embedding, continuing without the flag) is refused
+    from onestep.errors import UserError
+    from onestep.models.io import save_model
+
+    save_model(tmp_path / "grown", grown, {"role": "teacher", "max_text": cfg.max_text})
+    with pytest.raises(UserError, match="would drop .*position_embed.*absolute_positions=true"):
+        initial_model(override(cfg, {"init_from": str(tmp_path / "grown")}), TextEncoder(cfg.max_text))
 
 
 def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
@@ -68,7 +75,7 @@ def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
 
 def test_the_shipped_teacher_continues(tmp_path):
     """docs/teacher.md: `init_from=assets/teacher` with the shipped run's config continues the bundled
-    teacher (v7 was made this way from v6), and the shipped config is the bundled teacher's."""
+    teacher (v7 was made this way from v6, v8 from v7), and the shipped config is the bundled teacher's."""
     from onestep.configs.teacher import teacher_small
 
     assets = Path(__file__).resolve().parents[1] / "assets"
@@ -77,7 +84,8 @@ def test_the_shipped_teacher_continues(tmp_path):
     assert shipped["max_text"] == bundled_config["max_text"] and shipped["model"] == bundled_config["model"]
     assert shipped["steps"] == bundled_config["trained_steps"]
     keys = ("lr", "warmup", "p_drop_image", "motion_weight", "max_text", "tracks")
-    cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, "init_from": str(assets / "teacher"), "steps": 1,
+    model_keys = {"model.absolute_positions": shipped["model"].get("absolute_positions", False)}  # the documented command's --set
+    cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, **model_keys, "init_from": str(assets / "teacher"), "steps": 1,
                                      "batch_size": 2, "probe_every": 0, "checkpoint_every": 1, "text_stats_prompts": 16})
     train(cfg, tmp_path / "teacher-next", progress=False)
     model, config = load_model(tmp_path / "teacher-next" / "model")

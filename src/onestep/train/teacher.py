@@ -58,9 +58,10 @@ def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:
 
 
 def initial_model(cfg: TeacherConfig, encoder: TextEncoder | None) -> VideoDiT:
-    """A fresh model (a function of the seed), optionally started from `init_from`'s weights, with the
-    pooled-text standardisation set from training prompts unless the source brings its own (the
-    weights it trained were fitted to those). encoder=None leaves the statistics unset (a resumed
+    """A fresh model (a function of the seed), optionally started from all of `init_from`'s weights (the
+    model may add weights, which start fresh, but may not drop any), with the pooled-text
+    standardisation set from training prompts unless the source brings its own (the weights it
+    trained were fitted to those). encoder=None leaves the statistics unset (a resumed
     run's checkpoint brings them)."""
     seeding.fresh_weights(cfg.seed)
     model = VideoDiT(cfg.model)
@@ -68,7 +69,10 @@ def initial_model(cfg: TeacherConfig, encoder: TextEncoder | None) -> VideoDiT:
     if cfg.init_from:
         source, _ = load_model(cfg.init_from, strict=False)
         own = model.state_dict()
-        kept = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+        lost = [k for k, v in source.state_dict().items() if k not in own or own[k].shape != v.shape]
+        if lost:  # a model that gains weights starts them fresh; one that would drop trained weights is refused
+            raise UserError(f"init_from {cfg.init_from} has weights this model would drop ({', '.join(lost[:3])}): give the model the source's config, e.g. --set model.absolute_positions=true")
+        kept = source.state_dict()
         model.load_state_dict(kept, strict=False)
     if "text_mean" not in kept and encoder is not None:
         model.set_text_stats(text_stats(cfg, encoder))
