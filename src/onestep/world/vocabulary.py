@@ -181,11 +181,3 @@ VERBS = [
     "flies", "sets off", "translates", "moves along", "glides along", "slides along", "travels along", "flows",
     "is carried", "is pushed", "sweeps", "heads off", "relocates",
 ]
-
-# Teacher v9's grammar adds everyday speech (world/everyday.py), written blind to the held-out set too.
-from onestep.world import everyday  # noqa: E402
-
-CAMERA = {k: list(dict.fromkeys(v + everyday.CAMERA[k])) for k, v in CAMERA.items()}
-SPEED = {k: list(dict.fromkeys(v + everyday.SPEED[k])) for k, v in SPEED.items()}
-DIRECTION = {k: list(dict.fromkeys(v + everyday.DIRECTION[k])) for k, v in DIRECTION.items()}
-VERBS = list(dict.fromkeys(VERBS + everyday.VERBS))
