@@ -4,13 +4,13 @@
 # weights in bf16) and in float32: every step of pose-test (ode, priming, equilibrium) and of
 # causal-test (causal_init, asd), and the first step of pose-demo, pose-tiny, dmd2 and apt.
 # Prints one line per check; exits non-zero on the first failure.
-# Usage: bash scripts/gpu_check.sh [OUT_DIR]   (PY=python to use another interpreter; about 5 minutes)
+# Usage: bash scripts/gpu_check.sh [OUT_DIR]   (PY=python3 or a path: another interpreter; about 5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-/tmp/gpu_check}}
 mkdir -p "$OUT"
-PY=${PY:-.venv/bin/python}
-test -x "$PY" || { python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'; PY=.venv/bin/python; }
+PY=$(command -v "${PY:-.venv/bin/python}" || true)  # a path, or a name on PATH (PY=python3)
+test -n "$PY" || { python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'; PY=.venv/bin/python; }
 "$PY" - <<'PY'
 import torch
 assert torch.cuda.is_available(), "no CUDA device: this script is for a GPU machine"
