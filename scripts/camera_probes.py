@@ -49,6 +49,7 @@ from onestep.methods.flow_matching import (
 )
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder
+from onestep.models.video_dit import VideoDiT
 from onestep.seeding import Draws
 from onestep.types import Cond
 from onestep.world import instruments, photocam, prompts
@@ -111,12 +112,8 @@ def prompt_loss(args) -> None:
 
 
 def pooled(enc: TextEncoder, texts: list[str]) -> torch.Tensor:
-    out = []
-    for i in range(0, len(texts), 256):
-        t, m = enc(texts[i : i + 256])
-        mf = m.float()[..., None]
-        out.append((t * mf).sum(1) / mf.sum(1))
-    return torch.cat(out)
+    """The masked-mean MiniLM embedding of each prompt, as the model pools it, (N, 384)."""
+    return torch.cat([VideoDiT.pooled_text(Cond(*enc(texts[i : i + 256]))) for i in range(0, len(texts), 256)])
 
 
 def text_probe(args) -> None:
