@@ -1,20 +1,23 @@
 """Where do a teacher's camera moves fail: the picture, the text encoder, or the model's reading of it?
-(docs/log/2026-12-05-camera-probes.md)
+(docs/log/2026-12-05-camera-probes.md, docs/log/2026-12-06-text-encoder.md)
 
     .venv/bin/python scripts/camera_probes.py prompt-loss [--model assets/teacher]
-    .venv/bin/python scripts/camera_probes.py text-probe
+    .venv/bin/python scripts/camera_probes.py text-probe [--reader mean|meanmax|mlp|tokens]
     .venv/bin/python scripts/camera_probes.py text-distance [--model assets/teacher]
     .venv/bin/python scripts/camera_probes.py finetune --steps 0                      # the model as it is
     .venv/bin/python scripts/camera_probes.py finetune --steps 300 --zoom-share 0.5 --eval zooms
     .venv/bin/python scripts/camera_probes.py finetune --steps 300 --aux 1.0 --eval paraphrase
+    .venv/bin/python scripts/camera_probes.py finetune --steps 600 --text sentence --save runs/s21/sentence600
+    .venv/bin/python scripts/camera_probes.py finetune --model runs/s21/sentence600 --steps 0 --text mpnet --mpnet DIR
 
 - `prompt-loss`: for 24 training-split photocam clips of each true move, the flow-matching loss
   (mean over t = 0.5, 0.7, 0.85, 0.95, one noise) with a training-grammar prompt of each of the seven
   moves. A model that reads a move's prompt has its lowest loss on that move's row.
-- `text-probe`: a linear classifier (L-BFGS, weight decay `--wd`) on the frozen MiniLM's pooled
-  (masked-mean, standardised) prompt embedding, fitted on 4,200 training-grammar camera prompts and
-  tested on 1,400 held-out phrasings (eval/paraphrase.py): how much of the move the encoder alone
-  keeps in words it never saw, with no video model in the way.
+- `text-probe`: a classifier (L-BFGS, weight decay `--wd`) on the frozen MiniLM's standardised
+  features (`--reader`: linear on the masked-mean embedding, on mean and max, on the first 16 token
+  states, or an MLP on the mean), fitted on 4,200 training-grammar camera prompts and tested on 1,400
+  held-out phrasings (eval/paraphrase.py): how much of the move the encoder alone keeps in words it
+  never saw, with no video model in the way.
 - `text-distance`: for pairs of opposite moves in training words, how far apart the model's inputs
   are: ||a - b|| / mean(||a||, ||b||) of the pooled MiniLM embedding, of it standardised, and of the
   pooled-text part of the model's conditioning vector.
@@ -22,9 +25,15 @@
   0.4, motion weight 8, lr with a 20-step warmup, AdamW (0.9, 0.99), an EMA of 0.99 evaluated), with
   `--zoom-share` of each batch replaced by training zoom clips, and `--aux` > 0 adding a linear
   move classifier on the model's pooled-text conditioning (cross-entropy on the batch's camera
-  prompts). Then 25 Euler steps with CFG 3 (50 NFE) on held-out clips over the external photos:
-  `zooms` (the first 40 zoom clips and 24 others of the first 256) or `paraphrase` (the first 128
-  non-zoom clips in held-out words), read with the world's camera instrument.
+  prompts); `--token-drop p` hides each token state but the first with probability p; `--text
+  sentence` gives the model the prompt as one token, MiniLM's pooled embedding, and `--text mpnet`
+  all-mpnet-base-v2's (from the folder `--mpnet`), mapped into MiniLM's space by a ridge regression.
+  `--save DIR` writes the fine-tuned EMA. Then, for each of `--eval` (comma-separated), 25 Euler
+  steps with CFG 3 (50 NFE) on held-out clips over the external photos: `zooms` (the first 40 zoom
+  clips and 24 others of the first 256), `paraphrase` / `template` (the first 128 non-zoom clips in
+  held-out words / the training grammar), `all-paraphrase` / `all-template` (all 256 clips at 100
+  NFE), read with the world's camera instrument; or `shapes-template` / `shapes-paraphrase` (shape
+  direction on the first 128 held-out shapes clips).
 """
 
 from __future__ import annotations
@@ -116,7 +125,30 @@ def pooled(enc: TextEncoder, texts: list[str]) -> torch.Tensor:
     return torch.cat([VideoDiT.pooled_text(Cond(*enc(texts[i : i + 256]))) for i in range(0, len(texts), 256)])
 
 
+def fit(x_train, y_train, x_test, wd: float, hidden: int = 0) -> torch.Tensor:
+    """A linear (or one-hidden-layer) classifier fitted with L-BFGS; the test set's guesses."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(x_train.shape[1], 7) if not hidden else torch.nn.Sequential(torch.nn.Linear(x_train.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 7))
+    if not hidden:
+        torch.nn.init.zeros_(net.weight), torch.nn.init.zeros_(net.bias)
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=300)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x_train), y_train) + wd * sum(p.pow(2).sum() for n, p in net.named_parameters() if "weight" in n)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        assert (net(x_train).argmax(1) == y_train).float().mean() > 0.95, "the reader did not fit the training grammar"
+        return net(x_test).argmax(1)
+
+
 def text_probe(args) -> None:
+    """How well can a reader of the frozen encoder name held-out phrasings' moves? `--reader`:
+    `mean` (linear, the masked-mean embedding), `meanmax` (linear, mean and max over tokens),
+    `mlp` (one hidden layer of 256 on the mean), `tokens` (linear on the first 16 token states)."""
     enc, rng = TextEncoder(max_length=80), np.random.default_rng(0)
 
     def data(make, n):
@@ -127,27 +159,25 @@ def text_probe(args) -> None:
         data(prompts.camera_prompt, 4200),
         data(paraphrase.camera, 1400),
     )
-    x_train, x_test = pooled(enc, train_text), pooled(enc, test_text)
-    mu, sd = x_train.mean(0), x_train.std(0)
+
+    def features(texts: list[str]) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), 256):
+            text, mask = enc(texts[i : i + 256])
+            mean = VideoDiT.pooled_text(Cond(text, mask))
+            if args.reader == "meanmax":
+                mean = torch.cat([mean, text.masked_fill(~mask[..., None], -1e4).amax(1)], 1)
+            elif args.reader == "tokens":
+                mean = (text * mask[..., None])[:, :16].flatten(1)
+            out.append(mean)
+        return torch.cat(out)
+
+    x_train, x_test = features(train_text), features(test_text)
+    mu, sd = x_train.mean(0), x_train.std(0).clamp(min=1e-4)
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
-    w, b = (
-        torch.zeros(x_train.shape[1], 7, requires_grad=True),
-        torch.zeros(7, requires_grad=True),
-    )
-    opt = torch.optim.LBFGS([w, b], max_iter=300)
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(x_train @ w + b, y_train) + args.wd * w.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        train_acc = ((x_train @ w + b).argmax(1) == y_train).float().mean().item()
-        guess = (x_test @ w + b).argmax(1)
+    guess = fit(x_train, y_train, x_test, args.wd, hidden=256 if args.reader == "mlp" else 0)
     per = " ".join(f"{m}={(guess[y_test == k] == k).float().mean().item():.2f}" for k, m in enumerate(MOVES))
-    print(f"weight decay {args.wd}: training grammar {train_acc:.3f}, held-out phrasings {(guess == y_test).float().mean().item():.3f} ({per})")
+    print(f"reader {args.reader}, weight decay {args.wd}: held-out phrasings {(guess == y_test).float().mean().item():.3f} ({per})")
 
 
 PAIRS = [
@@ -172,6 +202,52 @@ def text_distance(args) -> None:
         print(f"{a!r} vs {b!r}: pooled {rel[0]:.3f}, standardised {rel[1]:.3f}, conditioning {rel[2]:.3f}")
 
 
+class SentenceEncoder(TextEncoder):
+    """The prompt as one token: its pooled (masked-mean) MiniLM embedding, the sentence embedding
+    MiniLM was trained to make, in place of the token states (`--text sentence`)."""
+
+    def __call__(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        text, mask = super().__call__(prompts)
+        return VideoDiT.pooled_text(Cond(text, mask))[:, None], torch.ones(len(prompts), 1, dtype=torch.bool)
+
+    def null(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self([""] * batch)
+
+
+class MpnetSentenceEncoder(SentenceEncoder):
+    """`--text mpnet`: all-mpnet-base-v2's mean-pooled embedding (from the folder `--mpnet`), mapped
+    into MiniLM's pooled space by a ridge regression fitted on 3,072 training prompts of both tracks,
+    as the one token a `--text sentence` model reads."""
+
+    def __init__(self, path: str, max_length: int = 80):
+        from transformers import AutoModel, AutoTokenizer
+
+        super().__init__(max_length=max_length)
+        self.mp_tok, self.mp = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+        self.mp_cache: dict[str, torch.Tensor] = {}
+        fit_prompts = [p for step in range(192) for p in batch_at(step, seed=0, batch_size=16, tracks={"shapes": 0.6, "photocam": 0.4}, config=CONFIG).prompts]
+        x, y = self.mpnet(fit_prompts), super().__call__(fit_prompts)[0][:, 0]
+        x1 = torch.cat([x, torch.ones(len(x), 1)], 1)
+        self.map = torch.linalg.solve(x1.T @ x1 + 1e-2 * torch.eye(x1.shape[1]), x1.T @ y)
+        print(f"mpnet -> MiniLM map: relative error {((x1 @ self.map - y).norm() / y.norm()).item():.3f} on its {len(x)} prompts", flush=True)
+
+    @torch.no_grad()
+    def mpnet(self, prompts: list[str]) -> torch.Tensor:
+        missing = sorted({p for p in prompts if p not in self.mp_cache})
+        for i in range(0, len(missing), 128):
+            t = self.mp_tok(missing[i : i + 128], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+            h, m = self.mp(**t).last_hidden_state, t["attention_mask"][..., None].float()
+            for p, e in zip(missing[i : i + 128], (h * m).sum(1) / m.sum(1)):
+                self.mp_cache[p] = e
+        return torch.stack([self.mp_cache[p] for p in prompts])
+
+    def __call__(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not hasattr(self, "map"):  # while fitting the map: MiniLM's own sentence embedding
+            return super().__call__(prompts)
+        x = self.mpnet(prompts)
+        return (torch.cat([x, torch.ones(len(x), 1)], 1) @ self.map)[:, None], torch.ones(len(prompts), 1, dtype=torch.bool)
+
+
 def text_condition(model, cond: Cond) -> torch.Tensor:
     """The pooled-text part of the model's per-frame conditioning vector (models/video_dit.py)."""
     p = model.pooled_text(cond)
@@ -179,34 +255,45 @@ def text_condition(model, cond: Cond) -> torch.Tensor:
 
 
 def evaluate(model, enc: TextEncoder, which: str, tag: str) -> None:
+    if which.startswith("shapes"):  # shapes-template / shapes-paraphrase: the first 128 held-out clips
+        clips = heldout_clips("shapes", 128, CONFIG, prompts=which.split("-")[1])
+        t0 = time.time()
+        videos = generate_for_clips(model, enc, clips, SamplerSpec("euler", 25, 3.0, 3.0), seed=0)
+        acc = [instruments.shapes_report(v, c.truth)["direction_acc"] for c, v in zip(clips, videos)]
+        print(f"{tag}: shape direction {np.nanmean(acc):.3f} [{time.time() - t0:.0f} s]", flush=True)
+        return
     clips = heldout_clips(
         "photocam",
         256,
         CONFIG,
         world_photos.external(),
-        prompts="template" if which == "zooms" else "paraphrase",
+        prompts="paraphrase" if which.endswith("paraphrase") else "template",
     )
     zoom = [c.truth["move"].startswith("zoom") for c in clips]
-    if which == "zooms":
+    spec = SamplerSpec("euler", 25, 3.0, 3.0)
+    if which.startswith("all-"):  # all-template / all-paraphrase: all 256 clips at the suite's 100 NFE
+        spec = SamplerSpec("euler", 50, 3.0, 3.0)
+    elif which == "zooms":
         clips = [c for c, z in zip(clips, zoom) if z][:40] + [c for c, z in zip(clips, zoom) if not z][:24]
     else:
         clips = [c for c, z in zip(clips, zoom) if not z][:128]
     t0 = time.time()
-    videos = generate_for_clips(model, enc, clips, SamplerSpec("euler", 25, 3.0, 3.0), seed=0)
+    videos = generate_for_clips(model, enc, clips, spec, seed=0)
     read = [instruments.estimate_camera(v)["move"] for v in videos]
     right, total = Counter(), Counter()
     for c, r in zip(clips, read):
         total[c.truth["move"]] += 1
         right[c.truth["move"]] += r == c.truth["move"]
     per = " ".join(f"{m}={right[m]}/{total[m]}" for m in MOVES if total[m])
-    print(f"{tag}: camera-move accuracy {sum(right.values()) / len(clips):.3f} ({per}) [{time.time() - t0:.0f} s]")
+    print(f"{tag}: camera-move accuracy {sum(right.values()) / len(clips):.3f} ({per}) [{time.time() - t0:.0f} s]", flush=True)
 
 
 def finetune(args) -> None:
     model, _ = load_model(args.model)
-    enc = TextEncoder(max_length=80)
+    enc = MpnetSentenceEncoder(args.mpnet) if args.text == "mpnet" else (SentenceEncoder if args.text == "sentence" else TextEncoder)(max_length=80)
     if args.steps == 0:
-        evaluate(model, enc, args.eval, args.model)
+        for which in args.eval.split(","):
+            evaluate(model, enc, which, f"{args.model}, text {args.text}, {which}")
         return
     net, ema = copy.deepcopy(model).train().requires_grad_(True), copy.deepcopy(model)
     head = torch.nn.Linear(net.config.dim, len(MOVES))
@@ -233,6 +320,10 @@ def finetune(args) -> None:
                 keep_clips=True,
             )
         text, mask = enc(b.prompts)
+        if args.token_drop > 0:  # hide token states from the model, never the first ([CLS]) one
+            keep = torch.rand(mask.shape) >= args.token_drop
+            keep[:, 0] = True
+            mask = mask & keep
         null_text, null_mask = enc.null(1)
         drop = torch.rand(16) < 0.1
         cond = Cond(
@@ -268,12 +359,17 @@ def finetune(args) -> None:
                 f"step {step}: loss {loss.item():.4f} [{time.time() - t0:.0f} s]",
                 flush=True,
             )
-    evaluate(
-        ema.eval(),
-        enc,
-        args.eval,
-        f"{args.steps} steps, zoom share {args.zoom_share}, aux {args.aux}",
-    )
+    if args.save:
+        from onestep.models.io import save_model
+
+        save_model(args.save, ema)
+    for which in args.eval.split(","):
+        evaluate(
+            ema.eval(),
+            enc,
+            which,
+            f"{args.steps} steps, zoom share {args.zoom_share}, aux {args.aux}, token drop {args.token_drop}, text {args.text}, {which}",
+        )
 
 
 def main() -> None:
@@ -283,6 +379,7 @@ def main() -> None:
     a.add_argument("--model", default="assets/teacher")
     a = sub.add_parser("text-probe")
     a.add_argument("--wd", type=float, default=1e-3)
+    a.add_argument("--reader", choices=["mean", "meanmax", "mlp", "tokens"], default="mean")
     a = sub.add_parser("text-distance")
     a.add_argument("--model", default="assets/teacher")
     a = sub.add_parser("finetune")
@@ -290,11 +387,16 @@ def main() -> None:
     a.add_argument("--steps", type=int, default=300)
     a.add_argument("--zoom-share", type=float, default=0.0)
     a.add_argument("--aux", type=float, default=0.0)
+    a.add_argument("--token-drop", type=float, default=0.0)
+    a.add_argument("--text", choices=["tokens", "sentence", "mpnet"], default="tokens")
+    a.add_argument("--mpnet", default="", help="--text mpnet: a folder with all-mpnet-base-v2 (transformers format)")
+    a.add_argument("--save", default="", help="write the fine-tuned EMA here as a model directory")
     a.add_argument("--lr", type=float, default=3e-4)
-    a.add_argument("--eval", choices=["zooms", "paraphrase"], default="paraphrase")
+    a.add_argument("--eval", default="paraphrase", help="comma-separated: zooms, paraphrase, template, shapes-template, shapes-paraphrase")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # the fine-tune's CFG drops and noise (unseeded before session 21)
     {"prompt-loss": prompt_loss, "text-probe": text_probe, "text-distance": text_distance, "finetune": finetune}[args.probe](args)
 
 

@@ -42,7 +42,7 @@ VARIANTS = {
         "pose-no-adversarial": PoseConfig(adv_weight=0.0),
     },
     OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
-    FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0)},
+    FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0), "flow-token-drop": FlowMatchingConfig(p_drop_token=0.5)},
     CausalInitConfig: {"causal-init": CausalInitConfig(steps=2)},
     SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
     AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=2, head_dim=16)},
@@ -149,6 +149,22 @@ def test_samplers_make_nothing_on_the_default_device(teacher_dir, batch):
         b = samplers.renoise(net, noise, batch.cond, times=samplers.student_times(2, 3.0), generator=torch.Generator().manual_seed(0))
         c = samplers.euler(net, noise, batch.cond, steps=2, guidance=3.0, cfg_batched=False)
     assert a.device.type == b.device.type == c.device.type == "cpu" and torch.isfinite(a).all() and torch.isfinite(b).all()
+
+
+def test_token_dropout_hides_tokens_but_the_first_and_leaves_runs_without_it_as_they_were(batch):
+    from onestep.methods.flow_matching import drop_conditions
+
+    cond = batch.cond
+    plain = drop_conditions(FlowMatchingConfig(), cond, seeding.Draws(0, 3, 1))
+    again = drop_conditions(FlowMatchingConfig(p_drop_token=0.0), cond, seeding.Draws(0, 3, 1))
+    dropped = drop_conditions(FlowMatchingConfig(p_drop_token=0.5), cond, seeding.Draws(0, 3, 1))
+    assert torch.equal(plain.text_mask, again.text_mask) and torch.equal(plain.latent_mask, dropped.latent_mask)
+    assert torch.equal(plain.text, dropped.text)  # the same prompts and CFG drops: token dropout draws last
+    assert dropped.text_mask[:, 0].all() and not (dropped.text_mask & ~plain.text_mask).any()
+    hidden = (plain.text_mask & ~dropped.text_mask)[:, 1:].sum() / plain.text_mask[:, 1:].sum()
+    assert 0.3 < hidden.item() < 0.7, hidden
+    twice = drop_conditions(FlowMatchingConfig(p_drop_token=0.5), cond, seeding.Draws(0, 3, 1))
+    assert torch.equal(dropped.text_mask, twice.text_mask)  # a function of (seed, step): resumes exactly
 
 
 def test_vsd_schedule():

@@ -39,6 +39,7 @@ class TeacherConfig:
     p_drop_text: float = 0.1  # classifier-free guidance: the empty prompt instead
     p_drop_image: float = 0.2  # text-to-video samples: no first frame
     motion_weight: float = 0.0  # > 0: pixels that differ from the first frame weigh more (flow_matching.motion_weights)
+    p_drop_token: float = 0.0  # token dropout: each prompt token state but the first hidden with this probability
     time: TimeConfig = field(default_factory=TimeConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     log_every: int = 25

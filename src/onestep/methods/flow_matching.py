@@ -57,6 +57,7 @@ class FlowMatchingConfig:
     p_drop_text: float = 0.1  # classifier-free guidance: the negative (empty) prompt instead
     p_drop_image: float = 0.2  # text-to-video samples: no first frame
     motion_weight: float = 0.0  # > 0: pixels that differ from the first frame weigh more (motion_weights)
+    p_drop_token: float = 0.0  # each prompt token state but the first hidden from the model with this probability
     time: TimeConfig = field(default_factory=TimeConfig)
 
     def __post_init__(self):
@@ -72,12 +73,21 @@ def sample_times(tc: TimeConfig, n: int, d: Draws) -> Tensor:
 
 
 def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, d: Draws) -> Cond:
-    """CFG dropout: the negative (empty) prompt with p_drop_text, no first frame with p_drop_image."""
+    """CFG dropout: the negative (empty) prompt with p_drop_text, no first frame with p_drop_image.
+
+    Token dropout (p_drop_token > 0): each token state of the prompt but the first ([CLS]) is masked
+    out, for the cross-attention and the pooled text alike, with probability p_drop_token. The
+    encoder's states are contextual, so the move a dropped word named is still spread over the
+    others; the model learns to read it there, not from one template word (docs/teacher.md)."""
     B, device = cond.batch_size, cond.text.device
     drop_text = d.rand(B).to(device) < cfg.p_drop_text
     text = torch.where(drop_text[:, None, None], cond.neg_text, cond.text)
     mask = torch.where(drop_text[:, None], cond.neg_text_mask, cond.text_mask)
     keep_image = (d.rand(B) >= cfg.p_drop_image).float().to(device)
+    if cfg.p_drop_token > 0:  # drawn last, so runs without it draw what they always drew
+        keep = d.rand(B, mask.shape[1]).to(device) >= cfg.p_drop_token
+        keep[:, 0] = True
+        mask = mask & keep
     return Cond(text, mask, cond.latent, keep_image if cond.latent is not None else None, cond.image_tokens, cond.neg_text, cond.neg_text_mask)
 
 

@@ -34,7 +34,7 @@ from onestep.world.stream import batch_at
 
 def run_config(cfg: TeacherConfig) -> DistillConfig:
     """The teacher's training as a run of one `flow` phase."""
-    method = FlowMatchingConfig(p_drop_text=cfg.p_drop_text, p_drop_image=cfg.p_drop_image, motion_weight=cfg.motion_weight, time=cfg.time)
+    method = FlowMatchingConfig(p_drop_text=cfg.p_drop_text, p_drop_image=cfg.p_drop_image, motion_weight=cfg.motion_weight, p_drop_token=cfg.p_drop_token, time=cfg.time)
     phase = PhaseConfig(
         "flow", method, steps=cfg.steps, lr=cfg.lr, betas=cfg.betas, grad_clip=cfg.grad_clip, weight_decay=cfg.weight_decay,
         warmup=cfg.warmup, lr_decay_from=cfg.lr_decay_from, ema_decay=cfg.ema_decay, ema_warmup=True,
