@@ -347,7 +347,7 @@ def main() -> None:
     a.add_argument("--mpnet", default="", help="--text mpnet: a folder with all-mpnet-base-v2 (transformers format)")
     a.add_argument("--save", default="", help="write the fine-tuned EMA here as a model directory")
     a.add_argument("--lr", type=float, default=3e-4)
-    a.add_argument("--eval", default="paraphrase", help="comma-separated: zooms, paraphrase, template, shapes-template, shapes-paraphrase")
+    a.add_argument("--eval", default="paraphrase", help="comma-separated: zooms, paraphrase, template, all-paraphrase, all-template, shapes-template, shapes-paraphrase")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)

@@ -55,7 +55,5 @@ class MpnetSentenceEncoder(SentenceEncoder):
         return torch.stack([self.mp_cache[p] for p in prompts])
 
     def __call__(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        if not hasattr(self, "map"):  # while fitting the map: MiniLM's own sentence embedding
-            return super().__call__(prompts)
         x = self.mpnet(prompts)
         return (torch.cat([x, torch.ones(len(x), 1)], 1) @ self.map)[:, None], torch.ones(len(prompts), 1, dtype=torch.bool)

@@ -151,22 +151,6 @@ def test_samplers_make_nothing_on_the_default_device(teacher_dir, batch):
     assert a.device.type == b.device.type == c.device.type == "cpu" and torch.isfinite(a).all() and torch.isfinite(b).all()
 
 
-def test_token_dropout_hides_tokens_but_the_first_and_leaves_runs_without_it_as_they_were(batch):
-    from onestep.methods.flow_matching import drop_conditions
-
-    cond = batch.cond
-    plain = drop_conditions(FlowMatchingConfig(), cond, seeding.Draws(0, 3, 1))
-    again = drop_conditions(FlowMatchingConfig(p_drop_token=0.0), cond, seeding.Draws(0, 3, 1))
-    dropped = drop_conditions(FlowMatchingConfig(p_drop_token=0.5), cond, seeding.Draws(0, 3, 1))
-    assert torch.equal(plain.text_mask, again.text_mask) and torch.equal(plain.latent_mask, dropped.latent_mask)
-    assert torch.equal(plain.text, dropped.text)  # the same prompts and CFG drops: token dropout draws last
-    assert dropped.text_mask[:, 0].all() and not (dropped.text_mask & ~plain.text_mask).any()
-    hidden = (plain.text_mask & ~dropped.text_mask)[:, 1:].sum() / plain.text_mask[:, 1:].sum()
-    assert 0.3 < hidden.item() < 0.7, hidden
-    twice = drop_conditions(FlowMatchingConfig(p_drop_token=0.5), cond, seeding.Draws(0, 3, 1))
-    assert torch.equal(dropped.text_mask, twice.text_mask)  # a function of (seed, step): resumes exactly
-
-
 def test_vsd_schedule():
     vsd = VSD(VSDConfig(critic_ratio=5))
     groups = [[u.group for u in vsd.step(None, None, None, s)] for s in range(6)]
