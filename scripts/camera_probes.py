@@ -52,7 +52,9 @@ from onestep.eval import paraphrase
 from onestep.eval.sample import SamplerSpec, generate_for_clips
 from onestep.eval.suite import heldout_clips
 from onestep.methods.flow_matching import (
+    FlowMatchingConfig,
     TimeConfig,
+    drop_conditions,
     flow_matching_loss,
     motion_weights,
     sample_times,
@@ -121,11 +123,6 @@ def prompt_loss(args) -> None:
         print(f"{move:10s} " + " ".join(f"{row[m]:9.4f}" for m in MOVES) + f"  {min(row, key=row.get)}")
 
 
-def pooled(enc: TextEncoder, texts: list[str]) -> torch.Tensor:
-    """The masked-mean MiniLM embedding of each prompt, as the model pools it, (N, 384)."""
-    return torch.cat([VideoDiT.pooled_text(Cond(*enc(texts[i : i + 256]))) for i in range(0, len(texts), 256)])
-
-
 def fit(x_train, y_train, x_test, wd: float, hidden: int = 0) -> torch.Tensor:
     """A linear (or one-hidden-layer) classifier fitted with L-BFGS; the test set's guesses."""
     torch.manual_seed(0)
@@ -161,7 +158,11 @@ def text_probe(args) -> None:
         data(paraphrase.camera, 1400),
     )
 
+    mp = MpnetSentenceEncoder.load(args.mpnet) if args.mpnet else None
+
     def features(texts: list[str]) -> torch.Tensor:
+        if mp is not None:  # all-mpnet-base-v2's mean-pooled embedding (the `mean` reader)
+            return MpnetSentenceEncoder.embed(*mp, texts, 80)
         out = []
         for i in range(0, len(texts), 256):
             text, mask = enc(texts[i : i + 256])
@@ -173,12 +174,23 @@ def text_probe(args) -> None:
             out.append(mean)
         return torch.cat(out)
 
-    x_train, x_test = features(train_text), features(test_text)
+    # beside the 1,400 phrasings: the suite's own 256 external-photo clips in held-out words
+    clips = heldout_clips("photocam", 256, CONFIG, world_photos.external(), prompts="paraphrase")
+    x_train, x_test = features(train_text), features(test_text + [c.prompt for c in clips])
     mu, sd = x_train.mean(0), x_train.std(0).clamp(min=1e-4)
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
     guess = fit(x_train, y_train, x_test, args.wd, hidden=256 if args.reader == "mlp" else 0)
+    guess, on_clips = guess[: len(test_text)], guess[len(test_text) :]
     per = " ".join(f"{m}={(guess[y_test == k] == k).float().mean().item():.2f}" for k, m in enumerate(MOVES))
-    print(f"reader {args.reader}, weight decay {args.wd}: held-out phrasings {(guess == y_test).float().mean().item():.3f} ({per})")
+    name = "all-mpnet-base-v2" if mp is not None else "MiniLM"
+    print(f"{name}, reader {args.reader}, weight decay {args.wd}: held-out phrasings {(guess == y_test).float().mean().item():.3f} ({per})")
+    truth = [c.truth["move"] for c in clips]
+    read = np.array([MOVES[k] == t for k, t in zip(on_clips.tolist(), truth)])
+    other = np.array([not t.startswith("zoom") for t in truth])
+    print(f"the suite's 256 clips in held-out words: the reader names {read.sum()} ({read[other].sum()} of {other.sum()} non-zoom)")
+    if args.videos:  # a model's videos of those clips (an `onestep eval --photos external --prompts paraphrase` folder)
+        made = np.array([instruments.estimate_camera(v)["move"] == t for v, t in zip(np.load(f"{args.videos}/videos-photocam.npz")["videos"], truth)])
+        print(f"non-zoom clips, the model makes the move where the reader is right: {made[other & read].sum()} of {(other & read).sum()}; where it is wrong: {made[other & ~read].sum()} of {(other & ~read).sum()}")
 
 
 PAIRS = [
@@ -275,17 +287,11 @@ def finetune(args) -> None:
                 keep_clips=True,
             )
         text, mask = enc(b.prompts)
-        if args.token_drop > 0:  # hide token states from the model, never the first ([CLS]) one
-            keep = torch.rand(mask.shape) >= args.token_drop
-            keep[:, 0] = True
-            mask = mask & keep
-        null_text, null_mask = enc.null(1)
-        drop = torch.rand(16) < 0.1
-        cond = Cond(
-            torch.where(drop[:, None, None], null_text, text),
-            torch.where(drop[:, None], null_mask, mask),
-            b.image,
-            (torch.rand(16) >= 0.1).float(),
+        null_text, null_mask = enc.null(16)
+        cond = drop_conditions(
+            FlowMatchingConfig(p_drop_text=0.1, p_drop_image=0.1, p_drop_token=args.token_drop),
+            Cond(text, mask, b.image, torch.ones(16)).with_negative(null_text, null_mask),
+            Draws(0, step, 1),
         )
         noise = torch.randn_like(b.video)
         loss = flow_matching_loss(
@@ -335,6 +341,8 @@ def main() -> None:
     a = sub.add_parser("text-probe")
     a.add_argument("--wd", type=float, default=1e-3)
     a.add_argument("--reader", choices=["mean", "meanmax", "mlp", "tokens"], default="mean")
+    a.add_argument("--mpnet", default="", help="read all-mpnet-base-v2's mean embedding from this folder instead of MiniLM's")
+    a.add_argument("--videos", default="", help="an eval folder of the 256 external-photo clips in held-out words")
     a = sub.add_parser("text-distance")
     a.add_argument("--model", default="assets/teacher")
     a = sub.add_parser("finetune")

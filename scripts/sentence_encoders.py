@@ -33,10 +33,8 @@ class MpnetSentenceEncoder(SentenceEncoder):
     as the one token a `--text sentence` model reads."""
 
     def __init__(self, path: str, max_length: int = 80):
-        from transformers import AutoModel, AutoTokenizer
-
         super().__init__(max_length=max_length)
-        self.mp_tok, self.mp = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+        self.mp_tok, self.mp = self.load(path)
         self.mp_cache: dict[str, torch.Tensor] = {}
         fit_prompts = [p for step in range(192) for p in batch_at(step, seed=0, batch_size=16, tracks={"shapes": 0.6, "photocam": 0.4}, config=CONFIG).prompts]
         x, y = self.mpnet(fit_prompts), super().__call__(fit_prompts)[0][:, 0]
@@ -44,14 +42,28 @@ class MpnetSentenceEncoder(SentenceEncoder):
         self.map = torch.linalg.solve(x1.T @ x1 + 1e-2 * torch.eye(x1.shape[1]), x1.T @ y)
         print(f"mpnet -> MiniLM map: relative error {((x1 @ self.map - y).norm() / y.norm()).item():.3f} on its {len(x)} prompts", flush=True)
 
+    @staticmethod
+    def load(path: str):
+        """(tokenizer, model) of all-mpnet-base-v2 from a folder in the transformers format."""
+        from transformers import AutoModel, AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+    @staticmethod
     @torch.no_grad()
+    def embed(tokenizer, model, prompts: list[str], max_length: int) -> torch.Tensor:
+        """The mean-pooled embedding (sentence-transformers' pooling for this model), (N, 768)."""
+        out = []
+        for i in range(0, len(prompts), 128):
+            t = tokenizer(prompts[i : i + 128], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            h, m = model(**t).last_hidden_state, t["attention_mask"][..., None].float()
+            out.append((h * m).sum(1) / m.sum(1))
+        return torch.cat(out)
+
     def mpnet(self, prompts: list[str]) -> torch.Tensor:
         missing = sorted({p for p in prompts if p not in self.mp_cache})
-        for i in range(0, len(missing), 128):
-            t = self.mp_tok(missing[i : i + 128], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-            h, m = self.mp(**t).last_hidden_state, t["attention_mask"][..., None].float()
-            for p, e in zip(missing[i : i + 128], (h * m).sum(1) / m.sum(1)):
-                self.mp_cache[p] = e
+        if missing:
+            self.mp_cache.update(zip(missing, self.embed(self.mp_tok, self.mp, missing, self.max_length)))
         return torch.stack([self.mp_cache[p] for p in prompts])
 
     def __call__(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

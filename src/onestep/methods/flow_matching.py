@@ -77,8 +77,9 @@ def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, d: Draws) -> Cond:
 
     Token dropout (p_drop_token > 0): each token state of the prompt but the first ([CLS]) is masked
     out, for the cross-attention and the pooled text alike, with probability p_drop_token. The
-    encoder's states are contextual, so the move a dropped word named is still spread over the
-    others; the model learns to read it there, not from one template word (docs/teacher.md)."""
+    encoder's states are contextual, so a dropped word's meaning is partly in the others; the hope
+    was a model that reads held-out words better. At 0.5 it read them worse on the bundled teacher
+    (docs/log/2026-12-06-text-encoder.md); off by default."""
     B, device = cond.batch_size, cond.text.device
     drop_text = d.rand(B).to(device) < cfg.p_drop_text
     text = torch.where(drop_text[:, None, None], cond.neg_text, cond.text)
