@@ -32,7 +32,7 @@ def train_steps_per_s(steps: int = 8) -> float:
     torch.manual_seed(0)
     model = VideoDiT(cfg.model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    encoder = TextEncoder(cfg.max_text)
+    encoder = TextEncoder(cfg.max_text, name=cfg.model.text_encoder)
     times = []
     for step in range(steps + 2):
         t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def main() -> None:
     s = config["sampling"]
     spec = SamplerSpec("euler", s["steps"], s["guidance"], s["shift"])
     mc = model.config
-    timing = measure(model, TextEncoder(config.get("max_text", 32)), spec, batch=8, shape=(mc.channels, mc.frames, mc.height, mc.width), repeats=2)
+    timing = measure(model, TextEncoder.of(config), spec, batch=8, shape=(mc.channels, mc.frames, mc.height, mc.width), repeats=2)
     lines = [
         "## Teacher (`python benchmarks/teacher.py`)",
         "",

@@ -98,8 +98,8 @@ def zoom_clip(seed: int):
 
 @torch.no_grad()
 def prompt_loss(args) -> None:
-    model, _ = load_model(args.model)
-    enc = TextEncoder(max_length=80)
+    model, config = load_model(args.model)
+    enc = TextEncoder.of(config)
     print("true move  " + " ".join(m[:9].rjust(9) for m in MOVES) + "  lowest")
     for move in MOVES:
         clips = train_clips(move, 24)
@@ -202,8 +202,8 @@ PAIRS = [
 
 @torch.no_grad()
 def text_distance(args) -> None:
-    model, _ = load_model(args.model)
-    enc = TextEncoder(max_length=80)
+    model, config = load_model(args.model)
+    enc = TextEncoder.of(config)
 
     def inputs(prompt: str) -> list[torch.Tensor]:
         text, mask = enc([prompt])
@@ -256,8 +256,8 @@ def evaluate(model, enc: TextEncoder, which: str, tag: str) -> None:
 
 
 def finetune(args) -> None:
-    model, _ = load_model(args.model)
-    enc = MpnetSentenceEncoder(args.mpnet) if args.text == "mpnet" else (SentenceEncoder if args.text == "sentence" else TextEncoder)(max_length=80)
+    model, config = load_model(args.model)
+    enc = MpnetSentenceEncoder(args.mpnet) if args.text == "mpnet" else SentenceEncoder(max_length=80) if args.text == "sentence" else TextEncoder.of(config)
     if args.steps == 0:
         for which in args.eval.split(","):
             evaluate(model, enc, which, f"{args.model}, text {args.text}, {which}")

@@ -46,9 +46,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    teacher, _ = load_model(args.teacher)
+    teacher, tconfig = load_model(args.teacher)
     teacher.eval()
-    encoder = TextEncoder()
+    encoder = TextEncoder.of(tconfig)
     clips = heldout_clips("photocam", args.n, WorldConfig())
     frames = np.load(args.videos / "videos-photocam.npz")["videos"][: args.n].astype(np.float32) / 255.0
     student = torch.from_numpy(frames).permute(0, 4, 1, 2, 3) * 2 - 1  # (N, 3, F, H, W) in [-1, 1]

@@ -49,7 +49,7 @@ def main() -> None:
     taps = default_taps(spec.depth)
     head = SemanticHead(spec, len(taps))
     opt = torch.optim.Adam(head.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    encoder = TextEncoder(_config.get("max_text", 32))
+    encoder = TextEncoder.of(_config)
     pose, gen = PoseEquilibrium(PoseConfig()), torch.Generator().manual_seed(1)
     read = lambda x, t, cond: student.features(x, t, cond, taps)  # noqa: E731
     history, start = [], time.time()

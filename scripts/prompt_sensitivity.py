@@ -36,9 +36,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    model, config = load_model(args.model)
     model.eval()
-    encoder = TextEncoder(32)
+    encoder = TextEncoder(32, name=config["model"].get("text_encoder", "minilm"))
     moving = [c for c in (world.sample("photocam", HELDOUT + i, "heldout") for i in range(40)) if c.truth["move"] != "static"][:16]
     shapes = [world.sample("shapes", HELDOUT + i, "heldout") for i in range(16)]
     late = slice(4, 8)

@@ -75,7 +75,7 @@ def main() -> None:
     model, config = load_model(args.run / "model")
     s = config["sampling"]
     clips = [world.sample(t, 1_000_000_000 + i, "heldout") for i in range(4) for t in ("shapes", "photocam")]
-    videos = generate_for_clips(model, TextEncoder(config.get("max_text", 32)), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"]))
+    videos = generate_for_clips(model, TextEncoder.of(config), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"]))
     rows = [np.concatenate([v, c.video], axis=2) for v, c in zip(videos, clips)]  # generated | truth
     write_video(args.out / "teacher_samples.gif", np.concatenate(rows, axis=1), scale=3)
     (args.out / "teacher_samples.txt").write_text("\n".join(c.prompt for c in clips) + "\n")

@@ -32,7 +32,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
     shape = (mc.channels, mc.frames, mc.height, mc.width)
-    encoder = TextEncoder(config.get("max_text", 32))
+    encoder = TextEncoder.of(config)
     torch.manual_seed(0)
     rows = []
     for batch in batches:
@@ -97,4 +97,4 @@ def speedup(model_dir: Path, teacher_dir: Path | None = None, *, rounds: int = 3
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
     torch.manual_seed(0)
-    return interleaved(model, config, teacher, tconfig, TextEncoder(config.get("max_text", 32)), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)
+    return interleaved(model, config, teacher, tconfig, TextEncoder.of(config), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)

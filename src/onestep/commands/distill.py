@@ -26,13 +26,15 @@ from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device, 
 
 
 def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path | None = None) -> DistillConfig:
-    """The preset with the overrides applied, the teacher, the cache and max_text filled in."""
+    """The preset with the overrides applied, the teacher, the cache, max_text and the text encoder filled in."""
     if preset not in PRESETS:
         raise UserError(f"unknown distillation preset {preset!r}: choose one of {', '.join(PRESETS)}")
     cfg = override(PRESETS[preset](), parse_overrides(overrides))
     model_dir = Path(teacher or cfg.model.teacher or paths.TEACHER)
-    max_text = cfg.data.max_text or read_config(model_dir).get("max_text", 32)
-    data_cfg = dataclasses.replace(cfg.data, max_text=max_text, cache=str(data) if data else cfg.data.cache)
+    teacher = read_config(model_dir)
+    max_text = cfg.data.max_text or teacher.get("max_text", 32)
+    text_encoder = cfg.data.text_encoder or teacher.get("model", {}).get("text_encoder", "minilm")
+    data_cfg = dataclasses.replace(cfg.data, max_text=max_text, text_encoder=text_encoder, cache=str(data) if data else cfg.data.cache)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=data_cfg)
 
 
@@ -60,7 +62,7 @@ def open_data(cfg: DistillConfig, spec, device, pairs=None):
     """data(start) -> Batches: the latent cache when the config names one, else the embedded world."""
     if cfg.data.cache:
         return latent_cache.CacheData(cfg.data.cache, seed=cfg.train.seed, batch_size=cfg.data.batch_size, spec=spec, device=device)
-    return WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=spec, max_text=cfg.data.max_text, device=device, pairs=pairs)
+    return WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=spec, max_text=cfg.data.max_text, text_encoder=cfg.data.text_encoder, device=device, pairs=pairs)
 
 
 def pairs_manifest(cfg: DistillConfig) -> dict:
@@ -84,7 +86,7 @@ def student_sampling(cfg: DistillConfig) -> dict:
     return {"kind": "renoise", "steps": 1, "shift": cfg.train.student_shift}
 
 
-def sample_grid(max_text: int, sampling: dict, n: int = 4):
+def sample_grid(max_text: int, text_encoder: str, sampling: dict, n: int = 4):
     """A function (model, path) writing samples of n fixed held-out clips by the student's own
     sampler (`sampling`: student_sampling), beside the truth."""
     from onestep import world
@@ -94,7 +96,7 @@ def sample_grid(max_text: int, sampling: dict, n: int = 4):
     from onestep.models.text import TextEncoder
 
     clips = [world.sample(track, 1_000_000_000 + i, "heldout") for i in range(n // 2) for track in ("shapes", "photocam")]
-    encoder = TextEncoder(max_text)
+    encoder = TextEncoder(max_text, name=text_encoder)
 
     def write(model, path: Path):
         was = model.training
@@ -163,7 +165,7 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
-    sample_fn = sample_grid(cfg.data.max_text, student_sampling(cfg)) if cfg.train.sample_every and not cfg.data.cache and not several else None
+    sample_fn = sample_grid(cfg.data.max_text, cfg.data.text_encoder, student_sampling(cfg)) if cfg.train.sample_every and not cfg.data.cache and not several else None
     return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
 
 

@@ -169,7 +169,7 @@ def run(
                 say(f"using the evaluation shipped in {found} (same weights, settings and code; --fresh recomputes it)")
             return shipped.use(found, out, model=str(model_dir), **({"name": name} if name else {}))
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    encoder = TextEncoder(config.get("max_text", 32))
+    encoder = TextEncoder.of(config)
     if stream is not None:
         return evaluate_stream(model, encoder, spec, tracks=tracks, n=n, length=stream, window=window, sink=sink, config=wc, featnet=net, photos=user_photos,
                                out=out, seed=seed, progress=progress, meta={"model": str(model_dir), "role": config.get("role", "unknown"), **({"name": name} if name else {})})

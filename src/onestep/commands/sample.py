@@ -72,7 +72,7 @@ def run(
     mc = model.config
     first = first_frame(image, (mc.height, mc.width), say)
     spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
-    encoder = TextEncoder(config.get("max_text", 32))
+    encoder = TextEncoder.of(config)
     video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width))[0]
     write_video(out, video)
     ffe = f", {spec.first_block_steps} for the first block" if spec.kind == "causal" and spec.first_block_steps else ""

@@ -75,7 +75,7 @@ def run(
     bf = causal.block_frames(model)
     if frames < bf or frames % bf:
         raise UserError(f"--frames {frames} is not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}")
-    cond = stream_eval.conditions(TextEncoder(config.get("max_text", 32)), [prompt], first_frame(image, (mc.height, mc.width), say))
+    cond = stream_eval.conditions(TextEncoder.of(config), [prompt], first_frame(image, (mc.height, mc.width), say))
     noise = stream_eval.stream_noise(seed, 0, (mc.channels, frames, mc.height, mc.width), mc.frames)[None]  # starts as `onestep sample` does
     writer = Mp4Stream(out, mc.width * SCALE, mc.height * SCALE)
     marks: list[float] = []

@@ -66,6 +66,7 @@ class DataConfig:
     batch_size: int = 8
     tracks: dict = field(default_factory=lambda: {"shapes": 0.5, "photocam": 0.5})
     max_text: int = 0  # text tokens per prompt; 0 = the teacher's own (its config.json)
+    text_encoder: str = ""  # models/text.py; "" = the teacher's own
     pairs: PairsConfig = field(default_factory=PairsConfig)
     cache: str = ""  # a latent cache (`onestep prepare`, data/cache.py); "" = the embedded world
 

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.errors import UserError
+from onestep.models import text
 from onestep.models.dit_blocks import Block, modulate
 from onestep.models.embeddings import rope_tables, timestep_embedding
 from onestep.models.kv_cache import KVCache
@@ -55,6 +56,7 @@ class DiTConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     text_dim: int = 384
+    text_encoder: str = "minilm"  # the frozen encoder whose token states it reads (models/text.py)
     causal_block: int = 0  # frames per causal block; 0 = bidirectional
     rope_theta: float = 10000.0
     # a learned (row, column) embedding on every token (zero-init): rotary positions are relative, so
@@ -73,6 +75,13 @@ class DiTConfig:
             raise UserError(f"dim {self.dim} must split into {self.heads} heads of even size: pick dim = heads * even number")
         if self.causal_block and (self.frames // pf) % self.causal_block:
             raise UserError(f"causal_block {self.causal_block} must divide the {self.frames // pf} latent frames")
+
+    def check_text(self) -> None:
+        """The text encoder is known and its states are text_dim wide (checked when a model is built,
+        so that overrides may set the two in either order)."""
+        text.check_name(self.text_encoder)
+        if self.text_dim != text.DIMS[self.text_encoder]:
+            raise UserError(f"text_dim {self.text_dim} does not fit the {self.text_encoder} text encoder's {text.DIMS[self.text_encoder]}-d states: set model.text_dim={text.DIMS[self.text_encoder]}")
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -106,6 +115,7 @@ class VideoDiT(nn.Module):
 
     def __init__(self, config: DiTConfig):
         super().__init__()
+        config.check_text()
         self.config = c = config
         pf, ph, pw = c.patch
         self.patch_embed = nn.Conv3d(2 * c.channels + 1, c.dim, kernel_size=c.patch, stride=c.patch)

@@ -100,7 +100,7 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
         raise UserError(f"{out} holds a run of another model: pass a new --out directory, or the same config to resume")
     config_path.write_text(json.dumps(resolved, indent=2) + "\n")
 
-    encoder = TextEncoder(cfg.max_text)
+    encoder = TextEncoder(cfg.max_text, name=cfg.model.text_encoder)
     init = out / "init"
     if not (init / "model.safetensors").is_file():  # a resumed run's checkpoint overwrites these weights
         fresh = Checkpointer(out / "checkpoints").latest() is None
@@ -108,7 +108,7 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
     device = torch.device("cpu")
     roles = Roles(teacher=None, student=load_role(init, device, trainable=True), ema=load_role(init, device, trainable=False))
     run = run_config(cfg)
-    data = WorldData(seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, spec=roles.student.spec, max_text=cfg.max_text, device=device)
+    data = WorldData(seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, spec=roles.student.spec, max_text=cfg.max_text, text_encoder=cfg.model.text_encoder, device=device)
     probe_fn = (cfg.probe_every, lambda ema: probe(ema, encoder)) if probe is not None else None
     trainer = Trainer(run, roles, out, data, progress=progress, on_checkpoint=lambda ema, step: export(out, ema, cfg, step), probe=probe_fn)
     trainer.run(max_steps)

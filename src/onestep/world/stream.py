@@ -52,10 +52,11 @@ def batch_at(
 
 
 class WorldStream(torch.utils.data.IterableDataset):
-    """Batches for steps start, start + 1, ...; text encoded in the worker (MiniLM, cached)."""
+    """Batches for steps start, start + 1, ...; text encoded in the worker (the named encoder, cached)."""
 
-    def __init__(self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int, rows: list[int] | None = None):
+    def __init__(self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int, text_encoder: str = "minilm", rows: list[int] | None = None):
         self.start, self.seed, self.batch_size, self.tracks, self.config, self.max_text = start, seed, batch_size, tracks, config, max_text
+        self.text_encoder = text_encoder
         self.rows = rows
 
     def __iter__(self):
@@ -63,7 +64,7 @@ class WorldStream(torch.utils.data.IterableDataset):
 
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
-        encoder = TextEncoder(self.max_text)
+        encoder = TextEncoder(self.max_text, name=self.text_encoder)
         step = self.start
         while True:
             b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config, rows=self.rows)
