@@ -60,6 +60,9 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     save_model(tmp_path / "grown", grown, {"role": "teacher", "max_text": cfg.max_text})
     with pytest.raises(UserError, match="would drop .*position_embed.*absolute_positions=true"):
         initial_model(override(cfg, {"init_from": str(tmp_path / "grown")}), TextEncoder(cfg.max_text))
+    # and so is one that reads another text encoder than its source
+    with pytest.raises(UserError, match="reads the minilm text encoder and this model mpnet: move it first"):
+        initial_model(override(cfg, {"model.text_encoder": "mpnet", "model.text_dim": "768"}), TextEncoder(cfg.max_text))
 
 
 def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
@@ -75,7 +78,8 @@ def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
 
 def test_the_shipped_teacher_continues(tmp_path):
     """docs/teacher.md: `init_from=assets/teacher` with the shipped run's config continues the bundled
-    teacher (v7 was made this way from v6, v8 from v7), and the shipped config is the bundled teacher's."""
+    teacher (v7 was made this way from v6, v8 from v7, v11 from v8 moved to all-mpnet), and the shipped
+    config is the bundled teacher's."""
     from onestep.configs.teacher import teacher_small
 
     assets = Path(__file__).resolve().parents[1] / "assets"
@@ -84,7 +88,7 @@ def test_the_shipped_teacher_continues(tmp_path):
     assert shipped["max_text"] == bundled_config["max_text"] and shipped["model"] == bundled_config["model"]
     assert shipped["steps"] == bundled_config["trained_steps"]
     keys = ("lr", "warmup", "p_drop_image", "motion_weight", "max_text", "tracks")
-    model_keys = {"model.absolute_positions": shipped["model"].get("absolute_positions", False)}  # the documented command's --set
+    model_keys = {f"model.{k}": shipped["model"][k] for k in ("absolute_positions", "text_encoder", "text_dim")}  # the documented command's --set
     cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, **model_keys, "init_from": str(assets / "teacher"), "steps": 1,
                                      "batch_size": 2, "probe_every": 0, "checkpoint_every": 1, "text_stats_prompts": 16})
     train(cfg, tmp_path / "teacher-next", progress=False)

@@ -32,7 +32,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
     shape = (mc.channels, mc.frames, mc.height, mc.width)
-    encoder = TextEncoder.of(config)
+    encoder, tencoder = encoders(config, tconfig)
     torch.manual_seed(0)
     rows = []
     for batch in batches:
@@ -45,7 +45,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
             if guided.guidance != 1.0 and nfe == max(teacher_nfes):
                 specs.insert(0, (replace(guided, cfg_batched=False), "two forwards"))
             for tspec, cfg in specs:
-                timing = asdict(measure(teacher, encoder, tspec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))
+                timing = asdict(measure(teacher, tencoder, tspec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))
                 rows.append({"model": str(teacher_dir or paths.TEACHER), "role": "teacher", "cfg": cfg if tspec.guidance != 1.0 else "none", **timing})
                 say(f"teacher NFE {tspec.nfe:>3} batch {batch} (CFG {rows[-1]['cfg']}): {rows[-1]['denoise_s'] * 1e3:.1f} ms/video")
     # the speedup of the model over the teacher's 100-NFE rows, batch 1, same run
@@ -57,7 +57,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
 
     ref, ref_batched = reference("two forwards"), reference("batched")
     # the headline ratio again with the two rows' timed runs interleaved (robust to the machine's drift)
-    paired = interleaved(model, config, teacher, tconfig, encoder, shape, teacher_nfe=max(teacher_nfes), batch=batches[0], rounds=max(repeats, 3), fast_seconds=min_seconds / 4)
+    paired = interleaved(model, config, teacher, tconfig, (encoder, tencoder), shape, teacher_nfe=max(teacher_nfes), batch=batches[0], rounds=max(repeats, 3), fast_seconds=min_seconds / 4)
     say(f"interleaved: speedup {paired['speedup']:.1f}x, end to end {paired['speedup_end_to_end']:.1f}x")
     streaming = {}
     if config.get("sampling", {}).get("kind") == "causal":  # a block-causal student: its stream, 4x the training length
@@ -79,13 +79,21 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     }
 
 
-def interleaved(model, config: dict, teacher, tconfig: dict, encoder, shape: tuple, *, teacher_nfe: int = 100, batch: int = 1, rounds: int = 3, fast_seconds: float = 0.5) -> dict:
+def encoders(config: dict, tconfig: dict) -> tuple[TextEncoder, TextEncoder]:
+    """The model's and the teacher's own text encoders (one object when they read the same)."""
+    encoder = TextEncoder.of(config)
+    key = lambda c: (c.get("model", {}).get("text_encoder", "minilm"), c.get("max_text", 32))  # noqa: E731
+    return encoder, encoder if key(config) == key(tconfig) else TextEncoder.of(tconfig)
+
+
+def interleaved(model, config: dict, teacher, tconfig: dict, encoders: tuple, shape: tuple, *, teacher_nfe: int = 100, batch: int = 1, rounds: int = 3, fast_seconds: float = 0.5) -> dict:
     """The model at its own NFE against the teacher at `teacher_nfe` (CFG as two forwards of batch B,
-    Wan's pipeline), the two sides' timed runs interleaved (`latency.interleaved_ratio`)."""
+    Wan's pipeline), the two sides' timed runs interleaved (`latency.interleaved_ratio`); `encoders`:
+    the model's and the teacher's text encoders."""
     slow_spec = replace(sampler_for(tconfig, teacher_nfe, None, None), cfg_batched=False)
     return interleaved_ratio(
-        timed_runner(teacher, encoder, slow_spec, batch=batch, shape=shape),
-        timed_runner(model, encoder, sampler_for(config, None, None, None), batch=batch, shape=shape),
+        timed_runner(teacher, encoders[1], slow_spec, batch=batch, shape=shape),
+        timed_runner(model, encoders[0], sampler_for(config, None, None, None), batch=batch, shape=shape),
         rounds=rounds,
         fast_seconds=fast_seconds,
     )
@@ -97,4 +105,4 @@ def speedup(model_dir: Path, teacher_dir: Path | None = None, *, rounds: int = 3
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
     torch.manual_seed(0)
-    return interleaved(model, config, teacher, tconfig, TextEncoder.of(config), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)
+    return interleaved(model, config, teacher, tconfig, encoders(config, tconfig), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)

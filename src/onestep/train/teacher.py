@@ -68,6 +68,11 @@ def initial_model(cfg: TeacherConfig, encoder: TextEncoder | None) -> VideoDiT:
     kept = {}
     if cfg.init_from:
         source, _ = load_model(cfg.init_from, strict=False)
+        if source.config.text_encoder != cfg.model.text_encoder:
+            raise UserError(
+                f"init_from {cfg.init_from} reads the {source.config.text_encoder} text encoder and this model {cfg.model.text_encoder}: "
+                f"move it first (scripts/swap_text_encoder.py), or set model.text_encoder={source.config.text_encoder}"
+            )
         own = model.state_dict()
         lost = [k for k, v in source.state_dict().items() if k not in own or own[k].shape != v.shape]
         if lost:  # a model that gains weights starts them fresh; one that would drop trained weights is refused
