@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, config = load_model(args.model)
     model.eval()
-    encoder = TextEncoder(32, name=config["model"].get("text_encoder", "minilm"))
+    encoder = TextEncoder.of(config)
     moving = [c for c in (world.sample("photocam", HELDOUT + i, "heldout") for i in range(40)) if c.truth["move"] != "static"][:16]
     shapes = [world.sample("shapes", HELDOUT + i, "heldout") for i in range(16)]
     late = slice(4, 8)

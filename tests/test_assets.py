@@ -68,8 +68,8 @@ def test_the_demo_evaluations_ship_with_the_bundled_models():
 
 def test_the_bundled_asd_student_is_a_causal_student_of_the_bundled_teacher():
     """docs/asd.md reports it: the asd preset's run (from its causal init) on the bundled teacher of its
-    day, v8, whose weights v11 continued after moving it to all-mpnet (docs/teacher.md): the same model
-    but for its text layers, which read MiniLM. Until it is distilled again from v11 it says so."""
+    day, v8, whose weights v11 continued after moving it to all-mpnet and v12 after v11 (docs/teacher.md): the same model
+    but for its text layers, which read MiniLM. Until it is distilled again from the bundled teacher it says so."""
     from onestep import paths
 
     _, teacher_config = load_model(paths.TEACHER)

@@ -78,7 +78,7 @@ def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
 
 def test_the_shipped_teacher_continues(tmp_path):
     """docs/teacher.md: `init_from=assets/teacher` with the shipped run's config continues the bundled
-    teacher (v7 was made this way from v6, v8 from v7, v11 from v8 moved to all-mpnet), and the shipped
+    teacher (v7 was made this way from v6, v8 from v7, v11 from v8 moved to all-mpnet, v12 from v11), and the shipped
     config is the bundled teacher's."""
     from onestep.configs.teacher import teacher_small
 

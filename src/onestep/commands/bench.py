@@ -22,7 +22,7 @@ from onestep import paths
 from onestep.commands.sample import sampler_for
 from onestep.eval.latency import interleaved_ratio, measure, timed_runner
 from onestep.models.io import load_model
-from onestep.models.text import TextEncoder
+from onestep.models.text import TextEncoder, reads
 
 STREAM_LENGTH = 4  # a causal student's stream: this many times the training length
 
@@ -82,8 +82,7 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
 def encoders(config: dict, tconfig: dict) -> tuple[TextEncoder, TextEncoder]:
     """The model's and the teacher's own text encoders (one object when they read the same)."""
     encoder = TextEncoder.of(config)
-    key = lambda c: (c.get("model", {}).get("text_encoder", "minilm"), c.get("max_text", 32))  # noqa: E731
-    return encoder, encoder if key(config) == key(tconfig) else TextEncoder.of(tconfig)
+    return encoder, encoder if reads(config) == reads(tconfig) else TextEncoder.of(tconfig)
 
 
 def interleaved(model, config: dict, teacher, tconfig: dict, encoders: tuple, shape: tuple, *, teacher_nfe: int = 100, batch: int = 1, rounds: int = 3, fast_seconds: float = 0.5) -> dict:

