@@ -19,6 +19,7 @@ from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
 from onestep.models.io import read_config, save_model, weights_hash
+from onestep.models.text import reads
 from onestep.parallel import launch
 from onestep.parallel.checkpointing import checkpoint_roles
 from onestep.parallel.fsdp import full_state, shard_roles
@@ -32,8 +33,8 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path 
     cfg = override(PRESETS[preset](), parse_overrides(overrides))
     model_dir = Path(teacher or cfg.model.teacher or paths.TEACHER)
     teacher = read_config(model_dir)
-    max_text = cfg.data.max_text or teacher.get("max_text", 32)
-    text_encoder = cfg.data.text_encoder or teacher.get("model", {}).get("text_encoder", "minilm")
+    encoder, tokens = reads(teacher)
+    max_text, text_encoder = cfg.data.max_text or tokens, cfg.data.text_encoder or encoder
     data_cfg = dataclasses.replace(cfg.data, max_text=max_text, text_encoder=text_encoder, cache=str(data) if data else cfg.data.cache)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=data_cfg)
 
