@@ -67,9 +67,7 @@ def test_the_demo_evaluations_ship_with_the_bundled_models():
 
 
 def test_the_bundled_asd_student_is_a_causal_student_of_the_bundled_teacher():
-    """docs/asd.md reports it: the asd preset's run (from its causal init) on the bundled teacher of its
-    day, v8, whose weights v11 continued after moving it to all-mpnet and v12 after v11 (docs/teacher.md): the same model
-    but for its text layers, which read MiniLM. Until it is distilled again from the bundled teacher it says so."""
+    """docs/asd.md reports it: the asd preset's run (from its causal init) on the bundled teacher."""
     from onestep import paths
 
     _, teacher_config = load_model(paths.TEACHER)
@@ -79,10 +77,8 @@ def test_the_bundled_asd_student_is_a_causal_student_of_the_bundled_teacher():
     assert run["preset"] == "asd" and init["preset"] == "causal-init" and config["preset"] == "asd"
     assert [p["name"] for p in run["phases"]] == ["causal_init", "asd"] and run["phases"][0]["steps"] == 0  # the init ran as its own run
     assert config["trained_steps"] == run["phases"][1]["steps"] and config["role"] == "student"
-    text = {"text_encoder": "minilm", "text_dim": 384}  # v8's (a config without the field reads MiniLM)
-    assert {**config["model"], **text, "causal_block": 0} == {**teacher_config["model"], **text} and config["max_text"] == teacher_config["max_text"]
-    assert config["model"]["causal_block"] == 1 and config["model"].get("text_encoder", "minilm") == "minilm"
+    assert config["model"] == {**teacher_config["model"], "causal_block": 1} and config["max_text"] == teacher_config["max_text"]
     assert config["sampling"] == {"kind": "causal", "steps": 1, "first_block_steps": 4, "shift": 3.0}
     teacher, _ = load_model(paths.TEACHER)
     t, s = teacher.state_dict(), student.state_dict()
-    assert all(torch.isfinite(v).all() for v in s.values()) and sum(t[k].shape != s[k].shape or not torch.equal(t[k], s[k]) for k in t) > len(t) // 2
+    assert all(torch.isfinite(v).all() for v in s.values()) and sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2
