@@ -58,17 +58,18 @@ class OdeRegression(StudentOnly):
 
         These are the inputs a few-step student sees after its first step (x0 re-noised, DMD style), so
         the regression keeps the student's later steps pointed at the teacher's solutions too. Every row
-        draws (its generator advances as in any split); the student runs on the even rows only, and their
+        draws (its generator advances as in any split); the student runs on the even rows, and their
         summed error is divided by half the micro-batch, so micro-batches of any size average to the mean
-        over the global batch's even rows.
+        over the global batch's even rows. A micro-batch without an even row still runs the student, on
+        its first row with weight 0: under FSDP every process must make the same collectives (a
+        forward's all-gathers, a backward's reduce-scatters) whatever its rows hold.
         """
         levels = torch.tensor(self.cfg.renoise_t, dtype=x0.dtype, device=x0.device)
         t, eps = levels[d.randint(len(levels), x0.shape[0])], d.randn_like(x0)
         n = x0.shape[0]
         even = [k for k in range(n) if (d.first_row + k) % 2 == 0]
-        if not even:
-            return x0.new_zeros((), dtype=torch.float32)
-        x0, t, cond = x0[even], t[even], cond.index(even)
-        x_t = flow.interpolate(x0, eps[even], t)
+        rows, weight = (even, 1.0) if even else ([0], 0.0)
+        x0, t, cond = x0[rows], t[rows], cond.index(rows)
+        x_t = flow.interpolate(x0, eps[rows], t)
         per_row = (flow.x0_from_v(x_t, roles.student(x_t, t, cond), t).float() - x0.float()).pow(2).flatten(1).mean(1)
-        return per_row.sum() / (n / 2)
+        return weight * per_row.sum() / (n / 2)
