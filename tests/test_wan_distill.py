@@ -74,6 +74,28 @@ def test_the_diffusers_export_makes_the_students_one_step_video(wan_run, tmp_pat
     torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-4)
 
 
+def test_export_never_replaces_the_run_its_teacher_or_a_foreign_folder(wan_run, tmp_path):
+    teacher, run, _ = wan_run
+    before = {p: p.read_bytes() for p in [*run.rglob("*"), *teacher.rglob("*")] if p.is_file()}
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    refused = [
+        (run, "holds the run "), (teacher, "holds the run's teacher"), (run.parent, "holds the run "),
+        (teacher / "transformer", "inside the run's teacher"), (run / "student", "not an earlier export"), (foreign, "not an earlier export"),
+        (foreign / "notes.txt", "is a file"),
+    ]  # fmt: skip
+    for out, words in refused:
+        with pytest.raises(UserError, match=words):
+            export.run(run_dir=run, out=out)
+    assert (foreign / "notes.txt").read_text() == "mine"
+    assert all(p.read_bytes() == data for p, data in before.items()) and not list(run.parent.glob("*.partial"))
+    folder = export.run(run_dir=run, out=tmp_path / "export")
+    assert export.run(run_dir=run, out=folder) == folder  # an earlier export of the same run is replaced
+    (tmp_path / "empty").mkdir()
+    assert (export.run(run_dir=run, out=tmp_path / "empty") / "model_index.json").is_file()
+
+
 def test_onestep_sample_of_the_export_is_the_pipelines_one_step_video(wan_run, tmp_path):
     """`onestep sample --nfe 1` on the export (its own encoders, the adapter, its VAE) against diffusers'
     pipeline loaded from the same folder, prompt, first frame and noise: the decoded frames agree."""

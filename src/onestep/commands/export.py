@@ -11,6 +11,9 @@ shift: at one step the scheduler's update x - (1 - 0) v is the student's sample 
 it. The other components (VAE, text encoder, tokenizer, image encoder) are the teacher's files, hard
 linked where the file system allows (no second copy of a 20 GB text encoder), else copied. The folder
 is written under DIR.partial and renamed when complete.
+
+DIR is replaced only when it is new, empty, or an earlier export of the same run: never the run, its
+teacher, a folder holding either, a folder inside the teacher, or anyone's other files.
 """
 
 from __future__ import annotations
@@ -55,9 +58,33 @@ def student_of(run: Path) -> tuple[Path, dict, Path]:
     return student, json.loads((student / "onestep.json").read_text()), teacher
 
 
+def check_out(out: Path, run_dir: Path, teacher: Path) -> None:
+    """Refuse, before anything is written, an --out whose replacement would lose files (module docstring)."""
+    target, run_dir, teacher = out.resolve(), run_dir.resolve(), teacher.resolve()
+    for what, path in (("the run", run_dir), ("the run's teacher", teacher)):
+        if target == path or target in path.parents:
+            raise UserError(f"--out {out} holds {what} ({path}), which export would replace: pass a new folder")
+    if teacher in target.parents:
+        raise UserError(f"--out {out} is inside the run's teacher {teacher}: pass a folder outside it")
+    if target.is_file():
+        raise UserError(f"--out {out} is a file: pass a folder (new, empty, or an earlier export of this run)")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    marker = target / "onestep.json"
+    try:
+        source = json.loads(marker.read_text()).get("exported_from") if marker.is_file() else None
+    except (json.JSONDecodeError, AttributeError):
+        source = None
+    if source is None or Path(source).resolve() != run_dir:
+        raise UserError(f"--out {out} is a folder that is not an earlier export of {run_dir} and export would replace it: pass a new or empty folder")
+
+
 def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
-    student, settings, teacher = student_of(Path(run_dir))
+    run_dir = Path(run_dir)
+    student, settings, teacher = student_of(run_dir)
     out = Path(out)
+    check_out(out, run_dir, teacher)
+    exported_from = str(run_dir.resolve())
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     if format == "lora":
@@ -65,7 +92,7 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
             raise UserError(f"{run_dir} trained its student in full, so it has no LoRA: export --format diffusers, or distill with --set model.student_lora_rank=R")
         tmp.mkdir(parents=True)
         shutil.copy2(student / wan.LORA_FILE, tmp / wan.LORA_FILE)
-        (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir), "base": str(teacher)}, indent=2) + "\n")
+        (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": exported_from, "base": str(teacher)}, indent=2) + "\n")
         return replace_dir(tmp, out)
     if format != "diffusers":
         raise UserError(f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)")
@@ -83,7 +110,7 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
     (tmp / "scheduler" / "scheduler_config.json").write_text(json.dumps({**SCHEDULER, "shift": shift}, indent=2) + "\n")
     index["scheduler"] = ["diffusers", SCHEDULER["_class_name"]]
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": str(run_dir)}, indent=2) + "\n")
+    (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": exported_from}, indent=2) + "\n")
     if not wan.is_wan(tmp):
         raise UserError(f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}")
     return replace_dir(tmp, out)
