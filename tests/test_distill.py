@@ -109,6 +109,88 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(teacher_dir, tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a), f"resume after a kill at step {kill_after} differs"
 
 
+def flip_a_byte(step):
+    shard = sorted(step.glob("*.distcp"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+
+
+def truncate(step):
+    shard = sorted(step.glob("*.distcp"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+
+
+DAMAGE = {
+    "a flipped byte": (flip_a_byte, "does not match its checksum"),
+    "a truncated shard": (truncate, "does not match its checksum"),
+    "a deleted shard": (lambda step: sorted(step.glob("*.distcp"))[0].unlink(), "is missing"),
+    "a deleted .metadata": (lambda step: (step / ".metadata").unlink(), ".metadata is missing"),
+    "a corrupt meta.json": (lambda step: (step / "meta.json").write_text("{"), "meta.json does not parse"),
+}
+
+
+@pytest.fixture(scope="module")
+def straight(teacher_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    run(preset="pose-test", teacher=teacher_dir, out=out, overrides=[], progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def stopped(teacher_dir, tmp_path_factory):
+    """pose-test stopped after 6 of its 9 steps: checkpoints 2 and 4, and the phase ends 3 and 6 (kept)."""
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    run(preset="pose-test", teacher=teacher_dir, out=out, overrides=[], max_steps=6, progress=False)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_00000002", "step_00000003", "step_00000004", "step_00000006"]
+    return out
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(kind, teacher_dir, straight, stopped, tmp_path, capsys):
+    import shutil
+
+    damage, words = DAMAGE[kind]
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    damage(out / "checkpoints" / "step_00000006")
+    run(preset="pose-test", teacher=teacher_dir, out=out, overrides=[], progress=False)
+    said = capsys.readouterr().err
+    assert "step_00000006" in said and words in said and "resuming from" in said and "step_00000004" in said, said
+    a, b = weights(straight / "student"), weights(out / "student")
+    assert all(torch.equal(a[k], b[k]) for k in a), f"resume past {kind} differs from the uninterrupted run"
+
+
+def test_every_checkpoint_damaged_is_one_line_naming_the_fix(teacher_dir, stopped, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    for step in (out / "checkpoints").iterdir():
+        flip_a_byte(step)
+    with pytest.raises(UserError, match="every checkpoint in .* is damaged .*delete"):
+        run(preset="pose-test", teacher=teacher_dir, out=out, overrides=[], progress=False)
+
+
+def test_a_second_run_on_a_held_folder_exits_naming_the_holder(teacher_dir, tmp_path):
+    """Two `onestep distill` on one --out: the second says who holds it and exits 2, touching nothing;
+    the holder killed with SIGKILL leaves no stale lock (the system drops it), so the run resumes."""
+    out, longer = tmp_path / "run", ["--set", "equilibrium.steps=1000"]
+    cmd = [sys.executable, "-m", "onestep.cli", "distill", "pose-test", "--teacher", str(teacher_dir), "--out", str(out), *longer]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock, deadline = out / ".lock", time.time() + 120
+    while not (lock.is_file() and "pid" in lock.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    still = first.poll() is None
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert still, "the first run ended before the second was tried"
+    assert second.returncode == 2 and f"pid {first.pid} " in second.stderr and "onestep distill pose-test" in second.stderr, second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    run(preset="pose-test", teacher=teacher_dir, out=out, overrides=["equilibrium.steps=1000"], max_steps=1, progress=False)
+
+
 def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teacher_dir, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = VSD.fake_score_loss

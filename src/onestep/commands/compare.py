@@ -25,7 +25,7 @@ from onestep import methods, paths
 from onestep.commands import distill
 from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
-from onestep.files import write_json
+from onestep.files import held, write_json
 from onestep.models.io import read_config, weights_hash
 
 DEFAULT_BUDGET = 300  # steps per preset: Table 1's six presets train and evaluate in about an hour on 2 cores (docs/results.md)
@@ -102,37 +102,38 @@ def run(*, presets: list[str], budget: int, out: Path, teacher: Path | None, n: 
     teacher_hash = weights_hash(teacher)
     rows = {p: record(p, teacher, budget, threads, teacher_hash) for p in presets}  # every config checked before any training
     check_fair(rows)
-    out.mkdir(parents=True, exist_ok=True)
-    state_path = out / "compare.json"
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    if state and (state.get("budget"), state.get("n"), state.get("seed"), state.get("teacher")) != (budget, n, seed, teacher_hash):
-        raise UserError(f"{out} holds a comparison at another budget, n, seed or teacher ({state.get('budget')}, {state.get('n')}, {state.get('seed')}): pass those again, or a new --out")
-    state |= {"kind": "compare", "budget": budget, "n": n, "seed": seed, "teacher": teacher_hash, "teacher_dir": str(teacher), "teacher_nfe": list(TEACHER_NFE), "nfe": sorted(nfes)}
-    state.setdefault("rows", {})
-    save = lambda: write_json(state_path, state)  # noqa: E731
+    with held(out, "onestep compare"):
+        out.mkdir(parents=True, exist_ok=True)
+        state_path = out / "compare.json"
+        state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+        if state and (state.get("budget"), state.get("n"), state.get("seed"), state.get("teacher")) != (budget, n, seed, teacher_hash):
+            raise UserError(f"{out} holds a comparison at another budget, n, seed or teacher ({state.get('budget')}, {state.get('n')}, {state.get('seed')}): pass those again, or a new --out")
+        state |= {"kind": "compare", "budget": budget, "n": n, "seed": seed, "teacher": teacher_hash, "teacher_dir": str(teacher), "teacher_nfe": list(TEACHER_NFE), "nfe": sorted(nfes)}
+        state.setdefault("rows", {})
+        save = lambda: write_json(state_path, state)  # noqa: E731
 
-    for i, preset in enumerate(presets, 1):
-        row = state["rows"].setdefault(preset, {}) | rows[preset]
-        state["rows"][preset] = row
-        run_dir = out / preset
-        if finished(run_dir, budget):
-            say(f"[{i}/{len(presets)}] {preset}: trained ({budget} steps), kept")
-        else:
-            say(f"[{i}/{len(presets)}] {preset}: training {budget} steps ({', '.join(f'{k} {v}' for k, v in row['phases'].items())}) in {run_dir}")
-            start = time.monotonic()
-            train(preset, run_dir, overrides(preset, budget, threads))
-            row["train_seconds"] = row.get("train_seconds", 0.0) + time.monotonic() - start
-            save()
-        for nfe in sorted(nfes):
-            folder = run_dir / f"eval-nfe{nfe}"
-            if not evaluated(folder, n, seed):
+        for i, preset in enumerate(presets, 1):
+            row = state["rows"].setdefault(preset, {}) | rows[preset]
+            state["rows"][preset] = row
+            run_dir = out / preset
+            if finished(run_dir, budget):
+                say(f"[{i}/{len(presets)}] {preset}: trained ({budget} steps), kept")
+            else:
+                say(f"[{i}/{len(presets)}] {preset}: training {budget} steps ({', '.join(f'{k} {v}' for k, v in row['phases'].items())}) in {run_dir}")
                 start = time.monotonic()
-                evaluate(run_dir / "student", nfe, folder, report_compare.label(preset))
-                row.setdefault("eval_seconds", {})[str(nfe)] = time.monotonic() - start
+                train(preset, run_dir, overrides(preset, budget, threads))
+                row["train_seconds"] = row.get("train_seconds", 0.0) + time.monotonic() - start
+                save()
+            for nfe in sorted(nfes):
+                folder = run_dir / f"eval-nfe{nfe}"
+                if not evaluated(folder, n, seed):
+                    start = time.monotonic()
+                    evaluate(run_dir / "student", nfe, folder, report_compare.label(preset))
+                    row.setdefault("eval_seconds", {})[str(nfe)] = time.monotonic() - start
+            save()
+        for nfe in TEACHER_NFE:
+            folder = out / "teacher" / f"eval-nfe{nfe}"
+            if not evaluated(folder, n, seed):
+                evaluate(teacher, nfe, folder, "teacher")
         save()
-    for nfe in TEACHER_NFE:
-        folder = out / "teacher" / f"eval-nfe{nfe}"
-        if not evaluated(folder, n, seed):
-            evaluate(teacher, nfe, folder, "teacher")
-    save()
-    return report_compare.write(out, state, presets, name)
+        return report_compare.write(out, state, presets, name)

@@ -18,6 +18,7 @@ from onestep.data import cache as latent_cache
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
+from onestep.files import held
 from onestep.models.io import read_config, save_model, weights_hash
 from onestep.models.text import reads
 from onestep.parallel import launch
@@ -111,12 +112,18 @@ def sample_grid(max_text: int, text_encoder: str, sampling: dict, n: int = 4):
 
 
 def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], data: Path | None = None, max_steps: int | None = None, progress: bool = True) -> Path:
-    from onestep.train.trainer import Trainer
-
     cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
     resolved = json.loads(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, default=str))
     check_resume(out, resolved)  # before anything is loaded or made
+    with held(out, f"onestep distill {preset}"):
+        return train(cfg, preset, out, resolved, max_steps, progress)
+
+
+def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, max_steps: int | None, progress: bool) -> Path:
+    """The run of a resolved config into `out`, which this process holds."""
+    from onestep.train.trainer import Trainer
+
     device = launch.init(resolve_device(cfg.parallel.device))
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]

@@ -42,7 +42,7 @@ from onestep.data.cache import (
     read_manifest,
 )
 from onestep.errors import UserError
-from onestep.files import write_json
+from onestep.files import held, write_json
 from onestep.models import wan
 from onestep.models.wan_pipeline import Encoders
 
@@ -196,29 +196,30 @@ def run(
     teacher_hash, i2v = wan.weights_hash(teacher), wan.read_config(teacher)["i2v"]
     settings = {"frames": frames, "fps": float(fps), "height": height, "width": width}
 
-    manifest = None
-    if (out / MANIFEST).is_file():
-        manifest = read_manifest(out)
-        check_cache(manifest, out, teacher_hash, i2v, settings)
-    done = {c["source"] for s in (manifest or {"shards": []})["shards"] for c in s["clips"]} | skipped_names(out)
     found = list_videos(videos)
     if not found:
         raise UserError(f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and their NAME.txt captions")
-    todo = [p for p in found if p.name not in done]
-    fresh_negative = manifest is None or manifest.get("negative") != negative or not (out / NEGATIVE).is_file()
-    cached, skipped = 0, 0
-    if todo or fresh_negative:
-        out.mkdir(parents=True, exist_ok=True)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        encoders = Encoders(teacher, i2v, device)
-        if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
-            atomic_save(encoders.text([negative]), out / NEGATIVE)
-            manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
-            write_json(out / MANIFEST, manifest)
-        cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say)
-    total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
-    say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))
-    return {"cached": cached, "skipped": skipped, "total": total, "cache": out}
+    with held(out, "onestep prepare"):
+        manifest = None
+        if (out / MANIFEST).is_file():
+            manifest = read_manifest(out)
+            check_cache(manifest, out, teacher_hash, i2v, settings)
+        done = {c["source"] for s in (manifest or {"shards": []})["shards"] for c in s["clips"]} | skipped_names(out)
+        todo = [p for p in found if p.name not in done]
+        fresh_negative = manifest is None or manifest.get("negative") != negative or not (out / NEGATIVE).is_file()
+        cached, skipped = 0, 0
+        if todo or fresh_negative:
+            out.mkdir(parents=True, exist_ok=True)
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            encoders = Encoders(teacher, i2v, device)
+            if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
+                atomic_save(encoders.text([negative]), out / NEGATIVE)
+                manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
+                write_json(out / MANIFEST, manifest)
+            cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say)
+        total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
+        say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))
+        return {"cached": cached, "skipped": skipped, "total": total, "cache": out}
 
 
 def encode(encoders: Encoders, todo: list[Path], out: Path, manifest: dict, frames: int, fps: float, height: int, width: int, shard_size: int, max_clips: int | None, progress: bool, say) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from onestep.configs.distill import DataConfig, DistillConfig, PhaseConfig, Trai
 from onestep.configs.teacher import TeacherConfig
 from onestep.data.world import WorldData
 from onestep.errors import UserError
+from onestep.files import held
 from onestep.methods.flow_matching import FlowMatchingConfig
 from onestep.models.io import load_model, save_model
 from onestep.models.text import TextEncoder
@@ -93,11 +94,15 @@ def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, 
 
     probe(ema, encoder) -> {name: value} is logged as probe/name every cfg.probe_every steps.
     """
+    out = Path(out)
+    with held(out, "onestep teacher"):
+        return _train(cfg, out, max_steps, probe, progress)
+
+
+def _train(cfg: TeacherConfig, out: Path, max_steps: int | None, probe, progress: bool) -> Path:
     from onestep.train.checkpoint import Checkpointer
     from onestep.train.trainer import Trainer
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     config_path = out / "config.json"
     resolved = {"kind": "teacher_run", **to_dict(cfg)}

@@ -128,12 +128,16 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------------
 
     def resume(self) -> int:
-        last = self.ckpt.latest()
+        """The step to start from: the newest intact checkpoint's (loaded), else 0."""
+
+        def state_at(step: int) -> dict:
+            self.enter_phase(phase_at(self.cfg, step - 1)[0], fresh=False)
+            return self.state()
+
+        last = self.ckpt.restore(state_at)
         if last is None:
             self.enter_phase(phase_at(self.cfg, 0)[0], fresh=True)  # a phase of 0 steps is skipped
             return 0
-        self.enter_phase(phase_at(self.cfg, last - 1)[0], fresh=False)
-        self.ckpt.load(last, self.state())
         return last
 
     def run(self, max_steps: int | None = None) -> Path:
