@@ -1,7 +1,12 @@
 """The ground-truth panel: what the world's instruments read back from generated videos.
 
 shapes:   presence, permanence, colour_acc, shape_acc, direction_acc, bounce_acc, speed_err,
-          position_err, background_err (instruments.py)
+          position_err, background_err (instruments.py); solid, crisp, object_shape, path (objects.py:
+          each prompted object after frame 0 as one solid region of its colour, at full colour, in its
+          template's shape, moving as prompted)
+t2v:      the shapes track without the first frame: the object instruments (the path against the
+          prompted direction) and presence, permanence, colour_acc, shape_acc; not the position,
+          speed, bounce or background checks, which need the true start
 photocam: camera_acc (recognised move), camera_param_err (relative error of the per-frame shift or
           zoom rate, clips whose move is recognised), gt_psnr and gt_ssim on the region visible from
           frame 0 over frames 1..F-1 (moving clips), and the same for the trivial baseline that
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from onestep.world import instruments, photocam
+from onestep.world import instruments, objects, photocam
 from onestep.world.clip import Clip
 
 
@@ -45,10 +50,23 @@ def camera_param_error(param: float, move: str, speed: str) -> float:
     return float(abs(param - true) / true)
 
 
+def object_fields(video: np.ndarray, clip: Clip, i2v: bool) -> dict[str, float]:
+    report = objects.objects_report(video, clip.truth, i2v)
+    return {"solid": report["solid"], "crisp": report["crisp"], "object_shape": report["shape"], "path": report["path"]}
+
+
 def shapes_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
     report = instruments.shapes_report(video, clip.truth)
     report["first_frame_psnr"] = first_frame_psnr(video, clip)
-    return report
+    return report | object_fields(video, clip, i2v=True)
+
+
+T2V_FIELDS = ("presence", "permanence", "colour_acc", "shape_acc")  # those of shapes_report that need no true start
+
+
+def t2v_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
+    report = instruments.shapes_report(video, clip.truth)
+    return {k: report[k] for k in T2V_FIELDS} | object_fields(video, clip, i2v=False)
 
 
 def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
@@ -67,11 +85,12 @@ def photocam_clip(video: np.ndarray, clip: Clip) -> dict[str, float]:
     return out
 
 
-PANELS = {"shapes": shapes_clip, "photocam": photocam_clip}
+PANELS = {"shapes": shapes_clip, "t2v": t2v_clip, "photocam": photocam_clip}  # by the suite's track
 
 
-def panel(videos: np.ndarray, clips: list[Clip]) -> list[dict[str, float]]:
-    return [PANELS[c.track](v, c) for v, c in zip(videos, clips)]
+def panel(videos: np.ndarray, clips: list[Clip], track: str | None = None) -> list[dict[str, float]]:
+    """Per clip, the panel of `track` (default: each clip's world track, the image-to-video panel)."""
+    return [PANELS[track or c.track](v, c) for v, c in zip(videos, clips)]
 
 
 def mean_of(rows: list[dict[str, float]]) -> dict[str, float]:

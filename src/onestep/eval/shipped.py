@@ -7,18 +7,19 @@ report's sample grid). `onestep eval` takes one instead of evaluating only when 
 key of the evaluation asked for:
 
     key = {model weights hash, sampler, tracks, n, seed, prompts, photos, world size, text length,
-           feature network hash, code version}
+           feature network hash, evaluation version}
 
-where the code version hashes the code (docstrings and comments left out) of every module the
-numbers depend on (`NUMBERS`). A changed weight, setting or line of that code means a new key,
-so the evaluation is recomputed; a user's own model has no shipped folder and is always evaluated.
-The anchors (`suite.cached_anchors`) carry the code version in their file name the same way.
+where the evaluation version (`EVAL_VERSION`) is a number that every change to what an evaluation
+computes bumps: a metric, the world's clips, the sampler, the aggregate. `tests/test_eval_version.py`
+pins the suite's output on fixed inputs (a tiny model sampled by every sampler, the instruments, the
+aggregates) to a fingerprint recorded with the version, and fails when the output moves and the
+version does not. A changed weight, setting or version means a new key, so the evaluation is
+recomputed; a user's own model has no shipped folder and is always evaluated. The anchors
+(`suite.cached_anchors`) carry the version in their file name the same way.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -27,44 +28,15 @@ import numpy as np
 
 from onestep.files import write_json
 
-SRC = Path(__file__).resolve().parents[1]
-# the modules an evaluation's numbers depend on (files or folders under src/onestep)
-NUMBERS = (
-    "flow.py", "samplers.py", "seeding.py", "types.py", "media.py", "world",
-    "models/video_dit.py", "models/dit_blocks.py", "models/embeddings.py", "models/text.py", "models/io.py",
-    "eval/aggregate.py", "eval/corruptions.py", "eval/distance.py", "eval/features.py", "eval/panel.py",
-    "eval/paraphrase.py", "eval/proxies.py", "eval/sample.py", "eval/suite.py", "commands/sample.py",
-)
+EVAL_VERSION = 2  # bump on any change to what an evaluation computes (module docstring); 1 was the code hash's era
 FOLDER = "evals"  # MODEL/evals/NAME
 KEEP_VIDEOS = 8  # clips per track kept with a shipped evaluation (the report shows 6)
-
-
-def _syntax(path: Path) -> str:
-    """The module's code without docstrings and comments, as `ast.unparse` writes it (the same text
-    on every Python since 3.9, unlike `ast.dump`): a comment or docstring edit keeps the version."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
-
-
-def code_version() -> str:
-    """sha256 (16 hex digits) over the code of the NUMBERS modules (`_syntax`), in path order."""
-    h = hashlib.sha256()
-    for entry in NUMBERS:
-        target = SRC / entry
-        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
-            h.update(str(path.relative_to(SRC)).encode())
-            h.update(_syntax(path).encode())
-    return h.hexdigest()[:16]
 
 
 def key(weights: str, *, sampler: dict, tracks: list[str], n: int, seed: int, prompts: str, photos: str | None, world: dict, max_text: int, featnet: str) -> dict:
     """Everything an evaluation's numbers depend on."""
     return {
-        "weights": weights, "code": code_version(), "sampler": sampler, "tracks": sorted(tracks), "n": n, "seed": seed,
+        "weights": weights, "version": EVAL_VERSION, "sampler": sampler, "tracks": sorted(tracks), "n": n, "seed": seed,
         "prompts": prompts, "photos": photos, "world": world, "max_text": max_text, "featnet": featnet,
     }
 
@@ -98,8 +70,8 @@ def ship(eval_dir: Path, model_dir: Path, name: str) -> Path:
     """Ship the evaluation in `eval_dir` (written by `onestep eval`, with its key.json) with `model_dir`
     as MODEL/evals/NAME: its key, its metrics and the first KEEP_VIDEOS videos of each track."""
     want = json.loads((eval_dir / "key.json").read_text())
-    if want["code"] != code_version():
-        raise ValueError(f"{eval_dir} was evaluated by other code (version {want['code']}, now {code_version()}): evaluate again")
+    if want.get("version") != EVAL_VERSION:
+        raise ValueError(f"{eval_dir} was evaluated by evaluation version {want.get('version')}, now {EVAL_VERSION}: evaluate again")
     dest = Path(model_dir) / FOLDER / name
     dest.mkdir(parents=True, exist_ok=True)
     for path in eval_dir.glob("videos-*.npz"):

@@ -1,5 +1,7 @@
 """The evaluation suite: one model, one sampler, held-out conditions -> metrics.json.
 
+Tracks: `shapes` (image-to-video: the first frame given), `t2v` (the same shapes clips from the
+prompt alone: the model makes the first frame too) and `photocam` (image-to-video camera moves).
 For each track: held-out clips (fixed seeds, so every model sees the same conditions and noise),
 generated videos, the ground-truth panel, the VBench-style proxies and aggregates (anchored on the
 same clips' ground truth), FD/KID in two feature spaces next to the data-vs-data floor, and
@@ -30,8 +32,19 @@ ANCHOR_CLIPS = 64
 BOOTSTRAP = 1000
 DIVERSITY_CONDITIONS = 8  # conditions sampled at DIVERSITY_SEEDS noise seeds each
 DIVERSITY_SEEDS = 4
+TRACKS = ("shapes", "t2v", "photocam")  # `eval`'s default, in report order
+WORLD_TRACK = {"t2v": "shapes"}  # the world track a suite track's clips come from (default: its own name)
 # headline key -> (track, per-clip field); Total/Quality/I2V/Semantic are handled separately
 HEADLINES = {
+    "object_solid": ("shapes", "solid"),
+    "object_crisp": ("shapes", "crisp"),
+    "object_shape_fit": ("shapes", "object_shape"),
+    "object_path": ("shapes", "path"),
+    "t2v_object_presence": ("t2v", "presence"),
+    "t2v_object_solid": ("t2v", "solid"),
+    "t2v_object_crisp": ("t2v", "crisp"),
+    "t2v_object_shape_fit": ("t2v", "object_shape"),
+    "t2v_object_path": ("t2v", "path"),
     "first_frame_psnr_db": (None, "first_frame_psnr"),
     "gt_psnr_db": ("photocam", "gt_psnr"),
     "repeat_first_frame_psnr_db": ("photocam", "repeat_psnr"),
@@ -50,13 +63,18 @@ HEADLINES = {
 }
 
 
-def motion_following(video: np.ndarray, clip: Clip) -> float | None:
-    """Does the video move as the prompt says: shapes direction, camera move (ground truth)."""
+def motion_following(video: np.ndarray, clip: Clip, panel_row: dict) -> float | None:
+    """Does the video move as the prompt says: each object's path (world/objects.py), or the camera move."""
     if clip.track == "shapes":
-        return instruments.shapes_report(video, clip.truth)["direction_acc"]
+        return panel_row.get("path")
     if clip.track == "photocam":
-        return float(instruments.estimate_camera(video)["move"] == clip.truth["move"])
+        return panel_row.get("camera_acc")
     return None
+
+
+def i2v(track: str) -> bool:
+    """Whether a suite track gives the model the first frame."""
+    return track != "t2v"
 
 
 PROMPTS = ("template", "paraphrase")  # the training grammar's phrasings, or the held-out ones (eval/paraphrase.py)
@@ -68,7 +86,7 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
     if track == "photocam" and photos is not None:
         clips = [world.photocam.sample_from_photos(photos, seed + i, config) for i in range(n)]
     else:
-        clips = [world.sample(track, seed + i, "heldout", config) for i in range(n)]
+        clips = [world.sample(WORLD_TRACK.get(track, track), seed + i, "heldout", config) for i in range(n)]
     if prompts == "paraphrase":
         clips = [dataclasses.replace(c, prompt=paraphrase.prompt(c, seed + i)) for i, c in enumerate(clips)]
     return clips
@@ -76,7 +94,7 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
 
 def anchors_name(track: str, config: WorldConfig, photos: dict | None) -> str:
     """The anchors' file name: the conditions they depend on and the code version (eval/shipped.py)."""
-    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), shipped.code_version()]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), shipped.EVAL_VERSION]).encode()).hexdigest()[:12]
     return f"anchors-{track}-{key}.json"
 
 
@@ -88,7 +106,7 @@ def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_d
         if path.is_file():
             return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
     clips = heldout_clips(track, ANCHOR_CLIPS, config, photos)
-    bounds = aggregate.anchors(clips, motion_following)
+    bounds = aggregate.anchors(clips, motion_following, track=track)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / name
     tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two evaluations may fill the cache at once
@@ -130,12 +148,12 @@ def evaluate_track(
 ) -> TrackResult:
     clips = heldout_clips(track, n, config, photos, prompts=prompts)
     t0 = time.perf_counter()
-    videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress)
+    videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress, i2v=i2v(track))
     seconds = time.perf_counter() - t0
     bounds = cached_anchors(track, config, photos, cache_dir, shipped_dir)
     rows = [
-        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip), gt_row)}
-        for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips))
+        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip, gt_row), gt_row, i2v(track))}
+        for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips, track))
     ]
     floor = heldout_clips(track, n, config, photos, seed=FLOOR_SEED)
     truth = np.stack([c.video for c in clips])
@@ -148,18 +166,18 @@ def evaluate_track(
         dists[f"kid[{name}]/data_floor"] = distance.kernel_inception_distance(f_floor, f_gt)
         dists[f"coverage[{name}]"] = distance.coverage(f_gt, f_gen)
         dists[f"coverage[{name}]/data_floor"] = distance.coverage(f_gt, f_floor)
-    dists.update(diversity(model, encoder, clips[:DIVERSITY_CONDITIONS], spec, featnet, seed))
+    dists.update(diversity(model, encoder, clips[:DIVERSITY_CONDITIONS], spec, featnet, seed, i2v(track)))
     return TrackResult(clips, videos, rows, bounds, dists, seconds)
 
 
-def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int) -> dict[str, float]:
+def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int, i2v: bool = True) -> dict[str, float]:
     """Per-condition spread across noise seeds, in featnet space and in pixels (mean pairwise distance).
 
     Compare with the teacher's: a mode-collapsed student has a spread near 0 for the same conditions.
     """
     feats, pixels = [], []
     for s in range(DIVERSITY_SEEDS):
-        videos = generate_for_clips(model, encoder, clips, spec, seed=seed + 1000 + s)
+        videos = generate_for_clips(model, encoder, clips, spec, seed=seed + 1000 + s, i2v=i2v)
         feats.append(features.extract(featnet, videos))
         pixels.append(videos.reshape(len(videos), -1))
     feats, pixels = np.stack(feats, 1), np.stack(pixels, 1)  # (conditions, seeds, D)
@@ -188,6 +206,10 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
             for _ in range(BOOTSTRAP)  # each draw re-normalises the resampled means
         ]
         out["intervals"][key] = (float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5)))
+    for t, res in results.items():  # each track's Total with its own interval
+        draws = [res.scores(rng.integers(0, len(res.rows), len(res.rows)))["total"] for _ in range(BOOTSTRAP)]
+        out[f"total/{t}"] = res.scores()["total"]
+        out["intervals"][f"total/{t}"] = (float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5)))
     for key, (track, field) in HEADLINES.items():
         vals = {t: v for t, v in per_track(field, track).items() if len(v)}
         if not vals:
