@@ -49,8 +49,7 @@ def test_bundled_student_is_distilled_from_the_bundled_teacher():
 
 def test_the_demo_evaluations_ship_with_the_bundled_models():
     """`make demo` copies the bundled models' evaluations instead of spending 20 minutes on them: each
-    shipped key must be the one the demo asks for today. Fix: `.venv/bin/python scripts/ship_evals.py`
-    (or, after a change that should not move a number, `scripts/ship_evals.py --rekey`)."""
+    shipped key must be the one the demo asks for today. Fix: `.venv/bin/python scripts/ship_evals.py`."""
     from onestep import paths
     from onestep.commands.demo import EVALS
     from onestep.commands.eval import shipped_key
@@ -60,9 +59,9 @@ def test_the_demo_evaluations_ship_with_the_bundled_models():
 
     for _, model, nfe, _ in (e for e in EVALS if e[1] is not None):
         _, config = load_model(model)
-        want = shipped_key(model, config, sampler_for(config, nfe, None, None), tracks=["shapes", "photocam"], n=256, seed=0)
-        assert shipped.find(model, want) is not None, f"{model} ships no evaluation at {nfe} NFE for today's weights and code: run scripts/ship_evals.py (--rekey if no number should have moved)"
-    for track in ("shapes", "photocam"):
+        want = shipped_key(model, config, sampler_for(config, nfe, None, None), tracks=list(suite.TRACKS), n=256, seed=0)
+        assert shipped.find(model, want) is not None, f"{model} ships no evaluation at {nfe} NFE for today's weights and evaluation version: run scripts/ship_evals.py"
+    for track in suite.TRACKS:
         assert (paths.EVALS / suite.anchors_name(track, WorldConfig(), None)).is_file(), f"no current {track} anchors in {paths.EVALS}: run scripts/ship_evals.py"
 
 

@@ -82,7 +82,7 @@ def featnet(
 def eval_(
     model: Path = typer.Option(..., help="model directory"),
     nfe: Optional[int] = typer.Option(None, help="network evaluations (default: the model's own sampling)"),
-    track: str = typer.Option("all", help="shapes | photocam | all"),
+    track: str = typer.Option("all", help="shapes (image-to-video) | t2v (the shapes clips from the prompt alone) | photocam | all"),
     n: int = typer.Option(256, help="held-out clips per track"),
     photos: Optional[Path] = typer.Option(None, help="photos for the photocam track: a folder of your own, or 'external' (photos other packages ship, never trained on)"),
     prompts: str = typer.Option("template", help="template (the training grammar's phrasings) | paraphrase (held-out phrasings of the same facts)"),
@@ -106,7 +106,9 @@ def eval_(
     from onestep.commands.eval import run
     from onestep.commands.report import print_metrics, print_stream
 
-    tracks = ["shapes", "photocam"] if track == "all" else [track]
+    from onestep.eval.suite import TRACKS
+
+    tracks = list(TRACKS) if track == "all" else [track]
     with Progress(transient=True, disable=json_) as bar:
         task = bar.add_task("generating", total=n * len(tracks) if conditions is None else None)
         metrics = run(
@@ -205,13 +207,14 @@ def compare(
     from onestep.commands import distill as dist
     from onestep.commands.eval import run as run_eval
     from onestep.configs.baselines import ABLATIONS, TABLE1
+    from onestep.eval.suite import TRACKS
 
     console = Console()
 
     def evaluate(model_dir, nfe_, folder, name):
         with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"evaluating {name} at {nfe_} NFE", total=2 * n)
-            run_eval(model_dir=model_dir, nfe=nfe_, tracks=["shapes", "photocam"], n=n, photos=None, conditions=None, out=folder, seed=seed, featnet=None,
+            task = bar.add_task(f"evaluating {name} at {nfe_} NFE", total=len(TRACKS) * n)
+            run_eval(model_dir=model_dir, nfe=nfe_, tracks=list(TRACKS), n=n, photos=None, conditions=None, out=folder, seed=seed, featnet=None,
                      progress=lambda k: bar.advance(task, k), name=name, say=bar.console.print)
 
     chosen = list(presets or []) or (["pose-paper", *ABLATIONS] if ablations else list(TABLE1))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from onestep import paths
+from onestep.eval import suite
 from onestep.files import write_json
 from onestep.models.io import read_config
 
@@ -44,7 +45,7 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
     for folder, model, nfe, name in EVALS:
         say(f"[2/4] {name} at {nfe} NFE on {n} held-out clips per track")
         metrics = eval_cmd.run(
-            model_dir=Path(model or student), nfe=nfe, tracks=["shapes", "photocam"], n=n, photos=None, conditions=None, out=out / folder, seed=0, featnet=None, say=say,
+            model_dir=Path(model or student), nfe=nfe, tracks=list(suite.TRACKS), n=n, photos=None, conditions=None, out=out / folder, seed=0, featnet=None, say=say,
             name=name,
         )
         print_metrics(metrics)

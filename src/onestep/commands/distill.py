@@ -159,6 +159,8 @@ def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, max_steps:
 
     def export(ema, step: int) -> Path:
         extra = {"role": "student", "preset": preset, "sampling": student_sampling(cfg), "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
+        if not cfg.data.cache:  # the embedded world: which conditions its batches held (eval says when asked for another)
+            extra["conditions"] = ["i2v", "t2v"] if cfg.data.p_t2v > 0 else ["i2v"]
         if not several:
             return save_model(out / "student", ema, extra)
         full = full_state(ema)  # every process gathers; process 0 writes it from an unsharded copy

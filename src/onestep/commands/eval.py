@@ -121,6 +121,13 @@ def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: in
     )
 
 
+def untrained_tracks(config: dict, tracks: list[str]) -> list[str]:
+    """The tracks asking for a condition the model's run never trained on (its config's `conditions`;
+    a student without one was distilled on first-frame batches only, a teacher trained on both)."""
+    trained = config.get("conditions", ["i2v"] if config.get("role") == "student" else ["i2v", "t2v"])
+    return [t for t in tracks if ("i2v" if suite.i2v(t) else "t2v") not in trained]
+
+
 def run(
     *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
     progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None, first_block_steps: int | None = None,
@@ -137,8 +144,8 @@ def run(
     from onestep.models.text import TextEncoder
 
     for t in tracks:
-        if t not in ("shapes", "photocam"):
-            raise UserError(f"unknown track {t!r}: use shapes, photocam or all")
+        if t not in suite.TRACKS:
+            raise UserError(f"unknown track {t!r}: use {', '.join(suite.TRACKS)} or all")
     if prompts not in suite.PROMPTS:
         raise UserError(f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)")
     if prompts != "template" and conditions is not None:
@@ -154,6 +161,9 @@ def run(
         window = stream_eval.check(model, spec, stream, window, sink)
         if conditions is not None or prompts != "template":
             raise UserError("--stream scores the held-out clips' segments: drop --conditions and --prompts")
+    untrained = untrained_tracks(config, tracks)
+    if untrained and say:
+        say(f"note: {model_dir} never trained text-to-video (its run gave every clip its first frame): its {', '.join(untrained)} numbers measure a condition it never saw")
     mc = model.config
     wc = WorldConfig(frames=mc.frames, size=mc.height)
     user_photos = photo_library(photos)
@@ -190,6 +200,7 @@ def run(
     if name:
         metrics["name"] = name
     metrics["role"] = config.get("role", "unknown")
+    metrics["untrained_tracks"] = untrained
     metrics["seed"] = seed
     if user_conditions is None:
         metrics["prompts"] = prompts
@@ -206,7 +217,7 @@ def evaluate_stream(model, encoder, spec, *, tracks, n, length, window, sink, co
     batch-1 time to first frame and frames per second: out/stream.json and out/videos-stream-TRACK.npz."""
     result = {"kind": "stream", **meta, "sampler": spec.described(), "label": spec.label, "n": n, "seed": seed, "length": length,
               "frames": length * config.frames, "window": window, "sink": sink, "tracks": {}}
-    for track in tracks:
+    for track in [t for t in tracks if suite.i2v(t)]:  # a stream continues its given first frame
         clips = suite.heldout_clips(track, n, config, photos)
         videos = stream_eval.stream_clips(model, encoder, clips, spec, length, window=window, sink=sink, seed=seed, progress=progress)
         bounds = suite.cached_anchors(track, config, photos, paths.CACHE, paths.EVALS)

@@ -69,8 +69,11 @@ class DataConfig:
     text_encoder: str = ""  # models/text.py; "" = the teacher's own
     pairs: PairsConfig = field(default_factory=PairsConfig)
     cache: str = ""  # a latent cache (`onestep prepare`, data/cache.py); "" = the embedded world
+    p_t2v: float = 0.0  # the embedded world: share of rows given no first frame (text-to-video; the teacher trained on 0.2)
 
     def __post_init__(self):
+        if not 0.0 <= self.p_t2v <= 1.0:
+            raise UserError(f"data.p_t2v {self.p_t2v}: use a share in [0, 1] of text-to-video rows")
         unknown = set(self.tracks) - {"shapes", "photocam"}
         if unknown:
             raise UserError(f"unknown track(s) {sorted(unknown)} in data.tracks: tracks are shapes and photocam")
@@ -228,10 +231,13 @@ def pose_demo() -> DistillConfig:
     - 200 + 20 + 60 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
       the camera moves;
     - batches of 70% photocam clips (the full recipe: 50%), so the short phase II spends most of its
-      steps on the camera moves it teaches.
+      steps on the camera moves it teaches;
+    - a fifth of the rows text-to-video (no first frame), as the teacher trained, so the student is
+      taught the suite's t2v track too.
     """
     cfg = pose_tiny()
     cfg.data.tracks = {"shapes": 0.3, "photocam": 0.7}
+    cfg.data.p_t2v = 0.2
     cfg.data.pairs = PairsConfig(count=192, teacher_steps=10)
     for phase, steps in zip(cfg.phases, (200, 20, 60)):
         phase.steps = steps

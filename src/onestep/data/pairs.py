@@ -35,6 +35,7 @@ def manifest(pairs_cfg, data_cfg, seed: int, teacher_hash: str) -> dict:
         "seed": seed,
         "batch_size": data_cfg.batch_size,
         "tracks": data_cfg.tracks,
+        **({"p_t2v": data_cfg.p_t2v} if data_cfg.p_t2v else {}),  # absent when 0: pairs made before it still match
         **{k: getattr(pairs_cfg, k) for k in ("chunk_batches", "teacher_steps", "guidance", "shift")},
     }
 
@@ -90,7 +91,7 @@ def make_chunk(teacher, path: Path, batches, cfg, seed: int, k: int) -> None:
             g = seeding.seed(seed, k, stream=seeding.PAIRS, device=x.device)
         noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
         x0 = samplers.euler(teacher, noise, cond, steps=cfg.teacher_steps, shift=cfg.shift, guidance=cfg.guidance)
-        parts.append({"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask} | ({} if cond.latent is None else {"latent": cond.latent}))
+        parts.append({"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask} | ({} if cond.latent is None else {"latent": cond.latent, "latent_mask": cond.latent_mask}))
     chunk = {name: torch.cat([p[name] for p in parts]).contiguous().cpu() for name in parts[0]}
     tmp = path.with_name(path.name + ".partial")
     save_file(chunk, str(tmp))
@@ -109,4 +110,4 @@ def load(folder: str | Path, count: int, want: dict | None = None, device: torch
     d = {name: torch.cat([p[name] for p in parts])[:count].to(device) for name in parts[0]}
     if len(d["noise"]) < count:
         raise UserError(f"{folder} holds {len(d['noise'])} ODE pairs and this run regresses {count}: finish them with `onestep pairs` (it resumes) or lower data.pairs.count")
-    return Pairs(d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("latent")))
+    return Pairs(d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("latent"), d.get("latent_mask")))  # chunks without a mask: every row I2V

@@ -28,10 +28,13 @@ from onestep.world.clip import WorldConfig
 
 SAMPLE_CLIPS = 6  # rows of the video grid per track
 GIF_SCALE, GIF_FPS = 4, 8
-TRACK_ORDER = ("shapes", "photocam")
+TRACK_ORDER = suite.TRACKS
 # headline column -> metrics.json key (suite.summarise)
 HEADLINES = {
-    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "first-frame PSNR (dB)": "first_frame_psnr_db",
+    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "Motion": "motion", "Total, shapes": "total/shapes", "Total, t2v": "total/t2v",
+    "Total, photocam": "total/photocam", "solid objects, shapes": "object_solid", "crisp objects, shapes": "object_crisp",
+    "solid objects, t2v": "t2v_object_solid", "crisp objects, t2v": "t2v_object_crisp", "shape, t2v": "t2v_object_shape_fit", "path, t2v": "t2v_object_path",
+    "first-frame PSNR (dB)": "first_frame_psnr_db",
     "GT PSNR (dB), photocam": "gt_psnr_db", "GT SSIM, photocam": "gt_ssim", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
     "motion direction acc, shapes": "motion_direction_acc", "camera move acc, photocam": "camera_motion_acc",
     "dynamic degree": "dynamic_degree", "seconds / video": "seconds_per_video",
@@ -134,8 +137,8 @@ def dimension_table(runs: list[Run], track: str) -> Table:
     data = [r.metrics.get("per_track", {}).get(track, {}) for r in runs]
     anchors = next((d["anchors"] for d in data if d.get("anchors")), {})
     raw_keys = sorted({k for d in data for k in d.get("metrics", {})})
-    anchored = [k for k in (*aggregate.QUALITY, *aggregate.I2V, *aggregate.SEMANTIC) if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
-    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v", "semantic")]
+    anchored = [k for k in (*aggregate.QUALITY, *aggregate.I2V, *aggregate.SEMANTIC, *aggregate.MOTION) if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
+    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v", "semantic", "motion")]
     rows.append("normalised dimensions: score 0-100 (raw mean)")
     for k in anchored:
         lo_hi = " → ".join(fmt(v) for v in anchors.get(k, ())) or "—"
@@ -261,6 +264,46 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
     return md_table(Table(f"{track}: samples", labels, md_rows)), f"<h3>{html.escape(track)}</h3>{grid}"
 
 
+CONTACT_CLIPS = 3  # conditions per track in the contact sheet
+
+
+def contact_sheet(runs: list[Run], tracks: list[str]) -> bytes | None:
+    """One PNG: per track, CONTACT_CLIPS fixed eval clips, frames 0, middle and last of the ground
+    truth and of every run, one row each, so the first screen shows what the numbers say."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [t for t in tracks if any(t in r.videos for r in runs)]
+    if not shown or any(r.metrics.get("photos") not in (None, "external") for r in runs):
+        return None
+    panels = []
+    for track in shown:
+        videos = [r.videos[track] for r in runs if track in r.videos]
+        k = min(CONTACT_CLIPS, *(len(v) for v in videos))
+        F, H = videos[0].shape[1], videos[0].shape[2]
+        library = world_photos.external() if any(r.metrics.get("photos") == "external" for r in runs) else None
+        truth = [to_uint8(c.video) for c in suite.heldout_clips(track, k, WorldConfig(frames=F, size=H), library)]
+        labels = ["ground truth", *(r.label for r in runs if track in r.videos)]
+        gap = np.full((H, 2, 3), 255, np.uint8)
+
+        def row(clips) -> np.ndarray:
+            return np.concatenate([np.concatenate([clip[f] for f in (0, F // 2, F - 1)] + [gap, gap], 1) for clip in clips[:k]], 1)
+
+        rows = [row(truth), *(row(v) for v in videos)]
+        panels.append((track, labels, np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)]) for r in rows])))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(1.0 + 0.55 * len(p[1]) for p in panels)), squeeze=False)
+    for ax, (track, labels, image) in zip(axes[:, 0], panels):
+        ax.imshow(image, interpolation="nearest")
+        step = image.shape[0] / len(labels)
+        ax.set_yticks([step * (i + 0.5) for i in range(len(labels))], labels, fontsize=8)
+        ax.set_xticks([])
+        ax.set_title(f"{track}: {CONTACT_CLIPS} clips, frames 0 / middle / last", fontsize=9, loc="left")
+    fig.tight_layout()
+    return _png(fig)
+
+
 # ---- writing ----
 
 
@@ -336,13 +379,21 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     run_lines += [(s["label"], f"{s['model']} · n={s['n']} clips per track · {s['frames']} frames") for s in streams]
     pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
 
-    md = [f"# {title}", "", *([summary, ""] if summary else []), *(f"- **{label}**: {where}" for label, where in run_lines), ""]
+    sheet = contact_sheet(loaded, tracks) if loaded else None
+    if sheet is not None:
+        write_atomic(out / "contact_sheet.png", sheet)
+    sheet_caption = "Contact sheet: the same held-out conditions for every run (image-to-video tracks get frame 0 from the truth; t2v makes its own)"
+    md = [f"# {title}", "", *([summary, ""] if summary else []), *([f"![{sheet_caption}](contact_sheet.png)", ""] if sheet else [])]
+    md += [*(f"- **{label}**: {where}" for label, where in run_lines), ""]
     md += ["## Headlines", "", md_table(headline_table(loaded))] if loaded else []
     language = language_table(loaded) if loaded else None
     if language is not None:
         md += ["## Held-out language", "", md_table(language)]
     md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
-    body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{inline_code(summary)}</p>'] if summary else []), *(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
+    body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{inline_code(summary)}</p>'] if summary else [])]
+    if sheet is not None:
+        body.append(f'<figure><img src="{data_uri("image/png", sheet)}" alt="{html.escape(sheet_caption)}"><figcaption>{html.escape(sheet_caption)}</figcaption></figure>')
+    body += [*(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
     if loaded:
         body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
     if streams:
