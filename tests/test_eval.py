@@ -54,11 +54,14 @@ def test_eval_writes_every_required_key(model_dir, tmp_path):
     assert metrics["motion_direction_acc"] < 0.5 and metrics["total"] < 60
 
 
+def rows_of(videos, clips, track=None):
+    return [aggregate.dimensions(v, c, motion_following(v, c, p), p) | p for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))]
+
+
 def ground_truth_result(track, n=6):
     clips = suite.heldout_clips(track, n, world.WorldConfig())
-    bounds = aggregate.anchors(clips, motion_following)
-    videos = [c.video for c in clips]
-    rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(videos, clips, panel.panel(videos, clips))]
+    bounds = aggregate.anchors(clips, motion_following, track=track)
+    rows = rows_of([c.video for c in clips], clips, track)
     return clips, bounds, TrackResult(clips, np.stack([c.video for c in clips]), rows, bounds, {}, 0.0)
 
 
@@ -70,13 +73,12 @@ def test_data_scores_at_the_top_and_corruptions_below():
     for name in ("freeze", "blur", "first_frame_replace"):
         rng = np.random.default_rng(0)
         videos = [corruptions.CORRUPTIONS[name](c.video, 1.0, rng) for c in clips]
-        rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(videos, clips, panel.panel(videos, clips))]
-        bad = TrackResult(clips, np.stack(videos), rows, bounds, {}, 0.0).scores()
+        bad = TrackResult(clips, np.stack(videos), rows_of(videos, clips), bounds, {}, 0.0).scores()
         assert bad["total"] < 85, (name, bad["total"])
     # the metric meant for each failure catches it
     frozen = [corruptions.freeze(c.video, 1.0, np.random.default_rng(0)) for c in clips]
     moving = [c for c in clips if c.truth["move"] != "static"]
-    assert all(motion_following(corruptions.freeze(c.video, 1.0, None), c) == 0.0 for c in moving)
+    assert all(r["motion_following[gt]"] == 0.0 for r in rows_of([corruptions.freeze(c.video, 1.0, None) for c in moving], moving))
     assert np.mean([aggregate.proxies.dynamic_degree_dis(v) for v in frozen]) == 0.0
     collapsed = aggregate.dimensions(corruptions.first_frame_replace(clips[0].video, 1.0, None), clips[0], 1.0)
     assert collapsed["first_frame[psnr]"] < 20 < aggregate.dimensions(clips[0].video, clips[0], 1.0)["first_frame[psnr]"]
@@ -88,8 +90,7 @@ def test_semantic_score_sees_objects_the_other_scores_miss():
     clips, bounds, data = ground_truth_result("shapes")
     assert data.scores()["semantic"] == pytest.approx(100.0)
     empty = [np.broadcast_to(np.median(c.video.reshape(-1, 3), 0), c.video.shape).copy() for c in clips]
-    rows = [aggregate.dimensions(v, c, motion_following(v, c), p) for v, c, p in zip(empty, clips, panel.panel(empty, clips))]
-    bad = TrackResult(clips, np.stack(empty), rows, bounds, {}, 0.0).scores()
+    bad = TrackResult(clips, np.stack(empty), rows_of(empty, clips), bounds, {}, 0.0).scores()
     assert bad["quality"] > 50 and bad["semantic"] < 10, bad
     assert bad["total"] < data.scores()["total"] - 40, bad
 

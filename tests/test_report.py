@@ -57,13 +57,14 @@ def test_markdown_tables_plots_and_videos(built):
     md = (built / "report.md").read_text()
     assert "| run | role | Total | Quality | I2V |" in md
     assert "| student @ NFE 1 | student |" in md and "| student @ NFE 2 | student |" in md
-    assert "## shapes" in md and "## photocam" in md and "| subject_consistency[hist] |" in md
+    assert "## shapes" in md and "## t2v" in md and "## photocam" in md and "| subject_consistency[hist] |" in md
+    assert md.index("](contact_sheet.png)") < md.index("## Headlines") and (built / "contact_sheet.png").read_bytes().startswith(b"\x89PNG")
     assert "| fd[featnet] |" in md and "data floor" in md
     for name in ("quality_vs_nfe.png", "latency.png"):
         assert f"]({name})" in md and (built / name).read_bytes().startswith(b"\x89PNG")
     gifs = re.findall(r"\]\((videos/[^)]+\.gif)\)", md)
     assert "videos/shapes-00-gt.gif" in gifs and "videos/photocam-02-run1.gif" in gifs
-    assert len(gifs) == 2 * 3 * 3  # tracks x clips x (ground truth + 2 runs)
+    assert len(gifs) == 3 * 3 * 3  # tracks x clips x (ground truth + 2 runs)
     with Image.open(built / "videos" / "shapes-00-run0.gif") as g:
         assert g.size == (128, 128) and g.n_frames > 1 and g.info.get("loop") == 0
     assert not list(built.rglob("*.partial"))
@@ -73,7 +74,8 @@ def test_html_is_self_contained_and_escaped(built):
     page = (built / "report.html").read_text()
     assert 'src="http' not in page and 'href="http' not in page and "<link" not in page and "<script" not in page
     assert "data:image/gif;base64," in page and "data:image/png;base64," in page
-    assert page.count("data:image/gif;base64,") == 2 * 3 * 3
+    assert page.count("data:image/gif;base64,") == 3 * 3 * 3
+    assert page.index("Contact sheet") < page.index("<h2>Headlines</h2>")
     assert "<title>NFE &lt;sweep&gt; &amp; co</title>" in page and TITLE not in page
     assert "ground truth" in page and "student @ NFE 2" in page
 
