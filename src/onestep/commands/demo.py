@@ -41,22 +41,28 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
     start = time.perf_counter()
     student = distill.run(preset=preset, teacher=paths.TEACHER, out=out / "run", overrides=[])
     minutes = (time.perf_counter() - start) / 60
-    evals = {}
+    evals, seconds = {}, {"distill": 60 * minutes}  # where the demo's time goes, in summary.json
     for folder, model, nfe, name in EVALS:
         say(f"[2/4] {name} at {nfe} NFE on {n} held-out clips per track")
+        start = time.perf_counter()
         metrics = eval_cmd.run(
             model_dir=Path(model or student), nfe=nfe, tracks=list(suite.TRACKS), n=n, photos=None, conditions=None, out=out / folder, seed=0, featnet=None, say=say,
             name=name,
         )
+        seconds[f"eval {folder}"] = time.perf_counter() - start
         print_metrics(metrics)
         evals[folder] = metrics
     say("[3/4] timing one step against the teacher's 100 NFE (interleaved)")
+    start = time.perf_counter()
     speed = bench.speedup(student)
+    seconds["bench"] = time.perf_counter() - start
     summary = summarise(evals, speed, preset, minutes, json.loads((out / "run" / "config.json").read_text()), read_config(paths.STUDENT))
-    write_json(out / "summary.json", {"summary": summary, "distill_minutes": minutes, **speed})
     say(summary)
     say("[4/4] writing the report")
+    start = time.perf_counter()
     _, html = report([out / folder for folder, *_ in EVALS], out / "report", "onestep demo: one-step distillation of the bundled teacher", summary=summary)
+    seconds["report"] = time.perf_counter() - start
+    write_json(out / "summary.json", {"summary": summary, "distill_minutes": minutes, "seconds": seconds, **speed})
     say(f"report: {html}")
     return html
 
