@@ -212,3 +212,33 @@ def test_a_crash_mid_shard_loses_only_that_shard(videos, teachers, tmp_path, mon
     rest = prepare.run(videos=videos, teacher=teachers[True], out=cache, shard_size=2, **quiet, **SETTINGS)
     assert rest["cached"] == 1 and rest["total"] == 3 and (cache / "shard_00000.safetensors").read_bytes() == shard0
     assert not list(cache.glob("*.partial"))
+
+
+def test_captions_from_a_metadata_file_and_a_cache_left_empty(videos, teachers, tmp_path):
+    """A folder captioned only by Hugging Face's metadata.csv (or .jsonl) caches every good clip; one
+    where nothing can be cached exits with one line naming skipped.txt."""
+    import json
+    import shutil
+
+    for kind in ("csv", "jsonl"):
+        folder = tmp_path / f"hf-{kind}"
+        folder.mkdir()
+        for name in GOOD:
+            shutil.copy(videos / name, folder / name)
+        if kind == "csv":
+            (folder / "metadata.csv").write_text("file_name,text\n" + "".join(f'{name},"{text}, quoted"\n' for name, text in GOOD.items()))
+        else:
+            (folder / "metadata.jsonl").write_text("".join(json.dumps({"file_name": name, "caption": text}) + "\n" for name, text in GOOD.items()))
+        result = prepare.run(videos=folder, teacher=teachers[False], out=tmp_path / f"cache-{kind}", progress=False, say=lambda _: None, **SETTINGS)
+        assert (result["cached"], result["skipped"]) == (len(GOOD), 0), kind
+        prompts = [c["prompt"] for s in read_manifest(tmp_path / f"cache-{kind}")["shards"] for c in s["clips"]]
+        assert prompts == [f"{GOOD[k]}, quoted" if kind == "csv" else GOOD[k] for k in sorted(GOOD)]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(videos / "a.mp4", bare / "a.mp4")
+    with pytest.raises(UserError, match="no clip was cached: all 1 videos were skipped"):
+        prepare.run(videos=bare, teacher=teachers[False], out=tmp_path / "empty", progress=False, say=lambda _: None, **SETTINGS)
+    assert "no caption" in (tmp_path / "empty" / "skipped.txt").read_text()
+    (bare / "metadata.csv").write_text("name,words\na.mp4,a cat\n")
+    with pytest.raises(UserError, match="needs a file_name column"):
+        prepare.run(videos=bare, teacher=teachers[False], out=tmp_path / "empty2", progress=False, say=lambda _: None, **SETTINGS)

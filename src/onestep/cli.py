@@ -265,7 +265,7 @@ def pairs(
 
 @app.command()
 def prepare(
-    videos: Path = typer.Option(..., help="folder of videos (.mp4 .mov .avi .mkv .webm .gif), each with its caption in NAME.txt beside it"),
+    videos: Path = typer.Option(..., help="folder of videos (.mp4 .mov .avi .mkv .webm .gif), each with its caption in NAME.txt beside it or a row of metadata.csv (file_name,text)"),
     teacher: Path = typer.Option(..., help="Wan2.1 diffusers folder (T2V or I2V) whose VAE and encoders encode the clips"),
     out: Path = typer.Option(..., help="cache folder (resumes if it holds a cache)"),
     frames: int = typer.Option(81, help="frames per clip, 4k + 1"),

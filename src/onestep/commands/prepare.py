@@ -14,10 +14,13 @@ pipeline's own code so the cache holds what the pipeline would compute (../share
   from `pipe.prepare_latents` (the first frame followed by zero pixels, encoded and normalised), less
   the 4 mask channels that the adapter (models/wan.py) rebuilds.
 
-Clips: every video in VIDEOS (sorted, not recursive) with a caption NAME.txt beside it; `frames`
+Clips: every video in VIDEOS (sorted, not recursive) with a caption: NAME.txt beside it, or its row
+of the folder's metadata.csv or metadata.jsonl (`file_name` and `text`, Hugging Face's video-folder
+layout, which most training scripts read); `frames`
 frames sampled at `fps` (frame i is the one showing at i / fps from the first frame), resized to cover
 HxW and centre-cropped. A video that cannot be used (no caption, undecodable, too short) is one line
-"NAME: reason" in CACHE/skipped.txt, never a crash; delete its line to try it again.
+"NAME: reason" in CACHE/skipped.txt, never a crash; delete its line to try it again. A run that
+leaves the cache with no clip at all exits with one line saying so.
 
 Resume: clips already in the manifest's shards or in skipped.txt are not redone; shards are written
 every `shard_size` clips, so a killed run loses at most the unfinished one.
@@ -25,6 +28,7 @@ every `shard_size` clips, so a killed run loses at most the unfinished one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +89,40 @@ def list_videos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
-def caption(video: Path) -> str:
+METADATA = ("metadata.csv", "metadata.jsonl")  # Hugging Face's video-folder captions: file_name and text
+TEXT_COLUMNS = ("text", "caption", "prompt")
+
+
+def metadata_captions(folder: Path) -> dict[str, str]:
+    """{video file name: caption} from the folder's metadata.csv or metadata.jsonl (a `file_name` column
+    and a `text`, `caption` or `prompt` one), or {} when it has neither; a malformed one is a UserError."""
+    import csv
+
+    for name in METADATA:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+            rows = list(csv.DictReader(text.splitlines())) if name.endswith(".csv") else [json.loads(line) for line in text.splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
+            raise UserError(f"{path} does not read ({type(e).__name__}): write it as file_name,text rows (or one JSON object a line)") from e
+        column = next((c for c in TEXT_COLUMNS if rows and isinstance(rows[0], dict) and c in rows[0]), None)
+        if not rows or not all(isinstance(r, dict) for r in rows) or "file_name" not in rows[0] or column is None:
+            raise UserError(f"{path} needs a file_name column and a {', '.join(TEXT_COLUMNS)} column (Hugging Face's video-folder layout)")
+        return {Path(str(r["file_name"])).name: str(r.get(column) or "") for r in rows}
+    return {}
+
+
+def caption(video: Path, table: dict[str, str] | None = None) -> str:
+    """The caption of `video`: NAME.txt beside it, else its row of the folder's metadata file."""
     path = video.with_suffix(".txt")
     if not path.is_file():
-        raise Skip(f"no caption {path.name} beside it")
+        if table and video.name in table:
+            if not table[video.name].strip():
+                raise Skip("its caption in the metadata file is empty")
+            return table[video.name].strip()
+        raise Skip(f"no caption {path.name} beside it" + (" and no row in the metadata file" if table else ""))
     try:
         text = path.read_text().strip()
     except (OSError, UnicodeDecodeError) as e:
@@ -189,7 +223,7 @@ def run(
     height, width = wan.parse_size(size)
     check_settings(frames, fps, height, width, shard_size)
     if not videos.is_dir():
-        raise UserError(f"--videos {videos} is not a folder: pass the folder holding the videos and their NAME.txt captions")
+        raise UserError(f"--videos {videos} is not a folder: pass the folder holding the videos and their captions (NAME.txt or metadata.csv)")
     if not (teacher / "model_index.json").is_file() or not wan.is_wan(teacher):
         raise UserError(f"--teacher {teacher} is not a Wan diffusers folder (model_index.json naming a Wan pipeline): pass a Wan2.1 T2V or I2V Diffusers folder")
     negative = DEFAULT_NEGATIVE if negative is None else negative
@@ -198,7 +232,7 @@ def run(
 
     found = list_videos(videos)
     if not found:
-        raise UserError(f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and their NAME.txt captions")
+        raise UserError(f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and their captions (NAME.txt or metadata.csv)")
     with held(out, "onestep prepare"):
         manifest = None
         if (out / MANIFEST).is_file():
@@ -216,13 +250,18 @@ def run(
                 atomic_save(encoders.text([negative]), out / NEGATIVE)
                 manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
                 write_json(out / MANIFEST, manifest)
-            cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say)
+            cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say, metadata_captions(videos))
         total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
+        if total == 0:
+            raise UserError(f"no clip was cached: all {skipped} videos were skipped, each with its reason in {out / SKIPPED}; captions are NAME.txt beside each video or a metadata.csv (file_name,text)")
         say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))
         return {"cached": cached, "skipped": skipped, "total": total, "cache": out}
 
 
-def encode(encoders: Encoders, todo: list[Path], out: Path, manifest: dict, frames: int, fps: float, height: int, width: int, shard_size: int, max_clips: int | None, progress: bool, say) -> tuple[int, int]:
+def encode(
+    encoders: Encoders, todo: list[Path], out: Path, manifest: dict, frames: int, fps: float, height: int, width: int, shard_size: int, max_clips: int | None, progress: bool, say,
+    captions: dict[str, str] | None = None,
+) -> tuple[int, int]:  # fmt: skip
     """Encode `todo` into shards of `shard_size` clips (the rest at the end); returns (cached, skipped)."""
     from rich.progress import Progress
 
@@ -240,7 +279,7 @@ def encode(encoders: Encoders, todo: list[Path], out: Path, manifest: dict, fram
         task = bar.add_task("encoding videos", total=len(todo))
         for path in todo:
             try:
-                prompt = caption(path)
+                prompt = caption(path, captions)
                 clip = read_clip(path, frames, fps, height, width)
             except Skip as e:
                 with open(out / SKIPPED, "a") as f:

@@ -52,7 +52,9 @@ def mean_over_ranks(logs: dict[str, float]) -> dict[str, float]:
     return dict(zip(sorted(logs), (values / world_size()).tolist()))
 
 
-class Diverged(RuntimeError):
+class Diverged(UserError):
+    """Training stopped on a non-finite loss or gradient: one line (the CLI prints UserErrors so) naming the step and the checkpoint to resume from."""
+
     pass
 
 
