@@ -55,8 +55,6 @@ def mean_over_ranks(logs: dict[str, float]) -> dict[str, float]:
 class Diverged(UserError):
     """Training stopped on a non-finite loss or gradient: one line (the CLI prints UserErrors so) naming the step and the checkpoint to resume from."""
 
-    pass
-
 
 def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
     """(phase index, step within the phase) of global step `step`."""

@@ -51,7 +51,7 @@ def read_object(frame: np.ndarray, mask: np.ndarray, colour: str, expected_area:
     """One object in one frame: {solid, crisp, shape (best template or None), centre (x, y) or None}."""
     labels, n = ndimage.label(mask)
     if n == 0:
-        return dict(solid=False, crisp=0.0, shape=None, centre=None)
+        return {"solid": False, "crisp": 0.0, "shape": None, "centre": None}
     areas = ndimage.sum(mask, labels, index=np.arange(1, n + 1))
     k = int(np.argmax(areas)) + 1
     region = labels == k
@@ -61,7 +61,22 @@ def read_object(frame: np.ndarray, mask: np.ndarray, colour: str, expected_area:
     crisp = min(1.0, float((full & region).sum()) / max(interior, 1.0))
     ys, xs = np.nonzero(region)
     fits = template_fit(region) if solid else {}
-    return dict(solid=bool(solid), crisp=crisp, shape=max(fits, key=fits.get) if fits else None, centre=np.array([xs.mean() + 0.5, ys.mean() + 0.5]))
+    return {"solid": bool(solid), "crisp": crisp, "shape": max(fits, key=fits.get) if fits else None, "centre": np.array([xs.mean() + 0.5, ys.mean() + 0.5])}
+
+
+WALL_MARGIN = 1.5  # px beyond an object's half-width from a wall: closer, it may be bouncing
+
+
+def reflect_at_walls(want: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, size: int) -> bool:
+    """Flip `want` (in place) on each axis where the step a -> b reaches the wall it heads for; True if any."""
+    near = radius + WALL_MARGIN
+    flipped = False
+    for axis in range(2):
+        low = min(a[axis], b[axis]) < near and want[axis] < 0
+        high = max(a[axis], b[axis]) > size - near and want[axis] > 0
+        if low or high:
+            want[axis], flipped = -want[axis], True
+    return flipped
 
 
 def path_ok(centres: list, truth_steps: np.ndarray, direction: str, radius: float, size: int, i2v: bool) -> float:
@@ -72,20 +87,18 @@ def path_ok(centres: list, truth_steps: np.ndarray, direction: str, radius: floa
     for f in range(len(centres) - 1):
         a, b = centres[f], centres[f + 1]
         if a is None or b is None:
-            cos.append(-1.0)
+            cos.append(-1.0)  # a missing object has no right direction
             continue
-        if not i2v:
-            at_wall = False
-            for axis in range(2):
-                low, high = a[axis] < radius + 1.5 or b[axis] < radius + 1.5, a[axis] > size - radius - 1.5 or b[axis] > size - radius - 1.5
-                if (low and want[axis] < 0) or (high and want[axis] > 0):
-                    want[axis], at_wall = -want[axis], True
-            if at_wall:
-                continue
-        step = truth_steps[f] if i2v else want
-        d = b - a
+        if not i2v and reflect_at_walls(want, a, b, radius, size):
+            continue
+        step, d = (truth_steps[f] if i2v else want), b - a
         cos.append(float(d @ step / (np.linalg.norm(d) * np.linalg.norm(step) + 1e-6)))
     return float(np.median(cos) > 0.5) if cos else float("nan")
+
+
+def _mean(values: list) -> float:
+    finite = [v for v in np.asarray(values, dtype=float) if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def objects_report(video: np.ndarray, truth: dict, i2v: bool = True) -> dict[str, float]:
@@ -106,5 +119,4 @@ def objects_report(video: np.ndarray, truth: dict, i2v: bool = True) -> dict[str
             shape.append(reads[f]["shape"] == o["shape"])
         centres = [r["centre"] if r["solid"] else None for r in reads]
         path.append(path_ok(centres, o["steps"], o["direction"], o["radius"], size, i2v))
-    mean = lambda x: float(np.nanmean(x)) if len(x) and not np.all(np.isnan(np.asarray(x, float))) else float("nan")  # noqa: E731
-    return dict(solid=mean(solid), crisp=mean(crisp), shape=mean(shape), path=mean(path))
+    return {"solid": _mean(solid), "crisp": _mean(crisp), "shape": _mean(shape), "path": _mean(path)}
