@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from onestep.eval import aggregate, suite
+from onestep.eval import aggregate, contact_sheet, suite
 from onestep.files import write_atomic
 from onestep.media import to_uint8
 from onestep.world import photos as world_photos
@@ -264,46 +264,6 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
     return md_table(Table(f"{track}: samples", labels, md_rows)), f"<h3>{html.escape(track)}</h3>{grid}"
 
 
-CONTACT_CLIPS = 3  # conditions per track in the contact sheet
-
-
-def contact_sheet(runs: list[Run], tracks: list[str]) -> bytes | None:
-    """One PNG: per track, CONTACT_CLIPS fixed eval clips, frames 0, middle and last of the ground
-    truth and of every run, one row each, so the first screen shows what the numbers say."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [t for t in tracks if any(t in r.videos for r in runs)]
-    if not shown or any(r.metrics.get("photos") not in (None, "external") for r in runs):
-        return None
-    panels = []
-    for track in shown:
-        videos = [r.videos[track] for r in runs if track in r.videos]
-        k = min(CONTACT_CLIPS, *(len(v) for v in videos))
-        F, H = videos[0].shape[1], videos[0].shape[2]
-        library = world_photos.external() if any(r.metrics.get("photos") == "external" for r in runs) else None
-        truth = [to_uint8(c.video) for c in suite.heldout_clips(track, k, WorldConfig(frames=F, size=H), library)]
-        labels = ["ground truth", *(r.label for r in runs if track in r.videos)]
-        gap = np.full((H, 2, 3), 255, np.uint8)
-
-        def row(clips) -> np.ndarray:
-            return np.concatenate([np.concatenate([clip[f] for f in (0, F // 2, F - 1)] + [gap, gap], 1) for clip in clips[:k]], 1)
-
-        rows = [row(truth), *(row(v) for v in videos)]
-        panels.append((track, labels, np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)]) for r in rows])))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(1.0 + 0.55 * len(p[1]) for p in panels)), squeeze=False)
-    for ax, (track, labels, image) in zip(axes[:, 0], panels):
-        ax.imshow(image, interpolation="nearest")
-        step = image.shape[0] / len(labels)
-        ax.set_yticks([step * (i + 0.5) for i in range(len(labels))], labels, fontsize=8)
-        ax.set_xticks([])
-        ax.set_title(f"{track}: {CONTACT_CLIPS} clips, frames 0 / middle / last", fontsize=9, loc="left")
-    fig.tight_layout()
-    return _png(fig)
-
-
 # ---- writing ----
 
 
@@ -379,7 +339,7 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     run_lines += [(s["label"], f"{s['model']} · n={s['n']} clips per track · {s['frames']} frames") for s in streams]
     pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
 
-    sheet = contact_sheet(loaded, tracks) if loaded else None
+    sheet = contact_sheet.draw([(r.label, r.videos, r.metrics.get("photos")) for r in loaded], tracks) if loaded else None
     if sheet is not None:
         write_atomic(out / "contact_sheet.png", sheet)
     sheet_caption = "Contact sheet: the same held-out conditions for every run (image-to-video tracks get frame 0 from the truth; t2v makes its own)"
