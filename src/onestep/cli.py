@@ -29,6 +29,8 @@ def teacher(
     """Train the teacher on the embedded world (flow matching, CFG dropout, EMA)."""
     from onestep.commands.teacher import run
 
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max-steps {max_steps}: use 1 or more steps (leave it out to train to the end)")
     run(out=out, preset=preset, overrides=set_, max_steps=max_steps, probe=probe)
 
 
@@ -140,6 +142,8 @@ def bench(
 
     from onestep.commands.bench import run
 
+    if repeats < 1:
+        raise UserError(f"--repeats {repeats}: use 1 or more timed runs per row")
     result = run(model_dir=model, teacher_dir=teacher, repeats=repeats, min_seconds=min_seconds, say=(lambda _: None) if json_ else typer.echo)
     if json_:
         typer.echo(_json.dumps(result, indent=2))
@@ -183,6 +187,8 @@ def distill(
     """Distill a teacher into a one-step student (phases of a preset, resumable)."""
     from onestep.commands.distill import run
 
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max-steps {max_steps}: use 1 or more steps (leave it out to train to the end)")
     student = run(preset=preset, teacher=teacher, out=out, overrides=set_, data=data, max_steps=max_steps)
     typer.echo(f"student written to {student}")
 
@@ -218,7 +224,9 @@ def compare(
                      progress=lambda k: bar.advance(task, k), name=name, say=bar.console.print)
 
     chosen = list(presets or []) or (["pose-paper", *ABLATIONS] if ablations else list(TABLE1))
-    table = cmp.run(presets=chosen, budget=budget or cmp.DEFAULT_BUDGET, out=out, teacher=teacher, n=n, seed=seed, nfes=nfe, threads=threads, name="ablations" if ablations else "compare",
+    if threads < 1:
+        raise UserError(f"--threads {threads}: use 1 or more CPU threads")
+    table = cmp.run(presets=chosen, budget=cmp.DEFAULT_BUDGET if budget is None else budget, out=out, teacher=teacher, n=n, seed=seed, nfes=nfe, threads=threads, name="ablations" if ablations else "compare",
                     train=lambda preset, run_dir, sets: dist.run(preset=preset, teacher=teacher, out=run_dir, overrides=sets), evaluate=evaluate, say=console.print)
     console.print(f"table written to {table} and {table.with_suffix('.html')}")
 
@@ -246,6 +254,8 @@ def plan(
     """Memory of each role per GPU for a preset, counted on the meta device (no weights read)."""
     from onestep.commands.plan import run
 
+    if gpu_mem is not None and not gpu_mem > 0:  # NaN too
+        raise UserError(f"--gpu-mem {gpu_mem}: pass the GB each GPU has, a positive number")
     run(preset=preset, gpus=gpus, gpu_mem=gpu_mem, teacher=teacher, overrides=set_, say=typer.echo)
 
 

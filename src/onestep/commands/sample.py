@@ -4,8 +4,10 @@ image encoders and VAE encode the condition and decode the latents (models/wan_p
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from onestep.errors import UserError
@@ -59,6 +61,10 @@ def run(
 ) -> Path:
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise UserError(f"cannot write {out.name}: --out must end in .mp4 or .gif")
+    if seed < 0:
+        raise UserError(f"--seed {seed}: use 0 or more")
+    if cfg is not None and not (math.isfinite(cfg) and cfg > 0):
+        raise UserError(f"--cfg {cfg}: use a positive guidance scale (1 = none)")
     config = read_config(model_dir)
     if config["kind"] == "wan":
         spec = sampler_for(config, nfe, steps, cfg)
@@ -74,6 +80,8 @@ def run(
     spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
     encoder = TextEncoder.of(config)
     video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width))[0]
+    if not np.isfinite(video).all():
+        raise UserError(f"{model_dir} made a video with non-finite values (NaN or inf weights?): nothing was written; check the model")
     write_video(out, video)
     ffe = f", {spec.first_block_steps} for the first block" if spec.kind == "causal" and spec.first_block_steps else ""
     say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s){ffe}, guidance {spec.guidance})")

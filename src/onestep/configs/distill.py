@@ -12,6 +12,8 @@ Presets are Python functions. `pose-paper` is POSE as the paper wrote it on the 
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
 from onestep.errors import UserError
@@ -72,6 +74,8 @@ class DataConfig:
     p_t2v: float = 0.0  # the embedded world: share of rows given no first frame (text-to-video; the teacher trained on 0.2)
 
     def __post_init__(self):
+        if self.batch_size < 1:
+            raise UserError(f"data.batch_size {self.batch_size}: use 1 or more clips per step")
         if not 0.0 <= self.p_t2v <= 1.0:
             raise UserError(f"data.p_t2v {self.p_t2v}: use a share in [0, 1] of text-to-video rows")
         unknown = set(self.tracks) - {"shapes", "photocam"}
@@ -95,6 +99,12 @@ class PhaseConfig:
     ema_decay: float = 0.995  # 0: the EMA is the student (a phase whose EMA the next phase discards keeps none)
     ema_warmup: bool = False  # ramp the decay in as (1 + step) / (10 + step) (a model trained from scratch)
     ema_reset: bool = False  # copy the student into its EMA when the phase starts
+
+    def __post_init__(self):
+        for name in ("lr", "critic_lr", "grad_clip"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise UserError(f"{self.name}.{name} {value!r}: use a positive finite number")
 
     def lr_scale(self, step: int) -> float:
         """The schedule's factor on the base learning rates at step `step` of the phase."""
@@ -121,6 +131,11 @@ class TrainConfig:
             raise UserError(f"train.precision {self.precision!r}: use one of {', '.join(DTYPES)}")
         if self.accum < 1:
             raise UserError(f"train.accum {self.accum}: use 1 (no accumulation) or more micro-batches per step")
+        for name in ("log_every", "checkpoint_every", "threads"):
+            if getattr(self, name) < 1:
+                raise UserError(f"train.{name} {getattr(self, name)}: use 1 or more")
+        if self.sample_every < 0:
+            raise UserError(f"train.sample_every {self.sample_every}: use 0 (no sample grids) or a number of steps")
 
 
 @dataclass
@@ -132,6 +147,8 @@ class ParallelConfig:
     def __post_init__(self):
         if self.sp < 1:
             raise UserError(f"parallel.sp {self.sp}: use 1 (no sequence parallelism) or the processes per group")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(self.device)):
+            raise UserError(f"parallel.device {self.device!r}: use cpu, cuda, cuda:N or auto")
 
 
 @dataclass

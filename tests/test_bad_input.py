@@ -1,0 +1,93 @@
+"""Bad input, one row each: the command, the input, and words its one-line error must contain. Each
+exits non-zero with a UserError (the CLI prints it as one line), and every file written before it
+is left as it was."""
+
+import hashlib
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from onestep.cli import app
+from onestep.errors import UserError
+from onestep.models.io import save_model
+from onestep.models.video_dit import DiTConfig, VideoDiT
+from tests.tiny import tiny_teacher_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A teacher, a NaN-weight model and a folder of files a user already has."""
+    root = tmp_path_factory.mktemp("bad")
+    teacher = tiny_teacher_dir(root / "teacher")
+    torch.manual_seed(0)
+    nan = VideoDiT(DiTConfig(dim=32, depth=1, heads=2, patch=(2, 4, 4)))
+    with torch.no_grad():
+        nan.out.bias.fill_(float("nan"))
+    save_model(root / "nan", nan, {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}})
+    (root / "mine").mkdir()
+    (root / "mine" / "notes.txt").write_text("mine")
+    return root
+
+
+D = ["distill", "pose-test", "--teacher", "{root}/teacher", "--out", "{root}/run"]
+ROWS = [
+    # distill: the config's values
+    (D + ["--set", "priming.lr=nan"], "priming.lr nan: use a positive finite number"),
+    (D + ["--set", "priming.lr=-1"], "priming.lr -1.0: use a positive finite number"),
+    (D + ["--set", "equilibrium.critic_lr=0"], "equilibrium.critic_lr 0.0"),
+    (D + ["--set", "ode.grad_clip=0"], "ode.grad_clip 0.0"),
+    (D + ["--set", "data.batch_size=0"], "data.batch_size 0: use 1 or more"),
+    (D + ["--set", "data.p_t2v=1.5"], "data.p_t2v 1.5"),
+    (D + ["--set", "train.checkpoint_every=0"], "train.checkpoint_every 0: use 1 or more"),
+    (D + ["--set", "train.checkpoint_every=-1"], "train.checkpoint_every -1: use 1 or more"),
+    (D + ["--set", "train.log_every=0"], "train.log_every 0"),
+    (D + ["--set", "train.threads=0"], "train.threads 0"),
+    (D + ["--set", "train.sample_every=-5"], "train.sample_every -5"),
+    (D + ["--set", "train.accum=0"], "train.accum 0"),
+    (D + ["--set", "train.precision=fp8"], "train.precision 'fp8'"),
+    (D + ["--set", "parallel.device=tpu9"], "parallel.device 'tpu9': use cpu, cuda, cuda:N or auto"),
+    (D + ["--set", "parallel.sp=0"], "parallel.sp 0"),
+    (D + ["--set", "model.dtype=int8"], "model.dtype 'int8'"),
+    (D + ["--set", "priming.steps=-3"], "phase priming has -3 steps"),
+    (D + ["--set", "lrr=1"], "unknown config key"),
+    (D + ["--max-steps", "0"], "--max-steps 0: use 1 or more"),
+    (["distill", "pose-nope", "--teacher", "{root}/teacher", "--out", "{root}/run"], "unknown distillation preset 'pose-nope'"),
+    (["distill", "pose-test", "--teacher", "{root}/teacher", "--out", "{root}/mine/notes.txt"], "is a file"),
+    # sample
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--seed", "-5", "--out", "{root}/x.mp4"], "--seed -5: use 0 or more"),
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--cfg", "nan", "--out", "{root}/x.mp4"], "--cfg nan"),
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--out", "{root}/x.avi"], "--out must end in .mp4 or .gif"),
+    (["sample", "--model", "{root}/nan", "--prompt", "a cat", "--out", "{root}/x.mp4"], "non-finite values"),
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--nfe", "3", "--out", "{root}/x.mp4"], "--nfe 3 is odd"),
+    # eval, compare, bench, plan, teacher
+    (["eval", "--model", "{root}/teacher", "--track", "moon", "--out", "{root}/ev"], "unknown track 'moon'"),
+    (["eval", "--model", "{root}/teacher", "--n", "1", "--out", "{root}/ev"], "--n 1 is too few"),
+    (["eval", "--model", "{root}/teacher", "--prompts", "slang", "--out", "{root}/ev"], "unknown --prompts 'slang'"),
+    (["compare", "pose-test", "--threads", "0", "--out", "{root}/cmp"], "--threads 0"),
+    (["compare", "pose-test", "--budget", "0", "--out", "{root}/cmp"], "--budget 0"),
+    (["compare", "pose-nope", "--out", "{root}/cmp"], "unknown preset(s) pose-nope"),
+    (["bench", "--model", "{root}/teacher", "--repeats", "0"], "--repeats 0"),
+    (["plan", "pose-test", "--gpus", "1", "--gpu-mem", "0"], "--gpu-mem 0"),
+    (["plan", "pose-test", "--gpus", "1", "--gpu-mem", "nan"], "--gpu-mem nan"),
+    (["plan", "pose-test", "--gpus", "1", "--gpu-mem", "-80"], "--gpu-mem -80"),
+    (["teacher", "--out", "{root}/t", "--max-steps", "0"], "--max-steps 0"),
+    (["teacher", "--out", "{root}/t", "--preset", "teacher-huge"], "teacher-huge"),
+]
+
+
+def snapshot(root) -> dict:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("args, words", ROWS, ids=[f"{a[0]} {' '.join(a[-2:])}" for a, _ in ROWS])
+def test_bad_input_is_one_line_naming_the_fix_and_touches_nothing(world, args, words):
+    before = snapshot(world)
+    result = runner.invoke(app, [a.replace("{root}", str(world)) for a in args])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UserError), (result.output, repr(result.exception))
+    message = str(result.exception)
+    assert words in message and "\n" not in message, message
+    assert snapshot(world) == before
