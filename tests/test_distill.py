@@ -206,6 +206,13 @@ def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teac
     with pytest.raises(Diverged, match=r"step 5: fake_score loss is nan.*step_00000004"):
         run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=[], progress=False)
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_00000002", "step_00000003", "step_00000004"]  # 3 ends the ODE phase
+    monkeypatch.setattr(VSD, "fake_score_loss", original)
+    # the way out the message names: resume with another learning rate or clip, recorded in the history
+    run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["priming.critic_lr=5e-6", "priming.grad_clip=0.5"], max_steps=1, progress=False)
+    history = [json.loads(line) for line in (tmp_path / "run" / "config-history.jsonl").read_text().splitlines()]
+    assert history[-1]["changed"] == {"priming.critic_lr": [1e-5, 5e-6], "priming.grad_clip": [1.0, 0.5]}
+    with pytest.raises(UserError, match="another config: priming.method.lora_rank"):
+        run(preset="pose-test", teacher=teacher_dir, out=tmp_path / "run", overrides=["priming.method.lora_rank=8"], progress=False)
 
 
 def test_bfloat16_autocast_and_bf16_frozen_roles_run_every_phase(teacher_dir, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +117,11 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
     resolved = json.loads(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, default=str))
-    check_resume(out, resolved)  # before anything is loaded or made
+    changed = check_resume(out, resolved)  # before anything is loaded or made
     with held(out, f"onestep distill {preset}"):
+        if changed and os.environ.get("RANK", "0") == "0":  # process 0 (the group is not joined yet)
+            with open(out / "config-history.jsonl", "a") as f:  # config.json is the config of the last resume
+                f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changed": changed}) + "\n")
         return train(cfg, preset, out, resolved, max_steps, progress)
 
 
@@ -205,6 +210,7 @@ def sequence_parallel(roles, sp: int) -> tuple[int, int]:
 
 
 FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "parallel.activation_checkpointing", "data.pairs.path")  # how a run is run, not what it trains
+SAFE_ON_RESUME = (".lr", ".critic_lr", ".grad_clip")  # a phase's optimiser settings: what a diverged run is resumed with (recorded in config-history.jsonl)
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -220,18 +226,23 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def check_resume(out: Path, resolved: dict) -> None:
-    """A run directory with checkpoints resumes only with the config that made them (up to FREE_ON_RESUME)."""
+def check_resume(out: Path, resolved: dict) -> dict:
+    """A run directory with checkpoints resumes only with the config that made them, up to how it is run
+    (FREE_ON_RESUME) and the phases' learning rates and clip (SAFE_ON_RESUME); returns those of the
+    latter that changed, {key: [before, now]}, for the run's config history."""
     from onestep.train.checkpoint import Checkpointer
 
     path = out / "config.json"
     if not path.is_file() or Checkpointer(out / "checkpoints").latest() is None:
-        return
+        return {}
     old, new = flatten(json.loads(path.read_text())), flatten(resolved)
-    differ = sorted((k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and not k.startswith(FREE_ON_RESUME)), key=lambda k: (k != "preset", k))
+    changed = {k: [old.get(k), new.get(k)] for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
+    safe = {k: v for k, v in changed.items() if k.endswith(SAFE_ON_RESUME)}
+    differ = sorted((k for k in changed if not k.startswith(FREE_ON_RESUME) and k not in safe), key=lambda k: (k != "preset", k))
     if differ:
         shown = ", ".join(f"{k} ({old.get(k)!r} there, {new.get(k)!r} now)" for k in differ[:4])
-        raise UserError(f"{out} holds checkpoints of another config: {shown}{' ...' if len(differ) > 4 else ''}; resume with the same preset and settings, or pass a new --out")
+        raise UserError(f"{out} holds checkpoints of another config: {shown}{' ...' if len(differ) > 4 else ''}; resume with the same preset and settings (learning rates and grad_clip may change), or pass a new --out")
+    return safe
 
 
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:

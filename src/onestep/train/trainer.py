@@ -242,7 +242,7 @@ class Trainer:
     def diverged(self, step: int, what: str) -> Diverged:
         last = self.ckpt.latest()
         where = f"the last good checkpoint is {self.ckpt.path(last)}" if last is not None else "no checkpoint was written yet"
-        return Diverged(f"training diverged at step {step}: {what}; nothing was stepped or saved after it; {where} (lower the learning rate or raise grad_clip and resume)")
+        return Diverged(f"training diverged at step {step}: {what}; nothing was stepped or saved after it; {where} (resume with a lower learning rate, e.g. --set PHASE.lr=..., or another grad_clip: the run's config-history.jsonl records the change)")
 
 
 class _Silent:
