@@ -191,6 +191,23 @@ def test_a_second_run_on_a_held_folder_exits_naming_the_holder(teacher_dir, tmp_
     run(preset="pose-test", teacher=teacher_dir, out=out, overrides=["equilibrium.steps=1000"], max_steps=1, progress=False)
 
 
+def test_sigterm_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(teacher_dir, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "onestep.cli", "distill", "pose-test", "--teacher", str(teacher_dir), "--out", str(out), "--set", "equilibrium.steps=1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step_00000004").is_dir() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=300)[1]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "stopped by SIGTERM after step" in lines[0] and "run the same command to resume" in lines[0], err
+    step = int(lines[0].split("after step ")[1].split()[0])
+    assert (out / "checkpoints" / f"step_{step:08d}" / "meta.json").is_file()
+    run(preset="pose-test", teacher=teacher_dir, out=out, overrides=["equilibrium.steps=1000"], max_steps=1, progress=False)
+    assert (out / "checkpoints" / f"step_{step + 1:08d}").is_dir()
+
+
 def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teacher_dir, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = VSD.fake_score_loss

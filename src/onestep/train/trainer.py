@@ -52,6 +52,43 @@ def mean_over_ranks(logs: dict[str, float]) -> dict[str, float]:
     return dict(zip(sorted(logs), (values / world_size()).tolist()))
 
 
+class Stopped(UserError):
+    """SIGTERM (a scheduler's pre-emption, a kill): the step in flight finished, a checkpoint written."""
+
+
+class TermFlag:
+    """Catches SIGTERM while the loop runs; `asked()` is true on every process once any was signalled
+    (an all-reduce per step under torchrun, so all stop after the same step and save together)."""
+
+    def __enter__(self):
+        import signal
+
+        self.signalled, self.previous = False, None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, self._catch)
+        except ValueError:  # not the main thread: leave the signal alone
+            pass
+        return self
+
+    def _catch(self, signum, frame) -> None:
+        self.signalled = True
+
+    def asked(self) -> bool:
+        if world_size() == 1:
+            return self.signalled
+        import torch.distributed as dist
+
+        flag = torch.tensor([float(self.signalled)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
 class Diverged(UserError):
     """Training stopped on a non-finite loss or gradient: one line (the CLI prints UserErrors so) naming the step and the checkpoint to resume from."""
 
@@ -163,7 +200,7 @@ class Trainer:
         logs: dict[str, list[float]] = defaultdict(list)
         t0, logged = time.time(), start
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("student loss {task.fields[loss]:.4f}"), TimeRemainingColumn()]
-        with Progress(*columns, disable=not self.progress or self.rank != 0) as bar:
+        with Progress(*columns, disable=not self.progress or self.rank != 0) as bar, TermFlag() as term:
             task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start, loss=float("nan"))
             for step in range(start, end):
                 index, in_phase = phase_at(self.cfg, step)
@@ -185,7 +222,8 @@ class Trainer:
                     logs.clear()
                     t0, logged = time.time(), done
                 phase_end = in_phase == self.cfg.phases[index].steps - 1  # kept, to rerun the later phases from
-                if done % t.checkpoint_every == 0 or done == end or phase_end:
+                stop = term.asked()
+                if done % t.checkpoint_every == 0 or done == end or phase_end or stop:
                     self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name}, kept=phase_end)
                     if self.on_checkpoint is not None:
                         self.on_checkpoint(self.roles.ema, done)
@@ -195,6 +233,9 @@ class Trainer:
                     writer.flush()
                 if self.sample_fn is not None and t.sample_every and done % t.sample_every == 0:
                     self.sample_fn(self.roles.ema, self.out / "samples" / f"step_{done:06d}.gif")
+                if stop and done < end:
+                    writer.close()
+                    raise Stopped(f"stopped by SIGTERM after step {done} of {self.cfg.total_steps}: {self.ckpt.path(done)} written; run the same command to resume")
         writer.close()
         return self.export_fn(self.roles.ema, end) if self.export_fn is not None else self.out
 
