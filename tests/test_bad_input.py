@@ -29,6 +29,11 @@ def world(tmp_path_factory):
     save_model(root / "nan", nan, {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}})
     (root / "mine").mkdir()
     (root / "mine" / "notes.txt").write_text("mine")
+    for name, text in (("badjson", "{"), ("listjson", "[1, 2]")):
+        (root / name).mkdir()
+        (root / name / "config.json").write_text(text)
+    (root / "badrun").mkdir()
+    (root / "badrun" / "metrics.json").write_text('{"total": ')
     return root
 
 
@@ -62,7 +67,12 @@ ROWS = [
     (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--out", "{root}/x.avi"], "--out must end in .mp4 or .gif"),
     (["sample", "--model", "{root}/nan", "--prompt", "a cat", "--out", "{root}/x.mp4"], "non-finite values"),
     (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--nfe", "3", "--out", "{root}/x.mp4"], "--nfe 3 is odd"),
-    # eval, compare, bench, plan, teacher
+    (["sample", "--model", "{root}/mine/notes.txt", "--prompt", "a cat", "--out", "{root}/x.mp4"], "does not exist"),
+    (["sample", "--model", "{root}/badjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "not valid JSON"),
+    (["sample", "--model", "{root}/listjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "holds a JSON list, not an object"),
+    # eval, report, compare, bench, plan, teacher
+    (["eval", "--model", "{root}/teacher", "--out", "{root}/mine/notes.txt"], "--out {root}/mine/notes.txt is a file"),
+    (["report", "{root}/badrun", "--out", "{root}/rep"], "metrics.json does not read as JSON"),
     (["eval", "--model", "{root}/teacher", "--track", "moon", "--out", "{root}/ev"], "unknown track 'moon'"),
     (["eval", "--model", "{root}/teacher", "--n", "1", "--out", "{root}/ev"], "--n 1 is too few"),
     (["eval", "--model", "{root}/teacher", "--prompts", "slang", "--out", "{root}/ev"], "unknown --prompts 'slang'"),
@@ -89,5 +99,5 @@ def test_bad_input_is_one_line_naming_the_fix_and_touches_nothing(world, args, w
     assert result.exit_code != 0
     assert isinstance(result.exception, UserError), (result.output, repr(result.exception))
     message = str(result.exception)
-    assert words in message and "\n" not in message, message
+    assert words.replace("{root}", str(world)) in message and "\n" not in message, message
     assert snapshot(world) == before

@@ -152,6 +152,8 @@ def run(
         raise UserError("--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own")
     if n < 2:
         raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"--out {out} is a file: pass a folder for the evaluation")
     # read and check every input before generating anything, so a bad input costs nothing
     if read_config(model_dir)["kind"] != "video_dit":
         return evaluate_wan(model_dir, nfe, conditions, out, seed, name)

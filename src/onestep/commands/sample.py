@@ -99,7 +99,7 @@ class WanSampler:
         if not (Path(model_dir) / "model_index.json").is_file():
             raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
         f, h, w = config.get("latent_size") or (0, 0, 0)
-        self.frames, (self.height, self.width) = frames or ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
+        self.frames, (self.height, self.width) = frames if frames is not None else ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
         self.latent = latent_size(self.frames, self.height, self.width)
         self.model, _ = load_model(model_dir, latent_size=self.latent)
         self.encoders, self.i2v, self.name = Encoders(Path(model_dir), config["i2v"], "cpu"), config["i2v"], model_dir
@@ -125,6 +125,8 @@ class WanSampler:
 
 def wan_video(model_dir: Path, config: dict, prompt: str, image: Path | None, spec: SamplerSpec, seed: int, frames: int | None, size: str | None, say=print):
     """(frames (F, H, W, 3) in [0, 1], (F, H, W)) of one prompt (and first frame) from `clip_noise(seed, 0)`."""
+    if image is not None and not config["i2v"]:
+        raise UserError(f"{model_dir} is a text-to-video Wan model and takes no first frame: drop --image, or sample an image-to-video Wan folder")
     sampler = WanSampler(model_dir, config, frames, size)
     first = None
     if image is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from onestep.eval import aggregate, contact_sheet, suite
+from onestep.errors import UserError
 from onestep.files import write_atomic
 from onestep.media import to_uint8
 from onestep.world import photos as world_photos
@@ -59,7 +60,12 @@ class Table:
 def load_runs(paths: list[Path]) -> list[Run]:
     runs = []
     for path in paths:
-        metrics = json.loads((path / "metrics.json").read_text())
+        try:
+            metrics = json.loads((path / "metrics.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{path / 'metrics.json'} does not read as JSON ({type(e).__name__}): evaluate that run again with `onestep eval`") from e
+        if not isinstance(metrics, dict):
+            raise UserError(f"{path / 'metrics.json'} is not a JSON object: evaluate that run again with `onestep eval`")
         videos = {}
         for track in (t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()):  # not --conditions videos
             with np.load(path / f"videos-{track}.npz") as data:

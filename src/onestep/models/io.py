@@ -71,6 +71,8 @@ def read_config(directory: str | Path) -> dict:
         config = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise UserError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}): restore it from the run that wrote it") from e
+    if not isinstance(config, dict):
+        raise UserError(f"{path} holds a JSON {type(config).__name__}, not an object: restore it from the run that wrote it")
     if config.get("kind") != KIND:
         raise UserError(f"{directory} holds a model of kind {config.get('kind')!r}, not {KIND!r}: pass a onestep video_dit model directory")
     return config

@@ -71,7 +71,9 @@ def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
     if frames < 1 or (frames - 1) % 4:
         lo = max(1, (frames - 1) // 4 * 4 + 1)
         raise UserError(f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use --frames {lo} or {lo + 4}")
-    if height < 16 or width < 16 or height % 16 or width % 16:
+    if height < 16 or width < 16:
+        raise UserError(f"--size {height}x{width} is smaller than Wan's 16x16 pixels: pass HEIGHTxWIDTH, each a multiple of 16 (e.g. 480x832)")
+    if height % 16 or width % 16:
         raise UserError(f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size {max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}")
     return ((frames - 1) // 4 + 1, height // 8, width // 8)
 
@@ -234,11 +236,18 @@ def transformer_dir(directory: str | Path) -> Path:
 def is_wan(directory: str | Path) -> bool:
     """Whether this folder is a Wan diffusers pipeline or a WanTransformer3DModel folder."""
     directory = Path(directory)
-    index = directory / "model_index.json"
-    if index.is_file():
-        return json.loads(index.read_text()).get("_class_name", "").startswith("Wan")
-    config = directory / "config.json"
-    return config.is_file() and json.loads(config.read_text()).get("_class_name") == "WanTransformer3DModel"
+    index, config = directory / "model_index.json", directory / "config.json"
+    path = index if index.is_file() else config
+    if not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON ({type(e).__name__}): restore it from where the model came from") from e
+    if not isinstance(data, dict):
+        raise UserError(f"{path} holds a JSON {type(data).__name__}, not an object: restore it from where the model came from")
+    name = str(data.get("_class_name", ""))
+    return name.startswith("Wan") if path == index else name == "WanTransformer3DModel"
 
 
 def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device="cpu", dtype: torch.dtype | None = None, causal_block: int = 0) -> WanModel:
