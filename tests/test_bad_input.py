@@ -85,6 +85,25 @@ ROWS = [
     (["plan", "pose-test", "--gpus", "1", "--gpu-mem", "-80"], "--gpu-mem -80"),
     (["teacher", "--out", "{root}/t", "--max-steps", "0"], "--max-steps 0"),
     (["teacher", "--out", "{root}/t", "--preset", "teacher-huge"], "teacher-huge"),
+    (["teacher", "--out", "{root}/t", "--set", "lrr=1"], "unknown config key 'lrr'"),
+    (["teacher", "--out", "{root}/t", "--set", "steps=many"], "takes a int"),
+    (["teacher", "--out", "{root}/mine/notes.txt"], "is a file"),
+    # more of distill, sample, eval, compare, plan, export, prepare, pairs
+    (["distill", "pose-test", "--teacher", "{root}/nowhere", "--out", "{root}/run"], "does not exist"),
+    (["distill", "pose-test", "--teacher", "{root}/teacher", "--data", "{root}/mine", "--out", "{root}/run"], "leave out --data"),
+    (D + ["--set", "model.student_lora_rank=-1"], "model.student_lora_rank -1"),
+    (D + ["--set", "data.tracks={\"moon\": 1}"], "unknown track(s) ['moon']"),
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--frames", "9", "--out", "{root}/x.mp4"], "--frames and --size are for Wan models"),
+    (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--image", "{root}/mine/notes.txt", "--out", "{root}/x.mp4"], "notes.txt"),
+    (["eval", "--model", "{root}/teacher", "--photos", "{root}/mine", "--n", "2", "--out", "{root}/ev"], "holds no PNG"),
+    (["eval", "--model", "{root}/teacher", "--conditions", "{root}/mine/notes.txt", "--out", "{root}/ev"], "not JSON"),
+    (["compare", "pose-test", "pose-test", "--out", "{root}/cmp"], "name each preset once"),
+    (["compare", "pose-test", "--nfe", "0", "--out", "{root}/cmp"], "NFEs of 1 or more"),
+    (["plan", "pose-nope", "--gpus", "1"], "pose-nope"),
+    (["export", "{root}/mine", "--out", "{root}/exp"], "has no config.json"),
+    (["prepare", "--videos", "{root}/nowhere", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a folder"),
+    (["prepare", "--videos", "{root}/mine", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a Wan diffusers folder"),
+    (["pairs", "--teacher", "{root}/teacher", "--preset", "pose-nope", "--out", "{root}/pairs"], "unknown distillation preset"),
 ]
 
 

@@ -118,19 +118,17 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     out = Path(out)
     resolved = json.loads(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, default=str))
     changed = check_resume(out, resolved)  # before anything is loaded or made
+    size = checked(cfg, preset)
     with held(out, f"onestep distill {preset}"):
         if changed and os.environ.get("RANK", "0") == "0":  # process 0 (the group is not joined yet)
             with open(out / "config-history.jsonl", "a") as f:  # config.json is the config of the last resume
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changed": changed}) + "\n")
-        return train(cfg, preset, out, resolved, max_steps, progress)
+        return train(cfg, preset, out, resolved, size, max_steps, progress)
 
 
-def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, max_steps: int | None, progress: bool) -> Path:
-    """The run of a resolved config into `out`, which this process holds."""
-    from onestep.train.trainer import Trainer
-
-    device = launch.init(resolve_device(cfg.parallel.device))
-    torch.set_num_threads(cfg.train.threads)
+def checked(cfg: DistillConfig, preset: str) -> tuple[int, int, int] | None:
+    """Refuse, before the run folder is touched, a config whose parts do not fit together; returns the
+    run's latent size (checked_latent_size)."""
     phases = [methods.build(p.method) for p in cfg.phases]
     causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and getattr(m, "causal_student", False)]
     if causal and not cfg.model.student_causal_block:
@@ -140,9 +138,19 @@ def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, max_steps:
     if cfg.model.student_init:
         check_student_init(cfg)
     size = checked_latent_size(cfg)
-    needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
-    if needs_pairs and cfg.data.cache:
+    if cfg.data.cache and any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases)):
         raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
+    return size
+
+
+def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, size: tuple[int, int, int] | None, max_steps: int | None, progress: bool) -> Path:
+    """The run of a resolved config into `out`, which this process holds."""
+    from onestep.train.trainer import Trainer
+
+    device = launch.init(resolve_device(cfg.parallel.device))
+    torch.set_num_threads(cfg.train.threads)
+    phases = [methods.build(p.method) for p in cfg.phases]
+    needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
     roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank, student_causal_block=cfg.model.student_causal_block, student_init=cfg.model.student_init)
     pairs = None
     if needs_pairs:
