@@ -208,6 +208,24 @@ def test_sigterm_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(te
     assert (out / "checkpoints" / f"step_{step + 1:08d}").is_dir()
 
 
+def test_resume_knows_its_teacher_by_its_weights_not_its_path(teacher_dir, tmp_path):
+    import shutil
+
+    out, copy = tmp_path / "run", tmp_path / "teacher"
+    shutil.copytree(teacher_dir, copy)
+    run(preset="pose-test", teacher=copy, out=out, overrides=[], max_steps=2, progress=False)
+    (tmp_path / "link").symlink_to(copy)
+    run(preset="pose-test", teacher=tmp_path / "link", out=out, overrides=[], max_steps=1, progress=False)  # the same teacher, another path
+    weights = load_model(copy)[0]
+    with torch.no_grad():
+        next(weights.parameters()).add_(1.0)
+    from onestep.models.io import save_model
+
+    save_model(copy, weights, json.loads((copy / "config.json").read_text()))  # replaced in place
+    with pytest.raises(UserError, match="is not the one .* started from"):
+        run(preset="pose-test", teacher=copy, out=out, overrides=[], progress=False)
+
+
 def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teacher_dir, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = VSD.fake_score_loss

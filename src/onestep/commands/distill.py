@@ -20,7 +20,7 @@ from onestep.data import cache as latent_cache
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
 from onestep.errors import UserError
-from onestep.files import held
+from onestep.files import held, write_json
 from onestep.models.io import read_config, save_model, weights_hash
 from onestep.models.text import reads
 from onestep.parallel import launch
@@ -120,6 +120,8 @@ def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], d
     changed = check_resume(out, resolved)  # before anything is loaded or made
     size = checked(cfg, preset)
     with held(out, f"onestep distill {preset}"):
+        if os.environ.get("RANK", "0") == "0" and not (out / TEACHER_FILE).is_file():  # which teacher the run starts from
+            write_json(out / TEACHER_FILE, {"path": os.path.realpath(cfg.model.teacher), "hash": weights_hash(cfg.model.teacher)})
         if changed and os.environ.get("RANK", "0") == "0":  # process 0 (the group is not joined yet)
             with open(out / "config-history.jsonl", "a") as f:  # config.json is the config of the last resume
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changed": changed}) + "\n")
@@ -218,6 +220,7 @@ def sequence_parallel(roles, sp: int) -> tuple[int, int]:
 
 
 FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "parallel.activation_checkpointing", "data.pairs.path")  # how a run is run, not what it trains
+TEACHER_FILE = "teacher.json"  # the run's teacher: its path and weights hash, checked on resume
 SAFE_ON_RESUME = (".lr", ".critic_lr", ".grad_clip")  # a phase's optimiser settings: what a diverged run is resumed with (recorded in config-history.jsonl)
 
 
@@ -244,6 +247,14 @@ def check_resume(out: Path, resolved: dict) -> dict:
     if not path.is_file() or Checkpointer(out / "checkpoints").latest() is None:
         return {}
     old, new = flatten(json.loads(path.read_text())), flatten(resolved)
+    for d in (old, new):  # the same teacher through a symlink or `..` is the same teacher
+        if d.get("model.teacher"):
+            d["model.teacher"] = os.path.realpath(d["model.teacher"])
+    made_by = out / TEACHER_FILE
+    if made_by.is_file() and new.get("model.teacher"):
+        was, now = json.loads(made_by.read_text()).get("hash"), weights_hash(new["model.teacher"])
+        if was != now:
+            raise UserError(f"the teacher at {new['model.teacher']} is not the one {out} started from (weights {was} then, {now} now): pass that teacher, or a new --out")
     changed = {k: [old.get(k), new.get(k)] for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
     safe = {k: v for k, v in changed.items() if k.endswith(SAFE_ON_RESUME)}
     differ = sorted((k for k in changed if not k.startswith(FREE_ON_RESUME) and k not in safe), key=lambda k: (k != "preset", k))
