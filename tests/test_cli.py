@@ -79,3 +79,26 @@ def test_teacher_unknown_preset_and_key(tmp_path):
     assert code != 0 and "unknown teacher preset" in text
     code, text = run("teacher", "--out", tmp_path / "r", "--preset", "teacher-tiny", "--set", "size=30")
     assert code != 0 and "patches" in text
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(model_dir, tmp_path, monkeypatch, capsys):
+    import errno
+    import sys
+
+    from onestep import cli, media
+
+    def full(tmp, frames, fps, suffix):
+        tmp.write_bytes(b"")  # the encoder opened its file, then the disk filled
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    monkeypatch.setattr(media, "_encode", full)
+    out = tmp_path / "x.mp4"
+    monkeypatch.setattr(sys, "argv", ["onestep", "sample", "--model", str(model_dir), "--prompt", "a cat", "--nfe", "2", "--out", str(out)])
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1 and "the disk is full" in err, err
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(sys, "argv", ["onestep", "--debug", "sample", "--model", str(model_dir), "--prompt", "a cat", "--nfe", "2", "--out", str(out)])
+    with pytest.raises(OSError):
+        cli.main()  # --debug: the traceback

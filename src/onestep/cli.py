@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -13,9 +14,14 @@ from onestep.errors import UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Distill video diffusion models into one-step generators.")
 
 
+DEBUG = {"on": False}
+EXPECTED_OS_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is used up"}
+
+
 @app.callback()
-def _root() -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of its one line")) -> None:
     """onestep: distill multi-step flow-matching video diffusion models into one-step generators."""
+    DEBUG["on"] = debug
 
 
 @app.command()
@@ -302,10 +308,18 @@ def demo(
 
 
 def main() -> None:
+    """The one place a command's expected failures become their one line (`onestep --debug ...`: the traceback)."""
     try:
         app()
     except UserError as e:
+        if DEBUG["on"]:
+            raise
         typer.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
+    except OSError as e:
+        if DEBUG["on"] or e.errno not in EXPECTED_OS_ERRORS:
+            raise
+        typer.secho(f"error: cannot write {e.filename or 'a file'}: {EXPECTED_OS_ERRORS[e.errno]}; free space or pass another --out (files written before are intact)", fg="red", err=True)
         sys.exit(2)
 
 

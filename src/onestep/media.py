@@ -73,6 +73,16 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 8, scale: int =
     if scale > 1:
         frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
     tmp = path.with_name(path.name + ".partial" + suffix)
+    try:
+        _encode(tmp, frames, fps, suffix)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a kill leaves no half-written file behind
+        raise
+    tmp.replace(path)
+    return path
+
+
+def _encode(tmp: Path, frames: np.ndarray, fps: int, suffix: str) -> None:
     if suffix == ".gif":
         from PIL import Image
 
@@ -91,8 +101,6 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 8, scale: int =
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
-    tmp.replace(path)
-    return path
 
 
 def read_video(path: str | Path) -> np.ndarray:
