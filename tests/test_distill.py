@@ -226,6 +226,19 @@ def test_resume_knows_its_teacher_by_its_weights_not_its_path(teacher_dir, tmp_p
         run(preset="pose-test", teacher=copy, out=out, overrides=[], progress=False)
 
 
+def test_a_damaged_pairs_chunk_is_one_line_and_remade_by_the_next_run(teacher_dir, tmp_path):
+    from onestep.data import pairs as ode_pairs
+
+    folder = pairs(teacher=teacher_dir, out=tmp_path / "pairs", preset="pose-test", overrides=[], progress=False)
+    chunk = sorted(folder.glob("chunk_*.safetensors"))[0]
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[: len(good) // 2])
+    with pytest.raises(UserError, match="is damaged .* remakes it"):
+        ode_pairs.load(folder, 4)
+    pairs(teacher=teacher_dir, out=folder, preset="pose-test", overrides=[], progress=False)
+    assert chunk.read_bytes() == good  # made again, the same pairs
+
+
 def test_divergence_guard_names_the_step_and_keeps_the_last_good_checkpoint(teacher_dir, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = VSD.fake_score_loss

@@ -65,7 +65,7 @@ class Skip(Exception):
 
 def check_settings(frames: int, fps: float, height: int, width: int, shard_size: int) -> None:
     wan.latent_size(frames, height, width)  # refuses what the VAE cannot take
-    if fps <= 0:
+    if not fps > 0 or fps == float("inf"):  # NaN too
         raise UserError(f"--fps {fps} is not positive: pass the frame rate to sample the videos at, e.g. --fps 16")
     if shard_size < 1:
         raise UserError(f"--shard-size {shard_size} is not positive: pass the clips per shard, e.g. --shard-size 16")

@@ -80,8 +80,11 @@ def read_manifest(cache: str | Path) -> dict:
     path = cache / MANIFEST
     if not path.is_file():
         raise UserError(f"{cache} has no {MANIFEST}: it is not a latent cache; make one with `onestep prepare --videos DIR --teacher WAN_DIR --out {cache}`")
-    manifest = json.loads(path.read_text())
-    if manifest.get("kind") != KIND or manifest.get("version") != VERSION:
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON ({type(e).__name__}): prepare the cache again (finished shards are kept only with their manifest)") from e
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND or manifest.get("version") != VERSION:
         raise UserError(f"{path} is not a version-{VERSION} onestep latent cache: prepare it again with this onestep")
     return manifest
 
@@ -105,7 +108,7 @@ class CacheData:
         want, have = list(spec.video_shape[1:]), self.manifest["latent_size"]
         if want != have:
             raise UserError(f"{self.cache} holds latent videos of {have} and the model was built for {want}: prepare the cache at this size")
-        self.shards = [safe_open(str(self.cache / s["file"]), framework="pt") for s in self.manifest["shards"]]  # read row by row, never whole
+        self.shards = [self._open(s["file"]) for s in self.manifest["shards"]]  # read row by row, never whole
         self.rows = [(i, r) for i, s in enumerate(self.manifest["shards"]) for r in range(len(s["clips"]))]
         if not self.rows:
             raise UserError(f"{self.cache} holds no clips yet: run `onestep prepare` on a folder of videos first")
@@ -116,6 +119,12 @@ class CacheData:
         self.seed, self.batch_size, self.device = seed, batch_size, torch.device(device)
         self._orders: dict[int, torch.Tensor] = {}
         self.part: tuple[list[int], int] | None = None
+
+    def _open(self, name: str):
+        try:
+            return safe_open(str(self.cache / name), framework="pt")
+        except Exception as e:  # missing (FileNotFoundError) or damaged (SafetensorError)
+            raise UserError(f"{self.cache / name}, a shard the manifest lists, is missing or damaged ({type(e).__name__}): restore it, or prepare the cache again into a new --out") from e
 
     def __len__(self) -> int:
         return len(self.rows)

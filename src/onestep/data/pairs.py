@@ -69,6 +69,8 @@ def make(teacher, batches, folder: str | Path, cfg, seed: int, made_with: dict, 
         while made < cfg.count:
             path = folder / f"chunk_{k:05d}.safetensors"
             start = PAIR_STEPS + k * cfg.chunk_batches
+            if path.is_file() and not readable(path):
+                path.unlink()  # damaged after it was written (chunks are written whole): made again
             if not path.is_file():
                 if at != start:
                     stream = batches(start)
@@ -98,6 +100,15 @@ def make_chunk(teacher, path: Path, batches, cfg, seed: int, k: int) -> None:
     os.replace(tmp, path)
 
 
+def readable(path: Path) -> bool:
+    """Whether a chunk's header and every tensor read (a truncated file fails here)."""
+    try:
+        load_file(str(path))
+    except Exception:  # SafetensorError, OSError
+        return False
+    return True
+
+
 def load(folder: str | Path, count: int, want: dict | None = None, device: torch.device | str = "cpu") -> Pairs:
     """The first `count` pairs of `folder` on `device`; `want` (a manifest) is checked first."""
     folder = Path(folder)
@@ -106,7 +117,12 @@ def load(folder: str | Path, count: int, want: dict | None = None, device: torch
         raise UserError(f"{folder} holds no ODE pairs: make them with `onestep pairs --teacher DIR --out {folder}`")
     if want is not None:
         check_manifest(folder, want)
-    parts = [load_file(str(p)) for p in chunks]
+    parts = []
+    for p in chunks:
+        try:
+            parts.append(load_file(str(p)))
+        except Exception as e:  # SafetensorError: truncated or altered after it was written whole
+            raise UserError(f"{p} is damaged ({type(e).__name__}): run `onestep pairs` on {folder} (or the run) again, which remakes it") from e
     d = {name: torch.cat([p[name] for p in parts])[:count].to(device) for name in parts[0]}
     if len(d["noise"]) < count:
         raise UserError(f"{folder} holds {len(d['noise'])} ODE pairs and this run regresses {count}: finish them with `onestep pairs` (it resumes) or lower data.pairs.count")

@@ -63,6 +63,8 @@ def read_config(directory: str | Path) -> dict:
     path = directory / "config.json"
     if directory.is_dir() and wan.is_wan(directory):
         return wan.read_config(directory)
+    if directory.is_file():
+        raise UserError(f"{directory} is a file: pass the model's directory (the folder holding config.json), e.g. assets/teacher")
     if not directory.is_dir():
         raise UserError(f"model directory {directory} does not exist: pass a directory with config.json and model.safetensors (e.g. assets/teacher)")
     if not path.is_file():

@@ -71,6 +71,8 @@ class DiTConfig:
                 f"a {self.frames}x{self.height}x{self.width} video does not split into {pf}x{ph}x{pw} patches: "
                 f"use frames divisible by {pf} and height/width divisible by {ph}/{pw}"
             )
+        if self.heads < 1 or self.depth < 1 or self.dim < 1:
+            raise UserError(f"dim {self.dim}, depth {self.depth}, heads {self.heads}: each must be 1 or more")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise UserError(f"dim {self.dim} must split into {self.heads} heads of even size: pick dim = heads * even number")
         if self.causal_block and (self.frames // pf) % self.causal_block:
