@@ -32,6 +32,14 @@ def world(tmp_path_factory):
     for name, text in (("badjson", "{"), ("listjson", "[1, 2]")):
         (root / name).mkdir()
         (root / name / "config.json").write_text(text)
+    import json
+    import shutil
+
+    for name, change in (("eight", {"frames": "eight"}), ("extra", {"wings": 2})):
+        shutil.copytree(teacher, root / name)
+        config = json.loads((root / name / "config.json").read_text())
+        config["model"] |= change
+        (root / name / "config.json").write_text(json.dumps(config))
     (root / "badrun").mkdir()
     (root / "badrun" / "metrics.json").write_text('{"total": ')
     return root
@@ -70,6 +78,8 @@ ROWS = [
     (["sample", "--model", "{root}/mine/notes.txt", "--prompt", "a cat", "--out", "{root}/x.mp4"], "does not exist"),
     (["sample", "--model", "{root}/badjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "not valid JSON"),
     (["sample", "--model", "{root}/listjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "holds a JSON list, not an object"),
+    (["sample", "--model", "{root}/eight", "--prompt", "a cat", "--out", "{root}/x.mp4"], "a model field of the wrong type"),
+    (["sample", "--model", "{root}/extra", "--prompt", "a cat", "--out", "{root}/x.mp4"], "unknown model fields ['wings']"),
     # eval, report, compare, bench, plan, teacher
     (["eval", "--model", "{root}/teacher", "--out", "{root}/mine/notes.txt"], "--out {root}/mine/notes.txt is a file"),
     (["report", "{root}/badrun", "--out", "{root}/rep"], "metrics.json does not read as JSON"),

@@ -8,6 +8,8 @@ diffusers folder (a pipeline's, or a lone transformer's) is read by models/wan.p
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 from pathlib import Path
@@ -103,11 +105,14 @@ def load_model(
         block = config.get("causal_block", 0) if causal_block is None else causal_block  # an export of a causal student says so
         return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype, causal_block=block), config
     fields = config["model"] if causal_block is None else {**config["model"], "causal_block": causal_block}
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(DiTConfig)})
+    if unknown:
+        raise UserError(f"{directory}/config.json has unknown model fields {unknown}: it was written by another version of onestep")
     try:
         with torch.device("meta" if strict else map_location):
             model = VideoDiT(DiTConfig(**fields))
-    except TypeError as e:
-        raise UserError(f"{directory}/config.json has unknown model fields ({e}): it was written by another version of onestep") from e
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{directory}/config.json has a model field of the wrong type ({e}): restore it from the run that wrote it") from e
     weights_path = directory / "model.safetensors"
     if not weights_path.is_file():
         raise UserError(f"{directory} has no model.safetensors: copy the weights next to config.json")
