@@ -75,7 +75,7 @@ ROWS = [
     (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--out", "{root}/x.avi"], "--out must end in .mp4 or .gif"),
     (["sample", "--model", "{root}/nan", "--prompt", "a cat", "--out", "{root}/x.mp4"], "non-finite values"),
     (["sample", "--model", "{root}/teacher", "--prompt", "a cat", "--nfe", "3", "--out", "{root}/x.mp4"], "--nfe 3 is odd"),
-    (["sample", "--model", "{root}/mine/notes.txt", "--prompt", "a cat", "--out", "{root}/x.mp4"], "does not exist"),
+    (["sample", "--model", "{root}/mine/notes.txt", "--prompt", "a cat", "--out", "{root}/x.mp4"], "is a file: pass the model's directory"),
     (["sample", "--model", "{root}/badjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "not valid JSON"),
     (["sample", "--model", "{root}/listjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "holds a JSON list, not an object"),
     (["sample", "--model", "{root}/eight", "--prompt", "a cat", "--out", "{root}/x.mp4"], "a model field of the wrong type"),
