@@ -11,7 +11,7 @@ from rich.table import Table
 from onestep.errors import UserError
 from onestep.eval import suite
 
-HEADLINE_ORDER = ("total", "quality", "i2v", "semantic", "motion", *(f"total/{t}" for t in suite.TRACKS), *suite.HEADLINES, "seconds_per_video")  # metrics.json keys
+HEADLINE_ORDER = ("total", "quality", "i2v", "semantic", *(f"total/{t}" for t in suite.TRACKS), *suite.HEADLINES, "seconds_per_video")  # metrics.json keys
 
 
 def print_metrics(metrics: dict, console: Console | None = None) -> None:

@@ -32,7 +32,7 @@ GIF_SCALE, GIF_FPS = 4, 8
 TRACK_ORDER = suite.TRACKS
 # headline column -> metrics.json key (suite.summarise)
 HEADLINES = {
-    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "Motion": "motion", "Total, shapes": "total/shapes", "Total, t2v": "total/t2v",
+    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "Total, shapes": "total/shapes", "Total, t2v": "total/t2v",
     "Total, photocam": "total/photocam", "solid objects, shapes": "object_solid", "crisp objects, shapes": "object_crisp",
     "solid objects, t2v": "t2v_object_solid", "crisp objects, t2v": "t2v_object_crisp", "shape, t2v": "t2v_object_shape_fit", "path, t2v": "t2v_object_path",
     "first-frame PSNR (dB)": "first_frame_psnr_db",
