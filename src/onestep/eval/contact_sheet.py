@@ -50,5 +50,5 @@ def draw(runs: list[tuple[str, dict[str, np.ndarray], str | None]], tracks: list
         ax.set_title(f"{track}: {CLIPS} clips, frames 0 / middle / last", fontsize=9, loc="left")
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")  # the row labels are wider than the axes
     return buf.getvalue()
