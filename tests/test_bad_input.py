@@ -114,6 +114,10 @@ ROWS = [
     (["prepare", "--videos", "{root}/nowhere", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a folder"),
     (["prepare", "--videos", "{root}/mine", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a Wan diffusers folder"),
     (["pairs", "--teacher", "{root}/teacher", "--preset", "pose-nope", "--out", "{root}/pairs"], "unknown distillation preset"),
+    (["demo", "--n", "1", "--out", "{root}/demo"], "--n 1 is too few"),
+    (["demo", "--out", "{root}/mine/notes.txt"], "is a file"),
+    (["featnet", "--steps", "0", "--out", "{root}/fn"], "--steps 0"),
+    (["featnet", "--out", "{root}/mine/notes.txt"], "is a file"),
 ]
 
 

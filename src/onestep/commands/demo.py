@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from onestep import paths
+from onestep.errors import UserError
 from onestep.eval import suite
 from onestep.files import write_json
 from onestep.models.io import read_config
@@ -36,6 +37,10 @@ def run(*, out: Path, n: int, preset: str = "pose-demo", say=print) -> Path:
     from onestep.commands.report import print_metrics
     from onestep.commands.report import run as report
 
+    if n < 2:
+        raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more (the shipped evaluations are 256)")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: pass a folder for the demo's run, evaluations and report")
     out.mkdir(parents=True, exist_ok=True)
     say(f"[1/4] distilling {paths.TEACHER} with {preset} into {out / 'run'}")
     start = time.perf_counter()

@@ -36,6 +36,10 @@ def load(directory: Path) -> FeatureNet:
 
 
 def run(*, out: Path, steps: int, seed: int) -> Path:
+    if steps < 1:
+        raise UserError(f"--steps {steps}: use 1 or more training steps")
+    if Path(out).is_file():
+        raise UserError(f"--out {out} is a file: pass a folder for the feature network")
     from rich.progress import Progress
 
     cfg = FeatnetConfig(steps=steps, seed=seed)
