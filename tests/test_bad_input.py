@@ -40,6 +40,13 @@ def world(tmp_path_factory):
         config = json.loads((root / name / "config.json").read_text())
         config["model"] |= change
         (root / name / "config.json").write_text(json.dumps(config))
+    from onestep.models import wan_tiny
+
+    wan_tiny.build(root / "wan", i2v=False)
+    shutil.copytree(teacher, root / "steps")
+    config = json.loads((root / "steps" / "config.json").read_text())
+    config["sampling"]["steps"] = -3
+    (root / "steps" / "config.json").write_text(json.dumps(config))
     (root / "badrun").mkdir()
     (root / "badrun" / "metrics.json").write_text('{"total": ')
     return root
@@ -114,6 +121,12 @@ ROWS = [
     (["prepare", "--videos", "{root}/nowhere", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a folder"),
     (["prepare", "--videos", "{root}/mine", "--teacher", "{root}/teacher", "--out", "{root}/cache"], "is not a Wan diffusers folder"),
     (["pairs", "--teacher", "{root}/teacher", "--preset", "pose-nope", "--out", "{root}/pairs"], "unknown distillation preset"),
+    (["sample", "--model", "{root}/steps", "--prompt", "a cat", "--out", "{root}/x.mp4"], "config.json sampling.steps -3"),
+    (["sample", "--model", "{root}/wan", "--prompt", "a cat", "--image", "{root}/x.png", "--out", "{root}/x.mp4"], "text-to-video Wan model and takes no first frame"),
+    (["sample", "--model", "{root}/wan", "--prompt", "a cat", "--size", "0x0", "--out", "{root}/x.mp4"], "smaller than Wan's 16x16"),
+    (["sample", "--model", "{root}/wan", "--prompt", "a cat", "--frames", "0", "--out", "{root}/x.mp4"], "--frames 0 is not 4k + 1"),
+    (["bench", "--model", "{root}/wan"], "is a Wan model: `onestep bench` times built-in DiT models"),
+    (["pairs", "--teacher", "{root}/wan", "--out", "{root}/pairs"], "is a Wan model: ODE pairs are made on the embedded world"),
     (["demo", "--n", "1", "--out", "{root}/demo"], "--n 1 is too few"),
     (["demo", "--out", "{root}/mine/notes.txt"], "is a file"),
     (["featnet", "--steps", "0", "--out", "{root}/fn"], "--steps 0"),

@@ -20,6 +20,7 @@ import torch
 
 from onestep import paths
 from onestep.commands.sample import sampler_for
+from onestep.errors import UserError
 from onestep.eval.latency import interleaved_ratio, measure, timed_runner
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder, reads
@@ -28,6 +29,11 @@ STREAM_LENGTH = 4  # a causal student's stream: this many times the training len
 
 
 def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] = (1, 8), repeats: int = 3, min_seconds: float = 2.0, teacher_nfes: tuple[int, ...] = (100, 4, 1), say=print) -> dict:
+    from onestep.models.io import read_config
+
+    for d in (model_dir, teacher_dir or paths.TEACHER):
+        if read_config(d)["kind"] != "video_dit":
+            raise UserError(f"{d} is a Wan model: `onestep bench` times built-in DiT models on the embedded world's clips; time a Wan folder with benchmarks/wan.py")
     model, config = load_model(model_dir)
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config

@@ -267,5 +267,7 @@ def check_resume(out: Path, resolved: dict) -> dict:
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:
     """`onestep pairs`: the ODE pairs of a preset's data config, for `--set data.pairs.path=OUT`."""
     cfg = resolve(preset, teacher, overrides)
+    if read_config(cfg.model.teacher)["kind"] != "video_dit":
+        raise UserError(f"{cfg.model.teacher} is a Wan model: ODE pairs are made on the embedded world with a built-in DiT teacher; a Wan run trains on its latent cache with a preset without an ode phase")
     torch.set_num_threads(cfg.train.threads)
     return make_pairs(cfg, Path(out), pairs_manifest(cfg), progress=progress)

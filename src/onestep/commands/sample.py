@@ -40,8 +40,9 @@ def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | N
             raise UserError(f"--nfe {nfe} is odd but this teacher spends 2 evaluations per step with CFG: pass an even --nfe, or --cfg 1")
         return SamplerSpec.from_nfe(nfe, student=student, guidance=guidance, shift=shift, causal=is_causal, first_block_steps=first)
     n = steps if steps is not None else s.get("steps", 1)
-    if n < 1:
-        raise UserError(f"--steps {n} must be 1 or more")
+    if not isinstance(n, int) or n < 1:
+        where = f"--steps {n}" if steps is not None else f"the model's config.json sampling.steps {n!r}"
+        raise UserError(f"{where} must be a whole number of 1 or more" + ("" if steps is not None else ": restore it, or pass --steps"))
     return SamplerSpec("causal" if is_causal else "renoise" if student else "euler", n, guidance, shift, first_block_steps=first if is_causal else 0)
 
 
