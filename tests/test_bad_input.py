@@ -35,10 +35,12 @@ def world(tmp_path_factory):
     import json
     import shutil
 
-    for name, change in (("eight", {"frames": "eight"}), ("extra", {"wings": 2})):
+    for name, change in (("eight", {"frames": "eight"}), ("extra", {"wings": 2}), ("headless", {})):
         shutil.copytree(teacher, root / name)
         config = json.loads((root / name / "config.json").read_text())
         config["model"] |= change
+        if name == "headless":
+            del config["model"]["heads"]
         (root / name / "config.json").write_text(json.dumps(config))
     from onestep.models import wan_tiny
 
@@ -87,6 +89,7 @@ ROWS = [
     (["sample", "--model", "{root}/listjson", "--prompt", "a cat", "--out", "{root}/x.mp4"], "holds a JSON list, not an object"),
     (["sample", "--model", "{root}/eight", "--prompt", "a cat", "--out", "{root}/x.mp4"], "a model field of the wrong type"),
     (["sample", "--model", "{root}/extra", "--prompt", "a cat", "--out", "{root}/x.mp4"], "unknown model fields ['wings']"),
+    (["sample", "--model", "{root}/headless", "--prompt", "a cat", "--out", "{root}/x.mp4"], "lacks model fields ['heads']"),
     # eval, report, compare, bench, plan, teacher
     (["eval", "--model", "{root}/teacher", "--out", "{root}/mine/notes.txt"], "--out {root}/mine/notes.txt is a file"),
     (["report", "{root}/badrun", "--out", "{root}/rep"], "metrics.json does not read as JSON"),

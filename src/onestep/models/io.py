@@ -106,6 +106,9 @@ def load_model(
         return wan.load_wan(directory, latent_size, device=map_location, dtype=dtype, causal_block=block), config
     fields = config["model"] if causal_block is None else {**config["model"], "causal_block": causal_block}
     unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(DiTConfig)})
+    missing = [k for k in ("dim", "depth", "heads", "patch") if k not in fields]  # a default here would load the weights into another network
+    if missing:
+        raise UserError(f"{directory}/config.json lacks model fields {missing}: restore it from the run that wrote it")
     if unknown:
         raise UserError(f"{directory}/config.json has unknown model fields {unknown}: it was written by another version of onestep")
     try:
