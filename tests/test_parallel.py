@@ -113,8 +113,8 @@ def test_a_batch_the_chunks_do_not_divide_is_refused(teacher, tmp_path):
 
 
 def test_resuming_with_another_preset_or_setting_names_the_fields(teacher, one_process):
-    with pytest.raises(UserError, match=r"equilibrium.lr \(0.001 there, 0.0005 now\)"):
-        distill.run(preset="pose-test", teacher=teacher, out=one_process, overrides=SETTINGS + ["equilibrium.lr=5e-4"], progress=False)
+    with pytest.raises(UserError, match=r"equilibrium.ema_decay \(0.995 there, 0.99 now\)"):
+        distill.run(preset="pose-test", teacher=teacher, out=one_process, overrides=SETTINGS + ["equilibrium.ema_decay=0.99"], progress=False)
     with pytest.raises(UserError, match=r"preset \('pose-test' there, 'pose-tiny' now\)"):
         distill.run(preset="pose-tiny", teacher=teacher, out=one_process, overrides=[], progress=False)
 
