@@ -23,7 +23,6 @@ import numpy as np
 from onestep import world
 from onestep.eval import aggregate, distance, features, panel, paraphrase, shipped
 from onestep.eval.sample import SamplerSpec, generate_for_clips
-from onestep.world import instruments
 from onestep.world.clip import Clip, WorldConfig
 
 HELDOUT_SEED = 1_000_000_000  # eval clip i of a track uses seed HELDOUT_SEED + i (training never does)
