@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from onestep import flow
-from onestep.methods.heads import SemanticHead, default_taps, hinge_d
+from onestep.methods.critic import default_taps, hinge_d
+from onestep.methods.heads import SemanticHead
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.models.io import load_model
 from onestep.models.text import TextEncoder

@@ -9,7 +9,8 @@ import torch
 from onestep import causal, seeding
 from onestep.commands import distill, sample
 from onestep.errors import UserError
-from onestep.methods.asd import AdversarialSelfDistillation, AsdConfig, rpgan_d, rpgan_g
+from onestep.methods.asd import AdversarialSelfDistillation, AsdConfig
+from onestep.methods.critic import rpgan_d, rpgan_g
 from tests.test_causal import causal_dit, condition
 from tests.tiny import tiny_teacher_dir
 
@@ -41,7 +42,7 @@ def test_the_exit_step_alone_carries_gradient():
 
 def test_n_is_drawn_once_for_the_whole_batch():
     """Every micro-batch of a step draws the same n (Draws.shared), whatever its first row."""
-    method = AdversarialSelfDistillation(AsdConfig(max_n=5))
+    method = AdversarialSelfDistillation(AsdConfig(max_n=5, steps=6))
     ns = {method.draw_n(seeding.Draws(0, 7, 1, first_row=r)) for r in (0, 2, 6)}
     assert len(ns) == 1 and 1 <= ns.pop() <= 5
     assert len({method.draw_n(seeding.Draws(0, s, 1)) for s in range(40)}) == 5  # and over steps, every n
@@ -122,3 +123,14 @@ def test_a_lora_student_can_be_block_causal(causal_run, tmp_path):
     said = []
     sample.run(model_dir=student, prompt="a red square moves left", image=None, nfe=1, steps=None, cfg=None, seed=0, out=tmp_path / "v.gif", say=said.append)
     assert "4 for the first block" in said[-1]
+
+
+def test_the_n_step_videos_take_their_levels_from_the_four_level_training_grid():
+    """ASD trains on a 4-level grid and skips within it: the 1-, 2- and 3-step videos' levels are subsets
+    of the 4-step one's, and a schedule longer than the grid is refused."""
+    method = AdversarialSelfDistillation(AsdConfig(steps=4, shift=3.0))
+    grid = method.times()
+    assert grid == pytest.approx([1.0, 0.9, 0.75, 0.5])
+    assert method.times(1) == grid[:1] and method.times(2) == [grid[0], grid[2]] and method.times(3) == [grid[0], grid[1], grid[3]]
+    with pytest.raises(UserError, match="grid of 4 levels"):
+        AdversarialSelfDistillation(AsdConfig(steps=4, max_n=4))

@@ -1,5 +1,5 @@
 """The baselines of the POSE paper's Table 1 on known inputs: LCM/PCM's consistency target and loss,
-ADD's four input levels, APT's clean-input discriminator and approximated R1, the cross-attention
+ADD's four input levels, APT's re-noised discriminator input and approximated R1, the cross-attention
 head without semantics."""
 
 import pytest
@@ -65,14 +65,16 @@ def test_add_trains_the_student_at_its_four_levels(teacher_dir, batch):  # noqa:
     assert set(levels) <= {0.25, 0.5, 0.75, 1.0} and len(set(levels)) >= 3
 
 
-def test_apts_discriminator_reads_the_clean_video_and_its_r1_is_a_finite_difference(teacher_dir, batch):  # noqa: F811
+def test_apts_discriminator_reads_the_video_at_the_level_it_is_told_and_its_r1_is_a_finite_difference(teacher_dir, batch):  # noqa: F811
     method, roles = build(AptConfig(head_dim=16, queries=2), teacher_dir)
     inputs = []
     features = roles.teacher.features
-    roles.teacher.features = lambda x, t, cond, taps: inputs.append(x) or features(x, t, cond, taps)
+    roles.teacher.features = lambda x, t, cond, taps: inputs.append((x, t)) or features(x, t, cond, taps)
     t, eps = method.draw(batch.video, seeding.streams(0, 0)())
     method.logits(roles, batch.video, batch.cond, t, eps)
-    assert torch.equal(inputs[0], batch.video)  # no noise added: the level enters as the timestep only
+    x_in, t_in = inputs[0]
+    torch.testing.assert_close(x_in, flow.interpolate(batch.video, eps, t))  # re-noised to the level the backbone is told
+    assert torch.equal(t_in, t) and t.min() > 0
     off = methods.build(AptConfig(head_dim=16, queries=2, sigma_s=0.0)).disc_loss(batch, roles, seeding.streams(0, 0)())
     on = method.disc_loss(batch, roles, seeding.streams(0, 0)())
     assert off.logs["apt/r1"] == 0.0 and on.logs["apt/r1"] > 0.0

@@ -51,3 +51,22 @@ def test_an_ema_the_next_phase_discards_is_refused():
     DistillConfig(phases=phases(0.995, False))  # phase b continues it
     DistillConfig(phases=[PhaseConfig("a", VSDConfig(), 2), PhaseConfig("b", VSDConfig(), 0, ema_reset=True)])  # b never runs
     assert [p.ema_decay for p in pose_tiny().phases] == [0.0, 0.0, 0.995]
+
+
+def test_each_role_has_its_own_optimiser_settings():
+    """`asd` and `self-forcing` differ by the adversarial term: the fake score keeps Self-Forcing's
+    betas in both, only ASD's discriminator head takes (0.5, 0.999); `--set` reaches a role's own
+    settings, and a clip of inf is no clip."""
+    from onestep.configs.distill import PRESETS
+
+    asd, sf = PRESETS["asd"]().phases[-1], PRESETS["self-forcing"]().phases[-1]
+    assert asd.optim("fake_score") == sf.optim("fake_score") and asd.optim("student") == sf.optim("student")
+    assert asd.optim("disc_head")["betas"] == (0.5, 0.999) and asd.optim("fake_score")["betas"] == (0.9, 0.999)
+    cfg = override(PRESETS["pose-paper"](), parse_overrides(["equilibrium.role_optim.student.grad_clip=inf", "equilibrium.role_optim.disc_head.lr=1e-3"]))
+    phase = cfg.phases[-1]
+    assert phase.optim("student")["grad_clip"] == float("inf") and phase.optim("disc_head")["lr"] == 1e-3
+    assert phase.optim("student")["lr"] == phase.lr and phase.optim("disc_head")["betas"] == phase.critic_betas
+    with pytest.raises(UserError, match="role_optim.student"):
+        override(PRESETS["pose-paper"](), {"equilibrium.role_optim.student.momentum": "0.9"})
+    with pytest.raises(UserError, match="grad_clip"):
+        override(PRESETS["pose-paper"](), {"equilibrium.role_optim.student.grad_clip": "-1"})

@@ -70,6 +70,12 @@ def test_three_steps_of_each_phase(teacher_dir, tmp_path):
             compared += 1
     assert not off, "; ".join(off)
     assert compared >= 64
+    # the discriminator's held-out accuracy, read at every log step of phase II (the phase with one)
+    readings = json.loads((tmp_path / "run" / "summary.json").read_text())["discriminator"]
+    assert list(readings) == ["equilibrium"]
+    acc = readings["equilibrium"]["disc/accuracy"]
+    assert sorted(map(int, acc["steps"])) == list(range(7, 10)) and all(0.0 <= v <= 1.0 for v in acc["steps"].values())
+    assert acc["mean"] == pytest.approx(sum(acc["steps"].values()) / 3) and set(now["disc/accuracy"]) == {"7", "8", "9"}
 
 
 def test_a_phase_of_zero_steps_is_skipped_and_pairs_are_made_only_when_read(teacher_dir, tmp_path):

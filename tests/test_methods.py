@@ -16,9 +16,9 @@ from onestep.methods.apt import AptConfig
 from onestep.methods.asd import AsdConfig
 from onestep.methods.causal_init import CausalInitConfig
 from onestep.methods.consistency import ConsistencyConfig
+from onestep.methods.critic import default_taps, hinge_d, hinge_g
 from onestep.methods.dmd2 import Dmd2Config
 from onestep.methods.flow_matching import FlowMatchingConfig
-from onestep.methods.heads import default_taps, hinge_d, hinge_g
 from onestep.methods.ode_regression import OdeRegression, OdeRegressionConfig
 from onestep.methods.pose import PoseConfig, PoseEquilibrium, st_r1
 from onestep.methods.self_forcing import SelfForcingConfig
@@ -45,7 +45,7 @@ VARIANTS = {
     FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0), "flow-token-drop": FlowMatchingConfig(p_drop_token=0.5)},
     CausalInitConfig: {"causal-init": CausalInitConfig(steps=2)},
     SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
-    AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=2, head_dim=16)},
+    AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=3, max_n=2, head_dim=16)},
     Dmd2Config: {"dmd2": Dmd2Config(critic_ratio=1, head_width=16)},
     AddConfig: {"add": AddConfig()},
     AptConfig: {"apt": AptConfig(head_dim=32, queries=2)},
@@ -392,3 +392,26 @@ def test_a_lora_student_trains_only_its_adapter_and_saves_merged(teacher_dir, ba
     assert not torch.allclose(moved, roles.teacher(x, t, batch.cond))
     saved, _ = load_model(save_model(tmp_path / "student", roles.student, {"role": "student"}))
     torch.testing.assert_close(saved(x, t, batch.cond), moved, rtol=1e-5, atol=1e-5)
+
+
+def test_the_level_rule_carries_a_papers_levels_to_the_models_resolution():
+    """critic.Levels: at the reference size a level is itself; on the world's 8 x 32 x 32 RGB clips the
+    SD3 shift with a = sqrt(24,576 / 4,838,400) lowers it (a "highly diffused" 0.9 is 0.39 here)."""
+    from onestep.methods.critic import REFERENCE_VALUES, Levels, resolution_shift
+
+    u = torch.tensor([0.0, 0.5, 1.0])
+    torch.testing.assert_close(Levels(0.7, 0.98).of(u, REFERENCE_VALUES), torch.tensor([0.7, 0.84, 0.98]))
+    a = resolution_shift(3 * 8 * 32 * 32)
+    assert a == pytest.approx(0.0713, abs=1e-4)
+    assert Levels(0.9, 0.9).of(torch.zeros(1), 3 * 8 * 32 * 32).item() == pytest.approx(a * 0.9 / (1 + (a - 1) * 0.9))
+    assert Levels(0.9, 0.9).of(torch.zeros(1), 3 * 8 * 32 * 32).item() == pytest.approx(0.391, abs=1e-3)
+    torch.testing.assert_close(Levels(0.2, 0.6, reference=False).of(u, 10), torch.tensor([0.2, 0.4, 0.6]))
+
+
+def test_paired_accuracy_counts_the_pairs_a_discriminator_orders_right():
+    from onestep.methods.critic import paired_accuracy
+
+    real, fake = torch.tensor([[1.0, 3.0], [0.0, 0.0], [2.0, 2.0], [-1.0, -1.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert paired_accuracy(real, fake) == 0.5
+    assert paired_accuracy(fake, fake) == 0.0  # a tie is not a separation
+    assert paired_accuracy(torch.tensor([2.0, 3.0]), torch.tensor([1.0, 1.0])) == 1.0

@@ -272,6 +272,9 @@ class Method(Protocol):
     step(batch, roles, rng, step) -> [Update]: this step's updates in order (a critic before the
         generator reads the updated critic); each loss calls `rng()` once, so the k-th loss computed
         draws from stream k of (seed, step).
+    separation(batch, roles, draws) -> {name: value}: how well its discriminator tells its two
+        sides apart on a batch it does not train on ("disc/accuracy", methods/critic.py's paired
+        accuracy; {} without a discriminator). The trainer logs it on a held-out batch.
     """
 
     name: str
@@ -283,3 +286,5 @@ class Method(Protocol):
     def groups(self, roles: Roles) -> dict[str, list[nn.Parameter]]: ...
 
     def step(self, batch: Batch, roles: Roles, rng: Rng, step: int) -> list[Update]: ...
+
+    def separation(self, batch: Batch, roles: Roles, draws) -> dict[str, float]: ...

@@ -52,6 +52,9 @@ def override(config, overrides: dict[str, object]):
 
 def _set(config, path: list[str], value, full: str):
     name = path[0]
+    if isinstance(config, dict):  # a mapping section (a phase's role_optim): keys are free, values JSON or text
+        inner = _set(config.get(name, {}), path[1:], value, full) if len(path) > 1 else _json_or_text(value)
+        return {**config, name: inner}
     if isinstance(config, (list, tuple)):
         # a list of sections (e.g. phases) is indexed by position or by each section's `name`
         names = [getattr(c, "name", None) for c in config]
@@ -77,6 +80,15 @@ def _set(config, path: list[str], value, full: str):
     if kind is object or typing.get_origin(kind) is typing.Union:
         kind = type(current)  # loosely typed fields take the type of their current value
     return dataclasses.replace(config, **{name: _coerce(value, kind, full)})
+
+
+def _json_or_text(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:

@@ -83,6 +83,14 @@ class DataConfig:
             raise UserError(f"unknown track(s) {sorted(unknown)} in data.tracks: tracks are shapes and photocam")
 
 
+ROLE_OPTIM = {"lr": float, "betas": lambda b: tuple(float(x) for x in b), "weight_decay": float, "grad_clip": float}  # a role's own settings, each coerced
+
+
+def check_clip(key: str, value) -> None:
+    if not (isinstance(value, (int, float)) and value > 0 and not math.isnan(value)):
+        raise UserError(f"{key} {value!r}: use a positive number (inf: no clip)")
+
+
 @dataclass
 class PhaseConfig:
     name: str
@@ -92,8 +100,9 @@ class PhaseConfig:
     critic_lr: float = 1e-5  # every other group (fake score, discriminator)
     betas: tuple[float, float] = (0.9, 0.999)
     critic_betas: tuple[float, float] = (0.9, 0.999)
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # every group's gradient norm (inf: no clip)
     weight_decay: float = 0.0  # AdamW's decoupled decay (0: Adam)
+    role_optim: dict = field(default_factory=dict)  # {group: {lr, betas, weight_decay, grad_clip}}: one role's own settings over the above
     warmup: int = 0  # linear warm-up of every group's lr over this many steps of the phase
     lr_decay_from: float = 1.0  # constant lr until this share of the phase, then linear to 10%
     ema_decay: float = 0.995  # 0: the EMA is the student (a phase whose EMA the next phase discards keeps none)
@@ -101,10 +110,25 @@ class PhaseConfig:
     ema_reset: bool = False  # copy the student into its EMA when the phase starts
 
     def __post_init__(self):
-        for name in ("lr", "critic_lr", "grad_clip"):
+        for name in ("lr", "critic_lr"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise UserError(f"{self.name}.{name} {value!r}: use a positive finite number")
+        check_clip(f"{self.name}.grad_clip", self.grad_clip)
+        for group, settings in self.role_optim.items():
+            if not isinstance(settings, dict) or set(settings) - set(ROLE_OPTIM):
+                raise UserError(f"{self.name}.role_optim.{group} {settings!r}: give a role's own {', '.join(ROLE_OPTIM)}")
+            self.role_optim[group] = {k: ROLE_OPTIM[k](v) for k, v in settings.items()}
+            if "lr" in settings and not (math.isfinite(self.role_optim[group]["lr"]) and self.role_optim[group]["lr"] > 0):
+                raise UserError(f"{self.name}.role_optim.{group}.lr {settings['lr']!r}: use a positive finite number")
+            if "grad_clip" in settings:
+                check_clip(f"{self.name}.role_optim.{group}.grad_clip", self.role_optim[group]["grad_clip"])
+
+    def optim(self, group: str) -> dict:
+        """The settings of `group`'s optimiser (lr, betas, weight_decay, grad_clip): the student's or every
+        other role's (critic_lr, critic_betas), then the role's own in `role_optim`."""
+        lr, betas = (self.lr, self.betas) if group == "student" else (self.critic_lr, self.critic_betas)
+        return {"lr": lr, "betas": tuple(betas), "weight_decay": self.weight_decay, "grad_clip": self.grad_clip, **self.role_optim.get(group, {})}
 
     def lr_scale(self, step: int) -> float:
         """The schedule's factor on the base learning rates at step `step` of the phase."""
@@ -241,11 +265,11 @@ def pose_demo() -> DistillConfig:
     """`make demo`: `pose-tiny` shortened to about 6 minutes of distillation on 2 CPU cores.
 
     The same phases and losses as `pose-tiny` (the ODE-pair init, then POSE's phases I and II with the
-    pairs' regression anchor and the 4-step consistency target), with three changes, chosen on
-    held-out evaluations (docs/log/2026-12-04-demo.md, run H):
-    - 192 ODE pairs from 10 guided Euler steps (20 NFE) instead of 1,024 from 25: about a minute
-      instead of 17 (the pairs still carry the camera moves: 0.83 of the moving ones read right);
-    - 200 + 20 + 60 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
+    pairs' regression anchor and the 4-step consistency target), with these changes, chosen on held-out
+    evaluations (docs/log/2026-12-04-demo.md; the budget in docs/log/2026-12-07-demo-time.md):
+    - 128 ODE pairs from 10 guided Euler steps (20 NFE) instead of 1,024 from 25: about a minute
+      instead of 17;
+    - 120 + 20 + 30 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
       the camera moves;
     - batches of 70% photocam clips (the full recipe: 50%), so the short phase II spends most of its
       steps on the camera moves it teaches;
@@ -255,8 +279,8 @@ def pose_demo() -> DistillConfig:
     cfg = pose_tiny()
     cfg.data.tracks = {"shapes": 0.3, "photocam": 0.7}
     cfg.data.p_t2v = 0.2
-    cfg.data.pairs = PairsConfig(count=192, teacher_steps=10)
-    for phase, steps in zip(cfg.phases, (200, 20, 60)):
+    cfg.data.pairs = PairsConfig(count=128, teacher_steps=10)
+    for phase, steps in zip(cfg.phases, (120, 20, 30)):
         phase.steps = steps
     cfg.train.checkpoint_every, cfg.train.sample_every = 50, 0
     return cfg
@@ -342,7 +366,8 @@ def asd() -> DistillConfig:
     run lost 2.7 points; docs/asd.md)."""
     cfg = causal_init()
     method = AsdConfig(critic_ratio=5, t_shift=1.0, alpha=0.03, max_n=3)
-    cfg.phases.append(PhaseConfig("asd", method, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.99, ema_reset=True))
+    disc = {"disc_head": {"betas": (0.5, 0.999)}}  # the discriminator's own betas; the fake score keeps Self-Forcing's
+    cfg.phases.append(PhaseConfig("asd", method, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), role_optim=disc, ema_decay=0.99, ema_reset=True))
     return cfg
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -132,12 +133,24 @@ class TrackResult:
     distances: dict
     seconds: float
 
+    @cached_property
+    def _table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(dimensions, per-clip values with 0 where missing, 1 where present): the rows as arrays, so a
+        bootstrap draw is two sums, not a pass over dictionaries."""
+        keys = list(self.bounds)
+        values = np.array([[r.get(k, np.nan) for k in keys] for r in self.rows], dtype=np.float64).reshape(len(self.rows), len(keys))
+        present = np.isfinite(values)
+        return keys, np.where(present, values, 0.0), present.astype(np.float64)
+
     def scores(self, idx: np.ndarray | None = None) -> dict[str, float]:
         """Quality / I2V / Total of the mean raw dimensions over clips idx (all by default): like VBench,
         the average of each dimension is normalised, so ground truth scores exactly 100."""
-        rows = self.rows if idx is None else [self.rows[i] for i in idx]
-        means = {k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in self.bounds}
-        norm = aggregate.normalise(means, self.bounds)
+        keys, values, present = self._table
+        if idx is not None:
+            values, present = values[idx], present[idx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = values.sum(0) / present.sum(0)  # NaN for a dimension no clip has, as finite_mean
+        norm = aggregate.normalise(dict(zip(keys, means.tolist())), self.bounds)
         return {**aggregate.scores(norm), **{f"norm/{k}": v for k, v in norm.items()}}
 
 

@@ -3,9 +3,13 @@ runs it (its appendix B; METHODS.md section 5): one step from pure noise at t = 
 discriminator on the frozen teacher with APT's cross-attention head. It follows a consistency-
 distillation phase (methods/consistency.py; the `apt` preset), as APT does.
 
-APT's discriminator reads the clean video with a timestep embedding: D(x0) = head(teacher features of
-x0 at level t), t ~ shift(U[disc_t_lo, disc_t_hi], disc_t_shift), no noise added. Non-saturating
-losses, and APT's approximated R1 on real videos (no second derivative):
+APT's discriminator is the diffusion backbone read at a level t ~ shift(U[disc_t_lo, disc_t_hi],
+disc_t_shift) (APT's shifted-uniform timestep, shift 3 here), and, as every diffusion backbone reads
+the level it is told, its input is the video re-noised to t: D(x0) = head(teacher features of
+(1 - t) x0 + t eps at t), the levels carried to the model's resolution by critic.Levels as POSE's.
+(A backbone told t but shown the clean video reads an input it never saw in training; on the
+embedded teacher such a head stayed at chance and separated only when told t near 0: docs/results.md.)
+Non-saturating losses, and APT's approximated R1 on real videos (no second derivative):
 
     L_D = softplus(-D(x)) + softplus(D(sg(x0_g))) + r1_weight || D(x) - D(x + sigma_s n) ||^2
     L_G = softplus(-D(x0_g))
@@ -18,13 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
-from torch import Tensor
-
-from onestep import flow
+from onestep.methods.critic import ns_d, ns_g, r1_apt
 from onestep.methods.pose import PoseConfig, PoseEquilibrium
 from onestep.seeding import Draws
-from onestep.types import Batch, Cond, LossOutput, Roles
+from onestep.types import Batch, LossOutput, Roles
 
 
 @dataclass
@@ -42,26 +43,17 @@ class AptConfig(PoseConfig):
 class APT(PoseEquilibrium):
     name = "apt"
 
-    def draw(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
-        t, eps = super().draw(x, d)
-        return flow.shift(t, self.cfg.disc_t_shift), eps
-
-    def logits(self, roles: Roles, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
-        """D(x0): the backbone reads the clean x0 at the embedded level t (eps unused)."""
-        backbone = self.backbone(roles)
-        return roles.disc_head(backbone.features(x0, t, cond, self.taps(backbone.spec)), cond, t, backbone.condition_image(cond))
-
     def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond, real = batch.cond, batch.video
         d_real, d_fake, t_r, eps_r = self.real_and_fake(batch, roles, d)
-        adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        adv = ns_d(d_real, d_fake)
         e_s, _ = self.perturbation(real, cond, d)
-        r1 = (self.logits(roles, real + e_s, cond, t_r, eps_r) - d_real).pow(2).sum(-1).mean()
+        r1 = r1_apt(lambda x: self.logits(roles, x, cond, t_r, eps_r), real, d_real, e_s).mean()
         logs = {"apt/d_loss": adv.item(), "apt/r1": r1.item(), "apt/d_real": d_real.mean().item(), "apt/d_fake": d_fake.mean().item()}
         return LossOutput(adv + self.cfg.r1_weight * r1, logs)
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         x0_g = self.generate(batch, roles, d)
         t, eps = self.draw(x0_g, d)
-        adv = F.softplus(-self.logits(roles, x0_g, batch.cond, t, eps)).mean()
+        adv = ns_g(self.logits(roles, x0_g, batch.cond, t, eps))
         return LossOutput(adv, {"apt/g_adv": adv.item()})

@@ -2,7 +2,8 @@
 relativistic GAN between the student's own n-step and (n+1)-step videos.
 
 Each step draws n ~ U{1..N} once for the batch. The same block-causal student makes x_n = G^n(z1) and
-x_{n+1} = G^{n+1}(z2), each block at its n (or n + 1) uniform levels. Both are re-noised to
+x_{n+1} = G^{n+1}(z2), each block at n (or n + 1) levels of the training grid
+(SelfForcing.times: the paper trains on 4 levels and skips within them). Both are re-noised to
 t ~ U[t_lo, t_hi] (Psi). D_n reads them: one backbone, the frozen fake score, tapped at `taps`, and a
 semantic head with N queries whose n-th logit is D_n (almost no parameters per n). The (n+1)-step
 video plays "real". The RpGAN losses take R3GAN's bounded form, f = softplus:
@@ -24,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from onestep import causal, flow
-from onestep.methods.heads import SemanticHead, default_taps
+from onestep import causal
+from onestep.errors import UserError
+from onestep.methods.critic import Levels, default_taps, paired_accuracy, r1_apt, read, rpgan_d, rpgan_g
+from onestep.methods.heads import SemanticHead
 from onestep.methods.self_forcing import SelfForcing, SelfForcingConfig
 from onestep.seeding import Draws
 from onestep.types import Batch, LossOutput, Roles, Update
@@ -40,20 +42,11 @@ class AsdConfig(SelfForcingConfig):
     max_n: int = 3  # N: n ~ U{1..N}, so the pairs (1, 2) ... (N, N + 1)
     disc_t_lo: float = 0.05  # Psi: both videos re-noised to t ~ U[disc_t_lo, disc_t_hi]
     disc_t_hi: float = 0.7
+    disc_t_reference: bool = False  # the range is at the papers' resolution (critic.Levels); False: at the model's
     r_weight: float = 1.0  # gamma of R1 + R2
     r_sigma: float = 0.01  # the finite difference's step
     taps: tuple[int, ...] = ()  # fake-score blocks the head reads; () = default_taps(depth)
     head_dim: int = 64
-
-
-def rpgan_d(real: Tensor, fake: Tensor) -> Tensor:
-    """The discriminator's relativistic pairing loss, softplus(D(fake) - D(real)), mean over the batch."""
-    return F.softplus(fake - real).mean()
-
-
-def rpgan_g(real: Tensor, fake: Tensor) -> Tensor:
-    """The generator's, softplus(D(real) - D(fake)): it raises its own (fake) score above the real one."""
-    return F.softplus(real - fake).mean()
 
 
 class AdversarialSelfDistillation(SelfForcing):
@@ -62,6 +55,8 @@ class AdversarialSelfDistillation(SelfForcing):
     def __init__(self, config: AsdConfig | None = None):
         super().__init__(config or AsdConfig())
         self.roles = {**self.roles, "disc_head": "new"}
+        if self.cfg.max_n + 1 > self.cfg.steps:
+            raise UserError(f"asd max_n {self.cfg.max_n} needs {self.cfg.max_n + 1}-step videos from a grid of {self.cfg.steps} levels: lower max_n or raise steps")
 
     # -- the method protocol (types.Method) ------------------------------------------------------
 
@@ -96,29 +91,36 @@ class AdversarialSelfDistillation(SelfForcing):
     def critic(self, roles: Roles, cond, n: int, t: Tensor, eps: Tensor):
         """x -> D_n(Psi(x)): the fake score's features of x re-noised to t with eps, read by the head."""
         taps = self.taps(roles.fake_score.spec)
-
-        def D(x: Tensor) -> Tensor:
-            feats = roles.fake_score.features(flow.interpolate(x, eps, t), t, cond, taps)
-            return roles.disc_head(feats, cond, t, roles.fake_score.condition_image(cond))[:, n - 1]
-
-        return D
+        return lambda x: read(roles.fake_score, roles.disc_head, taps, x, cond, t, eps)[:, n - 1 : n]  # (B, 1)
 
     def renoise(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         c = self.cfg
-        return c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * d.rand(x.shape[0]), d.randn_like(x)
+        return Levels(c.disc_t_lo, c.disc_t_hi, reference=c.disc_t_reference).draw(x, d)
 
-    # -- losses ----------------------------------------------------------------------------------
-
-    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+    def sides(self, batch: Batch, roles: Roles, d: Draws) -> tuple[int, Tensor, Tensor, Tensor, Tensor]:
+        """(n, x_n, x_{n+1}, D_n(x_{n+1}), D_n(x_n)) with x_n and x_{n+1} made without gradient; the
+        critics of x_{n+1} and x_n (each its own level and noise) are returned for R1 and R2."""
         n, cond = self.draw_n(d), batch.cond
         with torch.no_grad():
             fake, real = self.video(batch, roles, d, n), self.video(batch, roles, d, n + 1)
         D_fake, D_real = self.critic(roles, cond, n, *self.renoise(fake, d)), self.critic(roles, cond, n, *self.renoise(real, d))
+        return n, fake, real, D_real, D_fake
+
+    @torch.no_grad()
+    def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
+        """D_n's paired accuracy on `batch`: the (n+1)-step video against the n-step one of the same condition."""
+        _, fake, real, D_real, D_fake = self.sides(batch, roles, d)
+        return {"disc/accuracy": paired_accuracy(D_real(real), D_fake(fake))}
+
+    # -- losses ----------------------------------------------------------------------------------
+
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        n, fake, real, D_real, D_fake = self.sides(batch, roles, d)
         d_fake, d_real = D_fake(fake), D_real(real)
         adv = rpgan_d(d_real, d_fake)
         s = self.cfg.r_sigma
-        r1 = ((D_real(real + s * d.randn_like(real)) - d_real) ** 2).mean() / s**2
-        r2 = ((D_fake(fake + s * d.randn_like(fake)) - d_fake) ** 2).mean() / s**2
+        r1 = r1_apt(D_real, real, d_real, s * d.randn_like(real)).mean() / s**2
+        r2 = r1_apt(D_fake, fake, d_fake, s * d.randn_like(fake)).mean() / s**2
         loss = adv + 0.5 * self.cfg.r_weight * (r1 + r2)
         return LossOutput(loss, {"asd/d_loss": adv.item(), "asd/r1": r1.item(), "asd/r2": r2.item(), "asd/n": float(n), "asd/d_gap": (d_real - d_fake).mean().item()})
 

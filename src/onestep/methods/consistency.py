@@ -32,7 +32,8 @@ import torch
 from torch import Tensor
 
 from onestep import flow
-from onestep.methods.heads import ConvHead, default_taps, hinge_d, hinge_g
+from onestep.methods.critic import default_taps, hinge_d, hinge_g, paired_accuracy, read
+from onestep.methods.heads import ConvHead
 from onestep.samplers import guided_velocity
 from onestep.seeding import Draws
 from onestep.types import Batch, Cond, LossOutput, Roles, Update
@@ -100,8 +101,7 @@ class Consistency:
 
     def logits(self, x0: Tensor, cond: Cond, s: Tensor, eps: Tensor, roles: Roles) -> Tensor:
         """D: the frozen teacher's features of x0 re-noised to s, read by the conv head; (B, taps)."""
-        feats = roles.teacher.features(flow.interpolate(x0, eps, s), s, cond, self.taps(roles.teacher.spec))
-        return roles.disc_head(feats, cond, s, roles.teacher.condition_image(cond))
+        return read(roles.teacher, roles.disc_head, self.taps(roles.teacher.spec), x0, cond, s, eps)
 
     def adv_level(self, like: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         """s ~ U{t_0..t_{N-1}} per sample and its noise."""
@@ -119,11 +119,20 @@ class Consistency:
             loss, logs = loss + self.cfg.adv_weight * adv, logs | {"consistency/g_adv": adv.item()}
         return LossOutput(loss, logs)
 
-    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+    def sides(self, batch: Batch, roles: Roles, d: Draws) -> tuple[Tensor, Tensor]:
+        """(D(target), D(student's prediction)), both re-noised to one level s with the same noise."""
         x_t, t, target = self.pair(batch, roles, d)
         with torch.no_grad():
             pred = flow.x0_from_v(x_t, roles.student(x_t, t, batch.cond), t)
         s, eps = self.adv_level(pred, d)
-        real, fake = self.logits(target, batch.cond, s, eps, roles), self.logits(pred, batch.cond, s, eps, roles)
+        return self.logits(target, batch.cond, s, eps, roles), self.logits(pred, batch.cond, s, eps, roles)
+
+    @torch.no_grad()
+    def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
+        """The discriminator's paired accuracy on `batch`: the consistency target against the student's prediction."""
+        return {"disc/accuracy": paired_accuracy(*self.sides(batch, roles, d))} if self.roles else {}
+
+    def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
+        real, fake = self.sides(batch, roles, d)
         loss = hinge_d(real, fake)
         return LossOutput(loss, {"consistency/d_hinge": loss.item(), "consistency/d_real": real.mean().item(), "consistency/d_fake": fake.mean().item()})

@@ -4,7 +4,8 @@ distribution matching and a GAN jointly from the first step.
 The generator maps pure noise at t = 1 to x0_g (`input_lo` = 1). The fake score is a full trainable
 copy of the teacher (`fake_score = "copy"`), and it is also the discriminator's backbone: a
 classifier head reads its features of a video re-noised to t ~ U[gan_t_lo, gan_t_hi] (DMD2 draws the
-real and fake noise levels uniformly), one logit per tapped block. With the non-saturating loss
+real and fake noise levels uniformly; `gan_t_reference`: the range is at the papers' resolution and is
+carried to the model's by critic.Levels), one logit per tapped block. With the non-saturating loss
 (softplus) of DMD2's Eq. 5-6:
 
     critic (fake score + head, every step):
@@ -21,11 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from onestep import flow
-from onestep.methods.heads import ConvHead, default_taps
+from onestep.methods.critic import Levels, default_taps, ns_d, ns_g, paired_accuracy, read
+from onestep.methods.heads import ConvHead
 from onestep.methods.vsd import VSD, VSDConfig
 from onestep.seeding import Draws
 from onestep.types import Batch, Cond, LossOutput, Roles
@@ -40,6 +40,7 @@ class Dmd2Config(VSDConfig):
     gan_d_weight: float = 1e-2  # the classifier's term in the fake score's loss (DMD2, SDXL)
     gan_t_lo: float = 0.0  # the GAN's re-noising level t ~ U[gan_t_lo, gan_t_hi]
     gan_t_hi: float = 1.0
+    gan_t_reference: bool = False  # the range is at the papers' resolution (critic.Levels); False: at the model's
     taps: tuple[int, ...] = ()  # fake-score blocks the head reads; () = default_taps(depth)
     head_width: int = 64
 
@@ -71,15 +72,19 @@ class DMD2(VSD):
     def logits(self, x0: Tensor, cond: Cond, roles: Roles, d: Draws) -> Tensor:
         """D(x0) (B, taps): the head on the fake score's features of x0 re-noised to a uniform level."""
         c = self.cfg
-        t = c.gan_t_lo + (c.gan_t_hi - c.gan_t_lo) * d.rand(x0.shape[0])
-        x_t = flow.interpolate(x0, d.randn_like(x0), t)
-        feats = roles.fake_score.features(x_t, t, cond, self.taps(roles.fake_score.spec))
-        return roles.disc_head(feats, cond, t, roles.fake_score.condition_image(cond))
+        t, eps = Levels(c.gan_t_lo, c.gan_t_hi, reference=c.gan_t_reference).draw(x0, d)
+        return read(roles.fake_score, roles.disc_head, self.taps(roles.fake_score.spec), x0, cond, t, eps)
+
+    @torch.no_grad()
+    def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
+        """The classifier's paired accuracy on `batch`: real against the generator's video of the same condition."""
+        fake = self.generate(batch, roles, d)
+        return {"disc/accuracy": paired_accuracy(self.logits(batch.video, batch.cond, roles, d), self.logits(fake, batch.cond, roles, d))}
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         x0_g = self.generate(batch, roles, d)
         dm = self.dm_loss(x0_g, batch, roles, d)
-        adv = F.softplus(-self.logits(x0_g, batch.cond, roles, d)).mean()
+        adv = ns_g(self.logits(x0_g, batch.cond, roles, d))
         return LossOutput(dm.loss + self.cfg.gan_g_weight * adv, dm.logs | {"dmd2/g_adv": adv.item()})
 
     def fake_score_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
@@ -87,6 +92,6 @@ class DMD2(VSD):
             x0_g = self.generate(batch, roles, d)
         flow_loss = self.score_loss(x0_g, batch, roles, d)
         real, fake = self.logits(batch.video, batch.cond, roles, d), self.logits(x0_g, batch.cond, roles, d)
-        adv = F.softplus(-real).mean() + F.softplus(fake).mean()
+        adv = ns_d(real, fake)
         logs = flow_loss.logs | {"dmd2/d_loss": adv.item(), "dmd2/d_real": real.mean().item(), "dmd2/d_fake": fake.mean().item()}
         return LossOutput(flow_loss.loss + self.cfg.gan_d_weight * adv, logs)

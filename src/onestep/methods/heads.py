@@ -18,16 +18,10 @@ the condition latent the adapter hands it (`condition_image`), never a concrete 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.models.embeddings import timestep_embedding
 from onestep.types import Cond, ModelSpec
-
-
-def default_taps(depth: int, n: int = 3) -> tuple[int, ...]:
-    """n blocks spread over the depth, the last block included."""
-    return tuple(sorted({round((k + 1) * depth / n) - 1 for k in range(n)}))
 
 
 class Attention(nn.Module):
@@ -96,13 +90,3 @@ class ConvHead(nn.Module):
             x = x.transpose(1, 2).reshape(x.shape[0], -1, f, h, w)  # (B, N, D) -> (B, D, f, h, w)
             logits.append(conv(x).mean(dim=(1, 2, 3, 4)))
         return torch.stack(logits, dim=-1)  # (B, n_taps)
-
-
-def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
-    """Discriminator hinge loss (Miyato et al. 2018): relu(1 - D(real)) + relu(1 + D(fake))."""
-    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
-
-
-def hinge_g(fake: Tensor) -> Tensor:
-    """Generator hinge loss: -D(fake)."""
-    return -fake.mean()

@@ -4,8 +4,9 @@
 The discriminator D = [backbone; head]: the backbone is the generator's EMA weights (no separate
 trainable backbone; `backbone = "teacher"` and `"trainable"`, a copy of the teacher trained with the
 head, are the ablations), read at several
-blocks on the sample re-noised to a low-SNR level t ~ U[disc_t_lo, disc_t_hi]; only the head is trained
-by the discriminator loss. Losses:
+blocks on the sample re-noised to a low-SNR level t ~ U[disc_t_lo, disc_t_hi] (levels at the papers'
+resolution, carried to the model's by critic.Levels); only the head is trained by the discriminator
+loss. Losses:
 
     L_D = hinge_D(D(real), D(sg(x0_g))) + r1_weight * L_STR1
     L_G = adv_weight * (-D(x0_g)) + lambda_c * L_consist
@@ -49,7 +50,8 @@ from torch import Tensor
 
 from onestep import flow
 from onestep.errors import UserError
-from onestep.methods.heads import ConvHead, SemanticHead, default_taps, hinge_d, hinge_g
+from onestep.methods.critic import Levels, default_taps, hinge_d, hinge_g, paired_accuracy, r1_normalised, read
+from onestep.methods.heads import ConvHead, SemanticHead
 from onestep.methods.pairs import with_anchor
 from onestep.samplers import guided_velocity
 from onestep.seeding import Draws
@@ -65,6 +67,8 @@ class PoseConfig:
     head_dim: int = 128
     disc_t_lo: float = 0.7  # "highly diffused" inputs of D (the paper gives no range)
     disc_t_hi: float = 0.98
+    disc_t_shift: float = 1.0  # t ~ shift(U[disc_t_lo, disc_t_hi], disc_t_shift)
+    disc_t_reference: bool = False  # the levels are at the papers' resolution (critic.Levels); False: at the model's
     r1_weight: float = 0.01
     sigma_s: float = 0.01
     sigma_t: float = 0.1
@@ -84,22 +88,9 @@ class PoseConfig:
             raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
 
-def r1_term(D: Callable[[Tensor], Tensor], x: Tensor, d_x: Tensor, e: Tensor) -> Tensor:
-    """One term of ST-R1 (Eq. 4, split): k ||D(x + e) - D(x)||^2 / ||e||^2 per sample, (B,).
-
-    e broadcasts against x (a (B, C, F, 1, 1) offset covers H * W pixels each); k counts e's nonzero
-    entries and ||e||^2 is the energy of the broadcast perturbation, so for a linear D the term's
-    expectation is the squared norm of D's gradient projected on the subspace e spans.
-    """
-    spread = x[0].numel() / e[0].numel()
-    k = (e != 0).flatten(1).sum(-1)
-    energy = (e.flatten(1).pow(2).sum(-1) * spread).clamp_min(torch.finfo(e.dtype).tiny)  # k = 0: 0, not 0/0
-    return (D(x + e) - d_x).pow(2).sum(-1) * k / energy
-
-
 def st_r1(D: Callable[[Tensor], Tensor], x: Tensor, d_x: Tensor, e_s: Tensor, e_t: Tensor) -> tuple[Tensor, Tensor]:
     """ST-R1's spatial and temporal terms per sample, (B,) each; L_STR1 is their sum (module docstring)."""
-    return r1_term(D, x, d_x, e_s), r1_term(D, x, d_x, e_t)
+    return r1_normalised(D, x, d_x, e_s), r1_normalised(D, x, d_x, e_t)
 
 
 class PoseEquilibrium:
@@ -149,13 +140,12 @@ class PoseEquilibrium:
     def logits(self, roles: Roles, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
         """D(x0): the backbone on x0 re-noised to t, read at the taps by the head; (B, n) logits."""
         backbone = self.backbone(roles)
-        feats = backbone.features(flow.interpolate(x0, eps, t), t, cond, self.taps(backbone.spec))
-        return roles.disc_head(feats, cond, t, backbone.condition_image(cond))
+        return read(backbone, roles.disc_head, self.taps(backbone.spec), x0, cond, t, eps)
 
     def draw(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
+        """(t, eps): the discriminator's level per sample and the noise that re-noises x to it."""
         c = self.cfg
-        t = c.disc_t_lo + (c.disc_t_hi - c.disc_t_lo) * d.rand(x.shape[0])
-        return t, d.randn_like(x)
+        return Levels(c.disc_t_lo, c.disc_t_hi, c.disc_t_shift, c.disc_t_reference).draw(x, d)
 
     def perturbation(self, x: Tensor, cond: Cond, d: Draws) -> tuple[Tensor, Tensor]:
         """(e_s, e_t): per-pixel noise (B, C, F, H, W) and per-frame, per-channel offsets (B, C, F, 1, 1); frame 0 clean under I2V."""
@@ -195,13 +185,21 @@ class PoseEquilibrium:
         t_f, eps_f = self.draw(fake, d)
         return self.logits(roles, real, cond, t_r, eps_r), self.logits(roles, fake, cond, t_f, eps_f), t_r, eps_r
 
+    @torch.no_grad()
+    def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
+        """The discriminator's paired accuracy on `batch`: real against the student's video of the same condition."""
+        if not self.roles:
+            return {}
+        d_real, d_fake, _, _ = self.real_and_fake(batch, roles, d)
+        return {"disc/accuracy": paired_accuracy(d_real, d_fake)}
+
     def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         cond, real = batch.cond, batch.video
         d_real, d_fake, t_r, eps_r = self.real_and_fake(batch, roles, d)
         adv = hinge_d(d_real, d_fake)
         e_s, e_t = self.perturbation(real, cond, d)
         D = lambda x: self.logits(roles, x, cond, t_r, eps_r)  # noqa: E731
-        spatial, temporal = st_r1(D, real, d_real, e_s, e_t) if self.cfg.sigma_t > 0 else (r1_term(D, real, d_real, e_s), d_real.new_zeros(real.shape[0]))
+        spatial, temporal = st_r1(D, real, d_real, e_s, e_t) if self.cfg.sigma_t > 0 else (r1_normalised(D, real, d_real, e_s), d_real.new_zeros(real.shape[0]))
         r1 = (spatial + temporal).mean()
         loss = adv + self.cfg.r1_weight * r1
         logs = {"pose/d_hinge": adv.item(), "pose/st_r1": r1.item(), "pose/st_r1_spatial": spatial.mean().item(), "pose/st_r1_temporal": temporal.mean().item()}

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from onestep import causal, samplers
+from onestep.errors import UserError
 from onestep.methods.vsd import VSD, VSDConfig
 from onestep.seeding import Draws
 from onestep.types import Batch, Roles
@@ -36,7 +37,14 @@ class SelfForcing(VSD):
         super().__init__(config or SelfForcingConfig())
 
     def times(self, steps: int | None = None) -> list[float]:
-        return samplers.student_times(steps or self.cfg.steps, self.cfg.shift)
+        """`steps` levels of the training grid (its `cfg.steps` levels by default), evenly spaced by index:
+        on a 4-level grid [t0, t1, t2, t3] 1 step is [t0], 2 are [t0, t2], 3 are [t0, t1, t3]. A model
+        trained on the grid skips within it (ASD trains on 4 levels; METHODS.md section 6)."""
+        grid = samplers.student_times(self.cfg.steps, self.cfg.shift)
+        n = steps or self.cfg.steps
+        if n > len(grid):
+            raise UserError(f"{n} steps from a grid of {len(grid)} levels: raise the method's steps to {n} or more")
+        return [grid[round(k * len(grid) / n)] for k in range(n)]
 
     def generate(self, batch: Batch, roles: Roles, d: Draws) -> Tensor:
         """A rollout of the batch's shape, each block's exit step drawn once for the whole batch."""

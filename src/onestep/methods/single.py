@@ -19,3 +19,6 @@ class StudentOnly:
 
     def step(self, batch, roles: Roles, rng, step: int) -> list[Update]:
         return [Update("student", lambda: self.student_loss(batch, roles, rng()))]
+
+    def separation(self, batch, roles: Roles, d) -> dict[str, float]:
+        return {}  # no discriminator

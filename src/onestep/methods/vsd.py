@@ -74,6 +74,9 @@ class VSD:
         ups = [Update("student", lambda: self.student_loss(batch, roles, rng()))] if step % self.cfg.critic_ratio == 0 else []
         return ups + [Update("fake_score", lambda: self.fake_score_loss(batch, roles, rng()))]
 
+    def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
+        return {}  # no discriminator (DMD2 and ASD add one)
+
     # -- losses ----------------------------------------------------------------------------------
 
     def generate(self, batch: Batch, roles: Roles, d: Draws) -> Tensor:

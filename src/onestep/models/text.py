@@ -13,6 +13,7 @@ each prompt is encoded once per process (training sees a few thousand prompts).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import tempfile
@@ -136,9 +137,11 @@ class TextEncoder:
     @classmethod
     def of(cls, config: dict, device: str | torch.device = "cpu") -> TextEncoder:
         """The encoder a model's config.json names (its `model.text_encoder`; models before it read
-        MiniLM) at the model's `max_text` tokens."""
+        MiniLM) at the model's `max_text` tokens, one per process: the commands a demo or a comparison
+        runs in turn share its weights and its prompt cache (the states of a prompt do not depend on
+        who asked)."""
         name, max_text = reads(config)
-        return cls(max_text, device, name=name)
+        return _shared(cls, max_text, str(torch.device(device)), name)
 
     @torch.no_grad()
     def _encode_new(self, prompts: list[str]) -> None:
@@ -164,3 +167,8 @@ class TextEncoder:
     def null(self, batch: int) -> tuple[Tensor, Tensor]:
         """The unconditional text for CFG: the encoding of the empty prompt."""
         return self([""] * batch)
+
+
+@functools.cache
+def _shared(cls: type[TextEncoder], max_length: int, device: str, name: str) -> TextEncoder:
+    return cls(max_length, device, name=name)

@@ -3,10 +3,16 @@
 A run is a list of phases; each phase is one method (types.Method), whose `step` returns, for each
 training step, the ordered updates: which optimiser group (a role) steps on which loss. The trainer
 owns everything else: one optimiser per group and phase, gradient clipping, the student's EMA,
-row-keyed generators from (seed, step, row) on the run's device, autocast, atomic DCP checkpoints
+row-keyed generators from (seed, step, row) on the run's device, each role's own optimiser settings
+(PhaseConfig.optim), autocast, atomic DCP checkpoints
 (each phase's last one kept), TensorBoard logs, a progress bar, sample grids, and a divergence guard
 that stops on a non-finite loss or gradient before anything is stepped or saved. It never names a
 recipe and never builds a network: the roles come built (train/roles.py).
+
+At every log step it also asks the phase's method how well its discriminator separates
+(`Method.separation`) on a held-out batch, the data of a step the run never reaches read with the same
+draws each time, so the readings of one run are comparable. They go to TensorBoard (`disc/accuracy`)
+and to RUN/summary.json: per phase, every reading, its mean and the share above 0.6.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 from onestep import methods, seeding
 from onestep.configs.distill import DistillConfig
 from onestep.errors import UserError
+from onestep.files import write_json
 from onestep.train.checkpoint import Checkpointer, OptimizerState
 from onestep.train.ema import update_ema, warmup_decay
 from onestep.types import Roles
@@ -103,6 +110,10 @@ def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
     return len(cfg.phases) - 1, step - (start - cfg.phases[-1].steps)
 
 
+HELD_OUT_STEP = 2**40  # the data of this step is the held-out batch: no run reaches it
+SEPARATED = 0.6  # the summary's share of readings above this accuracy
+
+
 class Trainer:
     def __init__(
         self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None,
@@ -129,6 +140,8 @@ class Trainer:
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
+        self.held: list | None = None  # this process's parts of the held-out batch, read when first needed
+        self.readings: dict[str, dict[str, dict[int, float]]] = {}  # {phase: {name: {step: value}}}
 
     # -- phases, groups and state ----------------------------------------------------------------
 
@@ -138,9 +151,11 @@ class Trainer:
         for module in self.roles.present().values():
             module.requires_grad_(False)  # `only(group)` opens the group being updated, nothing else
         self.groups = method.groups(self.roles)
-        self.base_lr = {group: p.lr if group == "student" else p.critic_lr for group in self.groups}
+        settings = {group: p.optim(group) for group in self.groups}
+        self.base_lr = {group: s["lr"] for group, s in settings.items()}
+        self.clip = {group: s["grad_clip"] for group, s in settings.items()}
         self.optimizers = {
-            group: torch.optim.AdamW(params, lr=self.base_lr[group], betas=p.betas if group == "student" else p.critic_betas, weight_decay=p.weight_decay)
+            group: torch.optim.AdamW(params, lr=settings[group]["lr"], betas=settings[group]["betas"], weight_decay=settings[group]["weight_decay"])
             for group, params in self.groups.items()
         }
         if fresh and p.ema_reset:
@@ -191,6 +206,7 @@ class Trainer:
         torch.set_num_threads(t.threads)
         self.out.mkdir(parents=True, exist_ok=True)
         start = self.resume()
+        self.load_readings(start)
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
         local = hasattr(self.data, "shard") and self.n_chunks > 1  # a source that reads only this process's chunks
         if local:
@@ -216,6 +232,9 @@ class Trainer:
                 recent = logs.get("student/loss", [])[-50:]
                 bar.update(task, completed=done, **({"loss": sum(recent) / len(recent)} if recent else {}))
                 if done % t.log_every == 0 or done == end:
+                    for name, value in self.separation(index, local).items():
+                        logs[name].append(value)
+                        self.readings.setdefault(self.cfg.phases[index].name, {}).setdefault(name, {})[done] = value
                     for name, values in logs.items():
                         writer.add_scalar(name, float(np.mean(values)), done)
                     writer.add_scalar("train/steps_per_s", (done - logged) / max(time.time() - t0, 1e-9), done)
@@ -225,6 +244,7 @@ class Trainer:
                 stop = term.asked()
                 if done % t.checkpoint_every == 0 or done == end or phase_end or stop:
                     self.ckpt.save(done, self.state(), {"phase": self.cfg.phases[index].name}, kept=phase_end)
+                    self.write_summary()
                     if self.on_checkpoint is not None:
                         self.on_checkpoint(self.roles.ema, done)
                 if self.probe is not None and self.probe[0] and done % self.probe[0] == 0:
@@ -238,6 +258,43 @@ class Trainer:
                     raise Stopped(f"stopped by SIGTERM after step {done} of {self.cfg.total_steps}: {self.ckpt.path(done)} written; run the same command to resume")
         writer.close()
         return self.export_fn(self.roles.ema, end) if self.export_fn is not None else self.out
+
+    # -- the discriminator's held-out readings ------------------------------------------------------
+
+    @torch.no_grad()
+    def separation(self, index: int, local: bool) -> dict[str, float]:
+        """Phase `index`'s method's `separation` on this process's parts of the held-out batch, the
+        same draws every time; means over the parts and the processes."""
+        method = self.methods[index]
+        if self.held is None:
+            self.held = self.micro_batches(next(iter(self.data(HELD_OUT_STEP))), local)
+        parts = [method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)()) for part, c in zip(self.held, self.chunks)]
+        readings = {name: float(np.mean([p[name] for p in parts])) for name in parts[0]}
+        return mean_over_ranks(readings)
+
+    def load_readings(self, start: int) -> None:
+        """The readings of steps up to `start` from RUN/summary.json (a resumed run continues its own)."""
+        path = self.out / "summary.json"
+        if start == 0 or not path.exists():
+            return
+        import json
+
+        saved = json.loads(path.read_text()).get("discriminator", {})
+        self.readings = {phase: {name: {int(k): v for k, v in r["steps"].items() if int(k) <= start} for name, r in names.items()} for phase, names in saved.items()}
+
+    def write_summary(self) -> None:
+        """RUN/summary.json: per phase and reading, every value by step, the mean and the share above SEPARATED."""
+        if self.rank != 0 or not self.readings:
+            return
+        summary = {
+            phase: {
+                name: {"mean": float(np.mean(list(v.values()))), f"share_above_{SEPARATED}": float(np.mean([x > SEPARATED for x in v.values()])), "steps": {str(k): x for k, x in sorted(v.items())}}
+                for name, v in names.items()
+                if v
+            }
+            for phase, names in self.readings.items()
+        }
+        write_json(self.out / "summary.json", {"discriminator": summary})
 
     def micro_batches(self, batch, local: bool) -> list:
         """This process's chunks of a step's batch, one per micro-batch (`local`: the source gave only them)."""
@@ -270,7 +327,7 @@ class Trainer:
             (out.loss / len(updates)).backward()
             for name, value in {**out.logs, f"{group}/loss": out.loss.item()}.items():
                 logs[name].append(value)
-        norm = torch.nn.utils.clip_grad_norm_(self.groups[group], p.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(self.groups[group], self.clip[group])
         norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # sharded gradients: a DTensor
         if not math.isfinite(norm.item()):
             raise self.diverged(step, f"{group} gradient norm is {norm.item()}")
