@@ -118,11 +118,12 @@ class PhaseConfig:
         for group, settings in self.role_optim.items():
             if not isinstance(settings, dict) or set(settings) - set(ROLE_OPTIM):
                 raise UserError(f"{self.name}.role_optim.{group} {settings!r}: give a role's own {', '.join(ROLE_OPTIM)}")
-            self.role_optim[group] = {k: ROLE_OPTIM[k](v) for k, v in settings.items()}
-            if "lr" in settings and not (math.isfinite(self.role_optim[group]["lr"]) and self.role_optim[group]["lr"] > 0):
+        self.role_optim = {group: {k: ROLE_OPTIM[k](v) for k, v in settings.items()} for group, settings in self.role_optim.items()}
+        for group, settings in self.role_optim.items():
+            if "lr" in settings and not (math.isfinite(settings["lr"]) and settings["lr"] > 0):
                 raise UserError(f"{self.name}.role_optim.{group}.lr {settings['lr']!r}: use a positive finite number")
             if "grad_clip" in settings:
-                check_clip(f"{self.name}.role_optim.{group}.grad_clip", self.role_optim[group]["grad_clip"])
+                check_clip(f"{self.name}.role_optim.{group}.grad_clip", settings["grad_clip"])
 
     def optim(self, group: str) -> dict:
         """The settings of `group`'s optimiser (lr, betas, weight_decay, grad_clip): the student's or every
@@ -203,6 +204,9 @@ class DistillConfig:
         return sum(p.steps for p in self.phases)
 
 
+UNCLIPPED = {"student": {"grad_clip": math.inf}}  # POSE's phase II: the paper states no clip
+
+
 def pose_tiny() -> DistillConfig:
     """POSE's two phases on the embedded teacher with three additions the paper does not have: an
     ODE-regression init, the pairs kept as a regression anchor, and a 4-step consistency target.
@@ -214,22 +218,23 @@ def pose_tiny() -> DistillConfig:
 
     Learning rates are higher than the paper's (1e-6 / 2e-6 for 14B parameters): the student has 2.5M
     and a budget of a few hundred steps on 2 CPU cores. Phase I steps the critic twice per generator
-    step and draws its distribution-matching times unshifted. The discriminator sees t ~ U[0.3, 0.9]
-    rather than the default [0.7, 0.98], and the consistency target is taken at t ~ U[0.2, 0.6], where
-    the guided teacher's x0 carries the prompt's motion: both measured in docs/pose.md. Both phases keep
+    step and draws its distribution-matching times unshifted. The discriminator reads PoseConfig's
+    levels (the level rule's, measured in docs/pose.md), and the consistency target is taken at t ~
+    U[0.2, 0.6], where the guided teacher's x0 carries the prompt's motion (docs/pose.md). Phase II's
+    student gradient is not clipped, as in the paper (the rule of pose-paper). Both phases keep
     regressing the ODE pairs (`ode_weight`, DMD's regression loss: 1 in phase I, 20 in phase II), and
     phase II takes its consistency target from 4 guided teacher steps rather than one x0 prediction:
     together they hold the camera moves the init taught while the phases sharpen the video. Phase I
     runs 400 steps: the anchored distribution matching is what makes the moves readable (camera 0.57
     after the init, 0.67 after 200 steps of phase I, 0.76 after 400).
     """
-    equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
+    equilibrium = PoseConfig(consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
     return DistillConfig(
         data=DataConfig(pairs=PairsConfig(count=1024, teacher_steps=25)),
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4, ema_decay=0.0),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), role_optim=UNCLIPPED, ema_decay=0.995, ema_reset=True),
         ],
     )
 
@@ -248,15 +253,18 @@ def pose_paper() -> DistillConfig:
     What the paper leaves open takes `pose-tiny`'s value, so the two differ only by the additions:
     learning rates 5e-5 (generator) and 2e-4 (fake score, head), for 2.5M parameters and a few hundred
     steps rather than the paper's 1e-6 / 2e-6 for 14B; critic:generator 2:1 in phase I; distribution-
-    matching times unshifted; the discriminator's "highly diffused" inputs at t ~ U[0.3, 0.9] (at 32 x 32
-    pixels the head does not separate on [0.7, 0.98]); the consistency target's t ~ U[0.2, 0.6], where
-    the guided teacher's x0 still carries the camera move; ST-R1's weight eta = 0.01 (docs/pose.md).
+    matching times unshifted; the discriminator's levels PoseConfig's (critic.Levels: [0.2, 0.8] at the
+    papers' resolution, [0.018, 0.22] on the world's clips, where a fresh head separates and not on the
+    [0.14, 0.78] that [0.7, 0.98] maps to); the consistency target's t ~ U[0.2, 0.6], where the guided
+    teacher's x0 still carries the camera move; ST-R1's weight eta = 0.01 (docs/pose.md). The paper
+    states no gradient clip and phase II's student takes none (its norm ran 0.9-2.4 there, so a clip at
+    1 shrank most updates); the other roles keep the trainer's clip at 1.
     """
-    equilibrium = PoseConfig(disc_t_lo=0.3, disc_t_hi=0.9, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
+    equilibrium = PoseConfig(consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
     return DistillConfig(
         phases=[
             PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=500, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", equilibrium, steps=900, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig("equilibrium", equilibrium, steps=900, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), role_optim=UNCLIPPED, ema_decay=0.995, ema_reset=True),
         ],
     )
 

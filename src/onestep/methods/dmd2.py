@@ -40,7 +40,7 @@ class Dmd2Config(VSDConfig):
     gan_d_weight: float = 1e-2  # the classifier's term in the fake score's loss (DMD2, SDXL)
     gan_t_lo: float = 0.0  # the GAN's re-noising level t ~ U[gan_t_lo, gan_t_hi]
     gan_t_hi: float = 1.0
-    gan_t_reference: bool = False  # the range is at the papers' resolution (critic.Levels); False: at the model's
+    gan_t_reference: bool = True  # the range is at the papers' resolution (critic.Levels); False: at the model's
     taps: tuple[int, ...] = ()  # fake-score blocks the head reads; () = default_taps(depth)
     head_width: int = 64
 

@@ -65,10 +65,10 @@ class PoseConfig:
     taps: tuple[int, ...] = ()  # backbone blocks to read; () = three spread over the depth
     queries: int = 4
     head_dim: int = 128
-    disc_t_lo: float = 0.7  # "highly diffused" inputs of D (the paper gives no range)
-    disc_t_hi: float = 0.98
+    disc_t_lo: float = 0.2  # D's levels at the papers' resolution (the paper: "highly diffused", no range);
+    disc_t_hi: float = 0.8  # [0.2, 0.8] is [0.018, 0.22] on the world's clips, where a head separates (docs/pose.md)
     disc_t_shift: float = 1.0  # t ~ shift(U[disc_t_lo, disc_t_hi], disc_t_shift)
-    disc_t_reference: bool = False  # the levels are at the papers' resolution (critic.Levels); False: at the model's
+    disc_t_reference: bool = True  # the levels are at the papers' resolution (critic.Levels); False: at the model's
     r1_weight: float = 0.01
     sigma_s: float = 0.01
     sigma_t: float = 0.1
