@@ -129,6 +129,10 @@ def test_method_contract(name, config, teacher_dir, batch):
     assert set(schedule) == set(method.groups(roles))  # every group steps within two steps
     after = {k: v for k, v in roles.teacher.state_dict().items() if "lora_" not in k}
     assert all(torch.equal(teacher_before[k], after[k]) for k in teacher_before), "the teacher changed"
+    # a method with a discriminator reads its held-out accuracy; one without reads nothing
+    reading = method.separation(batch, roles, seeding.streams(0, 99)())
+    assert set(reading) == ({"disc/accuracy"} if "disc_head" in method.roles else set())
+    assert all(0.0 <= v <= 1.0 for v in reading.values())
 
 
 @pytest.mark.parametrize("name,config", CASES, ids=[c[0] for c in CASES])
