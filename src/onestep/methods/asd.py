@@ -4,7 +4,7 @@ relativistic GAN between the student's own n-step and (n+1)-step videos.
 Each step draws n ~ U{1..N} once for the batch. The same block-causal student makes x_n = G^n(z1) and
 x_{n+1} = G^{n+1}(z2), each block at n (or n + 1) levels of the training grid
 (SelfForcing.times: the paper trains on 4 levels and skips within them). Both are re-noised to
-t ~ U[t_lo, t_hi] (Psi). D_n reads them: one backbone, the frozen fake score, tapped at `taps`, and a
+t ~ U[t_lo, t_hi] (Psi; critic.Levels). D_n reads them: one backbone, the frozen fake score, tapped at `taps`, and a
 semantic head with N queries whose n-th logit is D_n (almost no parameters per n). The (n+1)-step
 video plays "real". The RpGAN losses take R3GAN's bounded form, f = softplus:
 
@@ -40,9 +40,9 @@ from onestep.types import Batch, LossOutput, Roles, Update
 class AsdConfig(SelfForcingConfig):
     alpha: float = 1.0  # L_G = L_DMD + alpha L_ASD (the paper gives no value)
     max_n: int = 3  # N: n ~ U{1..N}, so the pairs (1, 2) ... (N, N + 1)
-    disc_t_lo: float = 0.05  # Psi: both videos re-noised to t ~ U[disc_t_lo, disc_t_hi]
-    disc_t_hi: float = 0.7
-    disc_t_reference: bool = False  # the range is at the papers' resolution (critic.Levels); False: at the model's
+    disc_t_lo: float = 0.2  # Psi: both videos re-noised to t ~ U[disc_t_lo, disc_t_hi] at the papers' resolution,
+    disc_t_hi: float = 0.8  # POSE's levels by the level rule ([0.018, 0.22] on the world's clips; docs/asd.md)
+    disc_t_reference: bool = True  # the range is at the papers' resolution (critic.Levels); False: at the model's
     r_weight: float = 1.0  # gamma of R1 + R2
     r_sigma: float = 0.01  # the finite difference's step
     taps: tuple[int, ...] = ()  # fake-score blocks the head reads; () = default_taps(depth)
