@@ -134,3 +134,15 @@ def test_the_n_step_videos_take_their_levels_from_the_four_level_training_grid()
     assert method.times(1) == grid[:1] and method.times(2) == [grid[0], grid[2]] and method.times(3) == [grid[0], grid[1], grid[3]]
     with pytest.raises(UserError, match="grid of 4 levels"):
         AdversarialSelfDistillation(AsdConfig(steps=4, max_n=4))
+
+
+def test_the_logged_scale_compares_the_two_terms_push_on_the_video():
+    """asd/g_scale = alpha ||d L_ASD / d x_n|| / ||d L_DMD / d x||, the latter sqrt(2 L_DMD / N) for
+    L_DMD = 0.5 mean((x - target)^2): checked against autograd on both."""
+    method = AdversarialSelfDistillation(AsdConfig(alpha=0.5))
+    x = torch.randn(2, 3, 4, 8, 8, requires_grad=True)
+    w, target = torch.randn_like(x), torch.randn_like(x)
+    adv, dmd = (w * x).sum(), 0.5 * torch.nn.functional.mse_loss(x, target)
+    (dmd_grad,) = torch.autograd.grad(dmd, x, retain_graph=True)
+    assert method.scale(adv, x, dmd.item()) == pytest.approx(0.5 * w.norm().item() / dmd_grad.norm().item(), rel=1e-5)
+    assert x.grad is None  # nothing accumulates

@@ -22,6 +22,7 @@ run in the order fake score, discriminator, generator (every `critic_ratio`-th).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -133,4 +134,11 @@ class AdversarialSelfDistillation(SelfForcing):
         with torch.no_grad():
             real = self.video(batch, roles, d, n + 1)
         adv = rpgan_g(self.critic(roles, cond, n, *self.renoise(real, d))(real), self.critic(roles, cond, n, *self.renoise(fake, d))(fake))
-        return LossOutput(dmd.loss + self.cfg.alpha * adv, dmd.logs | {"asd/g_loss": adv.item()})
+        return LossOutput(dmd.loss + self.cfg.alpha * adv, dmd.logs | {"asd/g_loss": adv.item(), "asd/g_scale": self.scale(adv, fake, dmd.logs["vsd/dm_loss"])})
+
+    def scale(self, adv: Tensor, fake: Tensor, dm_loss: float) -> float:
+        """alpha ||d L_ASD / d x_n|| / ||d L_DMD / d x||: how hard each term pushes on the video it reads.
+        L_DMD = 0.5 mean((x - target)^2) over N values, so its gradient's norm is sqrt(2 L_DMD / N); the
+        ASD term's is one backward through the discriminator (nothing accumulates into .grad)."""
+        (grad,) = torch.autograd.grad(adv, fake, retain_graph=True)
+        return self.cfg.alpha * grad.norm().item() / max(math.sqrt(2 * dm_loss / fake.numel()), 1e-12)

@@ -266,6 +266,8 @@ class Trainer:
         """Phase `index`'s method's `separation` on this process's parts of the held-out batch, the
         same draws every time; means over the parts and the processes."""
         method = self.methods[index]
+        if "disc_head" not in method.roles:  # no discriminator to read (Method.separation would say {})
+            return {}
         if self.held is None:
             self.held = self.micro_batches(next(iter(self.data(HELD_OUT_STEP))), local)
         parts = [method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)()) for part, c in zip(self.held, self.chunks)]
