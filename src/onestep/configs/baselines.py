@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from onestep.configs.distill import UNCLIPPED, DistillConfig, PhaseConfig, pose_paper
+from onestep.configs.distill import DistillConfig, PhaseConfig, pose_paper
 from onestep.methods.add import AddConfig
 from onestep.methods.apt import AptConfig
 from onestep.methods.consistency import ConsistencyConfig
 from onestep.methods.dmd2 import Dmd2Config
 
 STEPS = 1400
-ADV = dict(lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), role_optim=UNCLIPPED)  # pose-paper's phase II optimisers
-LEVELS = {k: getattr(pose_paper().phases[1].method, k) for k in ("disc_t_lo", "disc_t_hi", "consistency_t_lo", "consistency_t_hi", "consistency_t_shift")}  # pose-paper's phase II
+ADV = dict(lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))  # pose-paper's phase II optimisers
+LEVELS = {k: getattr(pose_paper().phases[1].method, k) for k in ("disc_t_lo", "disc_t_hi", "disc_t_reference", "consistency_t_lo", "consistency_t_hi", "consistency_t_shift")}  # pose-paper's phase II
 
 
 def dmd2() -> DistillConfig:
