@@ -22,6 +22,8 @@ demo: install
 	$(BIN)/onestep demo
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 test-slow: install

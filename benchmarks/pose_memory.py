@@ -28,10 +28,22 @@ from onestep.train.trainer import Trainer, phase_at
 
 
 def measure(teacher: Path, backbone: str, steps: int, out: Path) -> tuple[dict, float]:
-    phase = PhaseConfig("equilibrium", PoseConfig(backbone=backbone), steps=steps, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))
-    cfg = DistillConfig(phases=[phase], data=DataConfig(batch_size=8), train=TrainConfig(sample_every=0, checkpoint_every=10**9, log_every=10**9))
+    phase = PhaseConfig(
+        "equilibrium", PoseConfig(backbone=backbone), steps=steps, betas=(0.5, 0.999), critic_betas=(0.5, 0.999)
+    )
+    cfg = DistillConfig(
+        phases=[phase],
+        data=DataConfig(batch_size=8),
+        train=TrainConfig(sample_every=0, checkpoint_every=10**9, log_every=10**9),
+    )
     roles = build_roles(teacher, [methods.build(phase.method)], seed=0, device=torch.device("cpu"))
-    trainer = Trainer(cfg, roles, out, WorldData(seed=0, batch_size=8, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=32), progress=False)
+    trainer = Trainer(
+        cfg,
+        roles,
+        out,
+        WorldData(seed=0, batch_size=8, tracks=cfg.data.tracks, spec=roles.student.spec, max_text=32),
+        progress=False,
+    )
     trainer.enter_phase(0, fresh=True)
     batches = trainer.data(0)
     with PeakRSS() as mem:
@@ -63,14 +75,22 @@ def main() -> None:
     lines = [
         "## POSE phase II memory (`python benchmarks/pose_memory.py`)",
         "",
-        "| discriminator backbone | params MB | grads MB | optimiser MB | EMA MB | trainable state MB | peak RSS increase MB |",
+        "| discriminator backbone | params MB | grads MB | optimiser MB | EMA MB | trainable state MB | peak RSS "
+        "increase MB |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, label in (("ema", "generator EMA (POSE)"), ("trainable", "separate trainable copy")):
         s, peak = rows[name]
-        lines.append(f"| {label} | {mb(s['params']):.1f} | {mb(s['grads']):.1f} | {mb(s['optimizer']):.1f} | {mb(s['ema']):.1f} | {mb(s['total']):.1f} | {peak:.0f} |")
+        lines.append(
+            f"| {label} | {mb(s['params']):.1f} | {mb(s['grads']):.1f} | {mb(s['optimizer']):.1f} | "
+            f"{mb(s['ema']):.1f} | {mb(s['total']):.1f} | {peak:.0f} |"
+        )
     ratio = rows["ema"][0]["total"] / rows["trainable"][0]["total"]
-    lines += ["", f"Trainable-state ratio, self-discriminator / separate backbone: **{ratio:.3f}** (target <= 0.65).", ""]
+    lines += [
+        "",
+        f"Trainable-state ratio, self-discriminator / separate backbone: **{ratio:.3f}** (target <= 0.65).",
+        "",
+    ]
     print("\n".join(lines))
 
 

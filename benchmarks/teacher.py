@@ -38,7 +38,9 @@ def train_steps_per_s(steps: int = 8) -> float:
         t0 = time.perf_counter()
         b = batch_at(step, seed=0, batch_size=cfg.batch_size, tracks=cfg.tracks)
         text, mask = encoder(b.prompts)
-        loss = flow_matching_loss(model, b.video, Cond(text, mask, b.image), torch.rand(cfg.batch_size), torch.randn_like(b.video)).mean()
+        loss = flow_matching_loss(
+            model, b.video, Cond(text, mask, b.image), torch.rand(cfg.batch_size), torch.randn_like(b.video)
+        ).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -58,7 +60,9 @@ def main() -> None:
     s = config["sampling"]
     spec = SamplerSpec("euler", s["steps"], s["guidance"], s["shift"])
     mc = model.config
-    timing = measure(model, TextEncoder.of(config), spec, batch=8, shape=(mc.channels, mc.frames, mc.height, mc.width), repeats=2)
+    timing = measure(
+        model, TextEncoder.of(config), spec, batch=8, shape=(mc.channels, mc.frames, mc.height, mc.width), repeats=2
+    )
     lines = [
         "## Teacher (`python benchmarks/teacher.py`)",
         "",

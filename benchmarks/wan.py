@@ -44,8 +44,19 @@ def sides(folder: Path, i2v: bool, args):
     pipe.set_progress_bar_config(disable=True)
     latent = ((args.frames - 1) // 4 + 1, args.size // 8, args.size // 8)
     model = load_wan(folder, latent)
-    image = Image.fromarray((np.random.default_rng(0).random((args.size, args.size, 3)) * 255).astype(np.uint8)) if i2v else None
-    common = dict(height=args.size, width=args.size, num_frames=args.frames, guidance_scale=GUIDANCE, num_inference_steps=args.steps, output_type="latent")
+    image = (
+        Image.fromarray((np.random.default_rng(0).random((args.size, args.size, 3)) * 255).astype(np.uint8))
+        if i2v
+        else None
+    )
+    common = dict(
+        height=args.size,
+        width=args.size,
+        num_frames=args.frames,
+        guidance_scale=GUIDANCE,
+        num_inference_steps=args.steps,
+        output_type="latent",
+    )
 
     def theirs(noise):
         return pipe(prompt=PROMPT, latents=noise.clone(), **common, **({"image": image} if i2v else {})).frames
@@ -58,7 +69,9 @@ def sides(folder: Path, i2v: bool, args):
         cond = Cond(text, mask)
         if i2v:
             pixels = pipe.video_processor.preprocess(image, height=args.size, width=args.size)
-            _, condition = pipe.prepare_latents(pixels, 1, 16, args.size, args.size, args.frames, torch.float32, cpu, None, noise.clone())
+            _, condition = pipe.prepare_latents(
+                pixels, 1, 16, args.size, args.size, args.frames, torch.float32, cpu, None, noise.clone()
+            )
             cond = Cond(text, mask, condition[:, 4:], image_tokens=pipe.encode_image(image, cpu))
         cond = cond.with_negative(neg, torch.ones(neg.shape[:2], dtype=torch.bool))
         pipe.scheduler.set_timesteps(args.steps)
@@ -80,7 +93,14 @@ def compare(i2v: bool, args) -> dict:
                 fn(noise)
                 times[name].append(time.perf_counter() - start)
     t_d, t_o = statistics.median(times["diffusers"]), statistics.median(times["onestep"])
-    return {"task": "I2V" if i2v else "T2V", "diffusers_s": t_d, "onestep_s": t_o, "ratio": t_o / t_d, "max_abs": (a - b).abs().max().item(), "scale": a.abs().max().item()}
+    return {
+        "task": "I2V" if i2v else "T2V",
+        "diffusers_s": t_d,
+        "onestep_s": t_o,
+        "ratio": t_o / t_d,
+        "max_abs": (a - b).abs().max().item(),
+        "scale": a.abs().max().item(),
+    }
 
 
 def main() -> None:
@@ -96,11 +116,21 @@ def main() -> None:
     rows = [compare(i2v, args) for i2v in (False, True)]
     latent = ((args.frames - 1) // 4 + 1, args.size // 8, args.size // 8)
     print("## Wan sampling: onestep against diffusers' pipelines (`python benchmarks/wan.py`)\n")
-    print(f"Tiny random Wan2.1 ({args.layers} blocks), {args.frames} frames of {args.size}x{args.size} (latent {latent[0]}x{latent[1]}x{latent[2]}), {args.steps} Euler steps, CFG {GUIDANCE}, medians of {args.rounds} interleaved runs.\n")
-    print("| task | diffusers (s) | onestep (s) | time ratio onestep / diffusers | max abs difference of the latents (their max abs) |")
+    print(
+        f"Tiny random Wan2.1 ({args.layers} blocks), {args.frames} frames of {args.size}x{args.size} (latent "
+        f"{latent[0]}x{latent[1]}x{latent[2]}), {args.steps} Euler steps, CFG {GUIDANCE}, medians of {args.rounds} "
+        "interleaved runs.\n"
+    )
+    print(
+        "| task | diffusers (s) | onestep (s) | time ratio onestep / diffusers | max abs difference of the latents "
+        "(their max abs) |"
+    )
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['task']} | {r['diffusers_s']:.3f} | {r['onestep_s']:.3f} | **{r['ratio']:.2f}** | {r['max_abs']:.1e} ({r['scale']:.2f}) |")
+        print(
+            f"| {r['task']} | {r['diffusers_s']:.3f} | {r['onestep_s']:.3f} | **{r['ratio']:.2f}** | "
+            f"{r['max_abs']:.1e} ({r['scale']:.2f}) |"
+        )
 
 
 if __name__ == "__main__":

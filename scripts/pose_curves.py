@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/pose_curves.py --logs assets/students/pose/logs --out docs/img/pose_curves.png
 
-Panels: the ODE pairs' regression losses (the init's, and the phases' anchor when `ode_weight` > 0); phase I's distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
+Panels: the ODE pairs' regression losses (the init's, and the phases' anchor when `ode_weight` > 0); phase I's
+distribution-matching and fake-score losses; phase II's discriminator hinge loss and the
 gap D(real) - D(fake); phase II's frame-consistency MSE and ST-R1. Thin lines are the logged values (every
 10 steps), thick ones a running mean over 5 of them.
 """
@@ -37,10 +38,16 @@ def main() -> None:
     panels = [
         ("phase I: distribution matching", [("vsd/dm_loss", s["vsd/dm_loss"]), ("vsd/fake_loss", s["vsd/fake_loss"])]),
         ("phase II: discriminator", [("pose/d_hinge", s["pose/d_hinge"]), ("D(real) - D(fake)", gap)]),
-        ("phase II: regularisers", [("pose/consistency", s["pose/consistency"]), ("pose/st_r1 / 10", s["pose/st_r1"] * [1, 0.1])]),
+        (
+            "phase II: regularisers",
+            [("pose/consistency", s["pose/consistency"]), ("pose/st_r1 / 10", s["pose/st_r1"] * [1, 0.1])],
+        ),
     ]
     if "ode/mse" in s:
-        panels.insert(0, ("ODE pairs: regression", [(k, s[k]) for k in ("ode/mse", "ode/renoised_mse", "ode/anchor_mse") if k in s]))
+        panels.insert(
+            0,
+            ("ODE pairs: regression", [(k, s[k]) for k in ("ode/mse", "ode/renoised_mse", "ode/anchor_mse") if k in s]),
+        )
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (title, series) in zip(axes, panels):
         for (label, xy), colour in zip(series, ("C0", "C1", "C2")):

@@ -12,7 +12,14 @@ import argparse
 import json
 from pathlib import Path
 
-COLUMNS = [("Total", "total", 1, 1), ("presence", "object_presence", 3, 1), ("colour", "colour_acc", 3, 1), ("direction", "motion_direction_acc", 3, 1), ("camera", "camera_motion_acc", 3, 1), ("first frame dB", "first_frame_psnr_db", 1, 1)]
+COLUMNS = [
+    ("Total", "total", 1, 1),
+    ("presence", "object_presence", 3, 1),
+    ("colour", "colour_acc", 3, 1),
+    ("direction", "motion_direction_acc", 3, 1),
+    ("camera", "camera_motion_acc", 3, 1),
+    ("first frame dB", "first_frame_psnr_db", 1, 1),
+]
 
 
 def cell(m: dict, key: str, digits: int, scale: float) -> str:
@@ -25,7 +32,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("rows", nargs="+", help="LABEL=EVAL_DIR")
     args = p.parse_args()
-    print("| n = 256 per track | " + " | ".join(c[0] for c in COLUMNS[:1]) + " | Quality / I2V / Semantic | " + " | ".join(c[0] for c in COLUMNS[1:]) + " |")
+    print(
+        "| n = 256 per track | "
+        + " | ".join(c[0] for c in COLUMNS[:1])
+        + " | Quality / I2V / Semantic | "
+        + " | ".join(c[0] for c in COLUMNS[1:])
+        + " |"
+    )
     print("|---" * (len(COLUMNS) + 2) + "|")
     for row in args.rows:
         label, folder = row.rsplit("=", 1)

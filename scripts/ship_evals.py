@@ -16,7 +16,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-
 from onestep import paths
 from onestep.commands import eval as eval_cmd
 from onestep.commands.demo import EVALS
@@ -29,10 +28,24 @@ TRACKS = suite.TRACKS
 def evaluate(model: Path, nfe: int, n: int, work: Path, fresh: bool = False) -> tuple[Path, dict]:
     out = work / f"{model.name}-nfe{nfe}-n{n}"
     print(f"{model} at {nfe} NFE: {out}")
-    return out, eval_cmd.run(model_dir=model, nfe=nfe, tracks=list(TRACKS), n=n, photos=None, conditions=None, out=out, seed=0, featnet=None, say=print, fresh=fresh)
+    return out, eval_cmd.run(
+        model_dir=model,
+        nfe=nfe,
+        tracks=list(TRACKS),
+        n=n,
+        photos=None,
+        conditions=None,
+        out=out,
+        seed=0,
+        featnet=None,
+        say=print,
+        fresh=fresh,
+    )
 
 
-SHIPPED = [(model, nfe) for _, model, nfe, _ in EVALS if model is not None] + [(paths.CAUSAL_STUDENT, 1)]  # the demo's, and the ASD student's 1*
+SHIPPED = [(model, nfe) for _, model, nfe, _ in EVALS if model is not None] + [
+    (paths.CAUSAL_STUDENT, 1)
+]  # the demo's, and the ASD student's 1*
 
 
 def ship_all(n: int, work: Path) -> None:

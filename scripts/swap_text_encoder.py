@@ -28,7 +28,11 @@ def training_prompts(n: int, config: WorldConfig) -> list[str]:
     until there are at least n."""
     cfg, prompts, step = TeacherConfig(), {"": None}, 0
     while len(prompts) < n:
-        prompts.update(dict.fromkeys(batch_at(step, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=config).prompts))
+        prompts.update(
+            dict.fromkeys(
+                batch_at(step, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=config).prompts
+            )
+        )
         step += 1
     return list(prompts)
 
@@ -46,10 +50,21 @@ def main() -> None:
     old, new = TextEncoder.of(config), TextEncoder(config.get("max_text", 32), name=args.encoder)
     prompts = training_prompts(args.prompts, WorldConfig(model.config.frames, model.config.height))
     m, error, used = token_map(old, new, prompts)
-    print(f"token map fitted on the {used} of {len(prompts)} prompts tokenised to equal length: relative error {error:.3f}", flush=True)
+    print(
+        f"token map fitted on the {used} of {len(prompts)} prompts tokenised to equal length: relative error "
+        f"{error:.3f}",
+        flush=True,
+    )
     target = swapped(model, m, pooled(new, prompts[1:2049]), args.encoder)
     extra = {k: v for k, v in config.items() if k not in ("kind", "model")}
-    save_model(args.out, target, {**extra, "text_encoder_swap": {"from": args.model.as_posix(), "encoder": args.encoder, "map_error": round(error, 4)}})
+    save_model(
+        args.out,
+        target,
+        {
+            **extra,
+            "text_encoder_swap": {"from": args.model.as_posix(), "encoder": args.encoder, "map_error": round(error, 4)},
+        },
+    )
     print(f"wrote {args.out}", flush=True)
 
 

@@ -41,7 +41,9 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", type=Path, default=Path("runs/teacher"))
     p.add_argument("--out", type=Path, default=Path("docs/img"))
-    p.add_argument("--prior", action="append", default=[], help="LOGDIR:STEPS of a run this one descends from, oldest first")
+    p.add_argument(
+        "--prior", action="append", default=[], help="LOGDIR:STEPS of a run this one descends from, oldest first"
+    )
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
@@ -55,7 +57,9 @@ def main() -> None:
     for k, values in scalars([args.run / "logs"]).items():
         s.setdefault(k, []).extend((step + offset, v) for step, v in values)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    steps, loss = zip(*sorted(s.get("teacher/loss", []) + s.get("flow/loss", [])))  # the loop of its own logged teacher/loss
+    steps, loss = zip(
+        *sorted(s.get("teacher/loss", []) + s.get("flow/loss", []))
+    )  # the loop of its own logged teacher/loss
     axes[0].plot(steps, loss)
     axes[0].set(yscale="log", xlabel="step", ylabel="flow-matching loss", title="teacher loss")
     for key, ax in (("shapes", axes[1]), ("photocam", axes[2])):
@@ -63,10 +67,19 @@ def main() -> None:
             if tag.startswith(f"probe/{key}/") and not tag.endswith(("_err", "psnr")):
                 x, y = zip(*values)
                 line = ax.plot(x, y, marker="o", label=tag.split("/")[-1])[0]
-                held_out = s.get(f"probe/paraphrase/{key}/{tag.split('/')[-1]}")  # the same clips in held-out words (v6 on)
+                held_out = s.get(
+                    f"probe/paraphrase/{key}/{tag.split('/')[-1]}"
+                )  # the same clips in held-out words (v6 on)
                 if held_out and tag.endswith(("camera_acc", "direction_acc")):
                     hx, hy = zip(*held_out)
-                    ax.plot(hx, hy, marker="x", linestyle="--", color=line.get_color(), label=f"{tag.split('/')[-1]}, held-out words")
+                    ax.plot(
+                        hx,
+                        hy,
+                        marker="x",
+                        linestyle="--",
+                        color=line.get_color(),
+                        label=f"{tag.split('/')[-1]}, held-out words",
+                    )
         ax.set(xlabel="step", ylim=(0, 1.05), title=f"motion probe: {key} (20 steps, CFG 3)")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -75,7 +88,9 @@ def main() -> None:
     model, config = load_model(args.run / "model")
     s = config["sampling"]
     clips = [world.sample(t, 1_000_000_000 + i, "heldout") for i in range(4) for t in ("shapes", "photocam")]
-    videos = generate_for_clips(model, TextEncoder.of(config), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"]))
+    videos = generate_for_clips(
+        model, TextEncoder.of(config), clips, SamplerSpec("euler", s["steps"], s["guidance"], s["shift"])
+    )
     rows = [np.concatenate([v, c.video], axis=2) for v, c in zip(videos, clips)]  # generated | truth
     write_video(args.out / "teacher_samples.gif", np.concatenate(rows, axis=1), scale=3)
     (args.out / "teacher_samples.txt").write_text("\n".join(c.prompt for c in clips) + "\n")

@@ -15,7 +15,9 @@ from tests.test_methods import VARIANTS
 
 def contracts() -> dict[str, object]:
     """One variant of every registered method (the first of its contract variants)."""
-    return {next(iter(VARIANTS[config_type])): next(iter(VARIANTS[config_type].values())) for config_type in methods.METHODS}
+    return {
+        next(iter(VARIANTS[config_type])): next(iter(VARIANTS[config_type].values())) for config_type in methods.METHODS
+    }
 
 
 def preset(method_config, batch: int) -> DistillConfig:
@@ -23,7 +25,9 @@ def preset(method_config, batch: int) -> DistillConfig:
     return DistillConfig(
         model=ModelConfig(student_causal_block=1 if causal else 0),
         data=DataConfig(batch_size=batch, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
-        phases=[PhaseConfig("only", dataclasses.replace(method_config), steps=2, lr=1e-3, critic_lr=1e-3, ema_decay=0.0)],
+        phases=[
+            PhaseConfig("only", dataclasses.replace(method_config), steps=2, lr=1e-3, critic_lr=1e-3, ema_decay=0.0)
+        ],
         train=TrainConfig(log_every=1, checkpoint_every=100, sample_every=0, threads=1),
     )
 
@@ -40,7 +44,13 @@ def main() -> None:
         if args.only is not None and name not in args.only:
             continue
         PRESETS[f"contract-{name}"] = lambda config=config: preset(config, args.batch)
-        distill.run(preset=f"contract-{name}", teacher=args.teacher, out=args.out / name, overrides=[f"train.accum={args.accum}"], progress=False)
+        distill.run(
+            preset=f"contract-{name}",
+            teacher=args.teacher,
+            out=args.out / name,
+            overrides=[f"train.accum={args.accum}"],
+            progress=False,
+        )
 
 
 if __name__ == "__main__":

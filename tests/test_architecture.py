@@ -28,11 +28,19 @@ def modules(folder: str) -> list[Path]:
 @pytest.mark.parametrize("path", modules("methods"), ids=lambda p: p.name)
 def test_methods_see_models_only_through_the_adapter(path):
     found = imports(path)
-    assert not [m for m in found if m.startswith(("onestep.models.video_dit", "onestep.train", "onestep.commands", "onestep.configs", "onestep.data"))], found
+    assert not [
+        m
+        for m in found
+        if m.startswith(
+            ("onestep.models.video_dit", "onestep.train", "onestep.commands", "onestep.configs", "onestep.data")
+        )
+    ], found
     assert not re.search(r"DIT_TARGETS|DiTConfig|VideoDiT", path.read_text())
 
 
-@pytest.mark.parametrize("layer,forbidden", [("train", "onestep.commands"), ("data", "onestep.train"), ("models", "onestep.methods")])
+@pytest.mark.parametrize(
+    "layer,forbidden", [("train", "onestep.commands"), ("data", "onestep.train"), ("models", "onestep.methods")]
+)
 def test_imports_flow_one_way(layer, forbidden):
     for path in modules(layer):
         assert not [m for m in imports(path) if m.startswith(forbidden)], f"{path.name} imports {forbidden}"
@@ -46,12 +54,28 @@ def test_the_core_names_no_model_kind():
 
 def test_generators_are_made_only_by_the_seeding_module():
     """Every torch.Generator of the library is made in seeding.py (tests and scripts may make their own)."""
-    offenders = [p.relative_to(SRC) for p in SRC.rglob("*.py") if p.name != "seeding.py" and re.search(r"torch\.Generator\(|SeedSequence\(", p.read_text())]
+    offenders = [
+        p.relative_to(SRC)
+        for p in SRC.rglob("*.py")
+        if p.name != "seeding.py" and re.search(r"torch\.Generator\(|SeedSequence\(", p.read_text())
+    ]
     assert offenders == []
 
 
 def test_training_never_reads_the_held_out_phrasings():
     """eval/paraphrase.py is the evaluation's alone: nothing that trains or makes data imports it."""
     for path in SRC.rglob("*.py"):
-        if path.parent.name in ("world", "train", "methods", "data", "models", "configs") or path.name in ("distill.py", "teacher.py"):
+        if path.parent.name in ("world", "train", "methods", "data", "models", "configs") or path.name in (
+            "distill.py",
+            "teacher.py",
+        ):
             assert not re.search(r"import .*\bparaphrase\b|eval\.paraphrase", path.read_text()), path.relative_to(SRC)
+
+
+def test_report_modules_share_one_leaf():
+    """eval/render.py (tables, figures, the page) imports no report module, and no report module imports
+    another report module at import time but the entry point `report.py`, which may call the others."""
+    assert not [m for m in imports(SRC / "eval" / "render.py") if "report" in m]
+    for name in ("report_stream.py", "report_compare.py"):
+        found = imports(SRC / "eval" / name)
+        assert not [m for m in found if m.startswith("onestep.eval.report")], f"{name}: {found}"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from onestep.configs.base import to_dict
 from onestep.commands.distill import flatten
+from onestep.configs.base import to_dict
 from onestep.configs.distill import DistillConfig
 from onestep.configs.presets import PRESETS
 from onestep.models.io import load_model
@@ -24,8 +24,15 @@ def test_bundled_student_is_its_presets_run():
     shipped["model"]["teacher"] = ""  # the run's resolved teacher path; the preset leaves it to --teacher
     shipped["data"]["max_text"] = 0  # resolved from the teacher's config.json; the preset leaves it 0
     shipped["data"]["text_encoder"] = ""  # likewise the teacher's text encoder
-    shipped["data"]["pairs"]["path"] = ""  # where the run read its pairs (their manifest names the teacher and settings)
-    for key in ("threads", "log_every", "checkpoint_every", "sample_every"):  # machine and logging settings: the weights do not depend on them
+    shipped["data"]["pairs"]["path"] = (
+        ""  # where the run read its pairs (their manifest names the teacher and settings)
+    )
+    for key in (
+        "threads",
+        "log_every",
+        "checkpoint_every",
+        "sample_every",
+    ):  # machine and logging settings: the weights do not depend on them
         shipped["train"][key] = preset["train"][key]
     # a field added after the run is absent from its config; the run behaved as the field's default does
     ran, wants = flatten({k: shipped.get(k) for k in preset}), flatten(preset)
@@ -41,7 +48,9 @@ def test_bundled_student_is_distilled_from_the_bundled_teacher():
     teacher, teacher_config = load_model(ASSETS / "teacher")
     student, student_config = load_model(ASSETS / "students" / "pose")
     assert student_config["model"] == teacher_config["model"]
-    assert student_config["max_text"] == teacher_config["max_text"]  # reads prompts as this teacher does (v5: 32 tokens, v7: 80)
+    assert (
+        student_config["max_text"] == teacher_config["max_text"]
+    )  # reads prompts as this teacher does (v5: 32 tokens, v7: 80)
     t, s = teacher.state_dict(), student.state_dict()
     assert all(torch.isfinite(v).all() for v in s.values())
     assert sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2  # trained away from its initialisation
@@ -59,10 +68,17 @@ def test_the_demo_evaluations_ship_with_the_bundled_models():
 
     for _, model, nfe, _ in (e for e in EVALS if e[1] is not None):
         _, config = load_model(model)
-        want = shipped_key(model, config, sampler_for(config, nfe, None, None), tracks=list(suite.TRACKS), n=256, seed=0)
-        assert shipped.find(model, want) is not None, f"{model} ships no evaluation at {nfe} NFE for today's weights and evaluation version: run scripts/ship_evals.py"
+        want = shipped_key(
+            model, config, sampler_for(config, nfe, None, None), tracks=list(suite.TRACKS), n=256, seed=0
+        )
+        assert shipped.find(model, want) is not None, (
+            f"{model} ships no evaluation at {nfe} NFE for today's weights and evaluation version: run "
+            "scripts/ship_evals.py"
+        )
     for track in suite.TRACKS:
-        assert (paths.EVALS / suite.anchors_name(track, WorldConfig(), None)).is_file(), f"no current {track} anchors in {paths.EVALS}: run scripts/ship_evals.py"
+        assert (paths.EVALS / suite.anchors_name(track, WorldConfig(), None)).is_file(), (
+            f"no current {track} anchors in {paths.EVALS}: run scripts/ship_evals.py"
+        )
 
 
 def test_the_bundled_asd_student_is_a_causal_student_of_the_bundled_teacher():
@@ -74,10 +90,17 @@ def test_the_bundled_asd_student_is_a_causal_student_of_the_bundled_teacher():
     run = json.loads((paths.CAUSAL_STUDENT / "run-config.json").read_text())
     init = json.loads((paths.CAUSAL_STUDENT / "init-run-config.json").read_text())
     assert run["preset"] == "asd" and init["preset"] == "causal-init" and config["preset"] == "asd"
-    assert [p["name"] for p in run["phases"]] == ["causal_init", "asd"] and run["phases"][0]["steps"] == 0  # the init ran as its own run
+    assert [p["name"] for p in run["phases"]] == ["causal_init", "asd"] and run["phases"][0][
+        "steps"
+    ] == 0  # the init ran as its own run
     assert config["trained_steps"] == run["phases"][1]["steps"] and config["role"] == "student"
-    assert config["model"] == {**teacher_config["model"], "causal_block": 1} and config["max_text"] == teacher_config["max_text"]
+    assert (
+        config["model"] == {**teacher_config["model"], "causal_block": 1}
+        and config["max_text"] == teacher_config["max_text"]
+    )
     assert config["sampling"] == {"kind": "causal", "steps": 1, "first_block_steps": 4, "shift": 3.0}
     teacher, _ = load_model(paths.TEACHER)
     t, s = teacher.state_dict(), student.state_dict()
-    assert all(torch.isfinite(v).all() for v in s.values()) and sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2
+    assert (
+        all(torch.isfinite(v).all() for v in s.values()) and sum(not torch.equal(t[k], s[k]) for k in t) > len(t) // 2
+    )

@@ -36,11 +36,15 @@ def test_the_consistency_target_is_one_guided_teacher_step_then_the_ema(teacher_
     method, roles = build(ConsistencyConfig(points=4, shift=1.0), teacher_dir)
     x_t, t, target = method.pair(batch, roles, seeding.streams(0, 0)())
     assert set(t.tolist()) <= {0.25, 0.5, 0.75, 1.0}
-    x_hat = x_t - (0.25 * v.new_ones(len(t))).view(-1, 1, 1, 1, 1) * guided_velocity(roles.teacher, x_t, t, batch.cond, 3.0)
+    x_hat = x_t - (0.25 * v.new_ones(len(t))).view(-1, 1, 1, 1, 1) * guided_velocity(
+        roles.teacher, x_t, t, batch.cond, 3.0
+    )
     torch.testing.assert_close(target, flow.x0_from_v(x_hat, roles.ema(x_hat, t - 0.25, batch.cond), t - 0.25))
 
 
-def test_pcms_adversarial_term_leaves_the_consistency_loss_and_reads_the_target_as_real(teacher_dir, batch, monkeypatch):  # noqa: F811
+def test_pcms_adversarial_term_leaves_the_consistency_loss_and_reads_the_target_as_real(
+    teacher_dir, batch, monkeypatch
+):  # noqa: F811
     lcm, lcm_roles = build(ConsistencyConfig(points=8), teacher_dir)
     pcm, pcm_roles = build(ConsistencyConfig(points=8, adv_weight=0.1, head_width=8), teacher_dir)
     plain = lcm.student_loss(batch, lcm_roles, seeding.streams(0, 0)())
@@ -48,7 +52,9 @@ def test_pcms_adversarial_term_leaves_the_consistency_loss_and_reads_the_target_
     assert adv.logs["consistency/huber"] == pytest.approx(plain.logs["consistency/huber"], rel=1e-6)
     assert adv.loss.item() == pytest.approx(plain.loss.item() + 0.1 * adv.logs["consistency/g_adv"], rel=1e-5)
     seen = []
-    monkeypatch.setattr(pcm, "logits", lambda x0, cond, s, eps, roles: seen.append(x0.clone()) or x0.new_zeros(x0.shape[0], 1))
+    monkeypatch.setattr(
+        pcm, "logits", lambda x0, cond, s, eps, roles: seen.append(x0.clone()) or x0.new_zeros(x0.shape[0], 1)
+    )
     pcm.disc_loss(batch, pcm_roles, seeding.streams(0, 0)())
     _, _, target = pcm.pair(batch, pcm_roles, seeding.streams(0, 0)())
     torch.testing.assert_close(seen[0], target)  # real = the consistency target, not the data video
@@ -65,7 +71,9 @@ def test_add_trains_the_student_at_its_four_levels(teacher_dir, batch):  # noqa:
     assert set(levels) <= {0.25, 0.5, 0.75, 1.0} and len(set(levels)) >= 3
 
 
-def test_apts_discriminator_reads_the_video_at_the_level_it_is_told_and_its_r1_is_a_finite_difference(teacher_dir, batch):  # noqa: F811
+def test_apts_discriminator_reads_the_video_at_the_level_it_is_told_and_its_r1_is_a_finite_difference(
+    teacher_dir, batch
+):  # noqa: F811
     method, roles = build(AptConfig(head_dim=16, queries=2), teacher_dir)
     inputs = []
     features = roles.teacher.features
@@ -73,7 +81,9 @@ def test_apts_discriminator_reads_the_video_at_the_level_it_is_told_and_its_r1_i
     t, eps = method.draw(batch.video, seeding.streams(0, 0)())
     method.logits(roles, batch.video, batch.cond, t, eps)
     x_in, t_in = inputs[0]
-    torch.testing.assert_close(x_in, flow.interpolate(batch.video, eps, t))  # re-noised to the level the backbone is told
+    torch.testing.assert_close(
+        x_in, flow.interpolate(batch.video, eps, t)
+    )  # re-noised to the level the backbone is told
     assert torch.equal(t_in, t) and t.min() > 0
     off = methods.build(AptConfig(head_dim=16, queries=2, sigma_s=0.0)).disc_loss(batch, roles, seeding.streams(0, 0)())
     on = method.disc_loss(batch, roles, seeding.streams(0, 0)())

@@ -40,7 +40,10 @@ def totals() -> dict[str, float]:
             "truth": truth,
             "blur": [np.stack([ndimage.gaussian_filter(f, (1.0, 1.0, 0)) for f in v]) for v in truth],
             "repeat": [np.repeat(v[:1], len(v), 0) for v in truth],
-            **{name: [corruptions.CORRUPTIONS[name](v, 1.0, rng) for v in truth] for name in aggregate.ANCHOR_CORRUPTIONS},
+            **{
+                name: [corruptions.CORRUPTIONS[name](v, 1.0, rng) for v in truth]
+                for name in aggregate.ANCHOR_CORRUPTIONS
+            },
             "teacher-1": list(teacher[f"{track}_1"].astype(np.float32) / 255),
             "teacher-100": list(teacher[f"{track}_100"].astype(np.float32) / 255),
         }

@@ -35,13 +35,18 @@ def uncached(model, noise, cond, times, generator):
     bf, (B, C, F, H, W) = causal.block_frames(model), noise.shape
     clean = []
     for b in range(F // bf):
+
         def net(x, t, c, b=b):
             later = torch.randn(B, C, F - (b + 1) * bf, H, W)
             video = torch.cat([*clean, x, later], 2)
-            per_frame = torch.cat([torch.zeros(B, b * bf), t[:, None].expand(B, bf), torch.ones(B, F - (b + 1) * bf)], 1)
+            per_frame = torch.cat(
+                [torch.zeros(B, b * bf), t[:, None].expand(B, bf), torch.ones(B, F - (b + 1) * bf)], 1
+            )
             return model(video, per_frame, c)[:, :, b * bf : (b + 1) * bf]
 
-        clean.append(samplers.renoise(net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[b], generator=generator))
+        clean.append(
+            samplers.renoise(net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[b], generator=generator)
+        )
     return torch.cat(clean, 2)
 
 
@@ -72,7 +77,15 @@ def test_a_stream_runs_past_the_training_length_with_a_rolling_window():
     noise = torch.randn(1, 3, 24, 32, 32)  # 12 latent frames: 3x the training length
     seen = []
     with torch.no_grad():
-        video = causal.generate(model, noise, cond, causal.block_times(12, 1, 3.0, 2), window=4, sink=1, on_block=lambda b, x: seen.append(b))
+        video = causal.generate(
+            model,
+            noise,
+            cond,
+            causal.block_times(12, 1, 3.0, 2),
+            window=4,
+            sink=1,
+            on_block=lambda b, x: seen.append(b),
+        )
     assert video.shape == noise.shape and torch.isfinite(video).all() and seen == list(range(12))
 
 

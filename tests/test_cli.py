@@ -26,13 +26,17 @@ def model_dir(tmp_path_factory):
 
 def run(*args):
     result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output + (str(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else "")
+    return result.exit_code, result.output + (
+        str(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else ""
+    )
 
 
 def test_sample_writes_mp4_and_gif(model_dir, tmp_path):
     for suffix in (".mp4", ".gif"):
         out = tmp_path / f"v{suffix}"
-        code, text = run("sample", "--model", model_dir, "--prompt", "a red circle moves left", "--nfe", 4, "--out", out)
+        code, text = run(
+            "sample", "--model", model_dir, "--prompt", "a red circle moves left", "--nfe", 4, "--out", out
+        )
         assert code == 0, text
         frames = read_video(out)
         assert frames.shape[0] == 8 and frames.shape[-1] == 3
@@ -43,7 +47,9 @@ def test_sample_with_an_image_of_another_size(model_dir, tmp_path):
 
     img = tmp_path / "photo.png"
     cv2.imwrite(str(img), (np.random.default_rng(0).random((48, 80, 3)) * 255).astype(np.uint8))
-    code, text = run("sample", "--model", model_dir, "--prompt", "zoom in", "--image", img, "--nfe", 2, "--out", tmp_path / "v.gif")
+    code, text = run(
+        "sample", "--model", model_dir, "--prompt", "zoom in", "--image", img, "--nfe", 2, "--out", tmp_path / "v.gif"
+    )
     assert code == 0 and "resized and centre-cropped to 32x32" in text
 
 
@@ -93,12 +99,32 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(model_dir, tmp_path,
 
     monkeypatch.setattr(media, "_encode", full)
     out = tmp_path / "x.mp4"
-    monkeypatch.setattr(sys, "argv", ["onestep", "sample", "--model", str(model_dir), "--prompt", "a cat", "--nfe", "2", "--out", str(out)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["onestep", "sample", "--model", str(model_dir), "--prompt", "a cat", "--nfe", "2", "--out", str(out)],
+    )
     with pytest.raises(SystemExit) as stop:
         cli.main()
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1 and "the disk is full" in err, err
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(sys, "argv", ["onestep", "--debug", "sample", "--model", str(model_dir), "--prompt", "a cat", "--nfe", "2", "--out", str(out)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "onestep",
+            "--debug",
+            "sample",
+            "--model",
+            str(model_dir),
+            "--prompt",
+            "a cat",
+            "--nfe",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     with pytest.raises(OSError):
         cli.main()  # --debug: the traceback

@@ -31,7 +31,9 @@ def test_presets_that_train_on_other_data_are_refused():
     rows = {p: compare.record(p, paths.TEACHER, 10, 1, "hash") for p in ("pose-paper", "pose-demo")}
     with pytest.raises(UserError, match="preset pose-demo trains with tracks"):
         compare.check_fair(rows)
-    compare.check_fair({p: compare.record(p, paths.TEACHER, 10, 1, "hash") for p in ("pose-paper", "dmd2", "add", "apt", "lcm", "pcm")})
+    compare.check_fair(
+        {p: compare.record(p, paths.TEACHER, 10, 1, "hash") for p in ("pose-paper", "dmd2", "add", "apt", "lcm", "pcm")}
+    )
 
 
 @pytest.fixture
@@ -48,7 +50,25 @@ def invoke(*args):
 def test_compare_trains_evaluates_tabulates_and_resumes(small_eval, tmp_path, monkeypatch):
     teacher = tiny_teacher_dir(tmp_path / "teacher")
     out = tmp_path / "cmp"
-    args = ["compare", "lcm", "pcm", "add", "apt", "--teacher", teacher, "--budget", 2, "--n", 2, "--nfe", 1, "--threads", 1, "--out", out]
+    args = [
+        "compare",
+        "lcm",
+        "pcm",
+        "add",
+        "apt",
+        "--teacher",
+        teacher,
+        "--budget",
+        2,
+        "--n",
+        2,
+        "--nfe",
+        1,
+        "--threads",
+        1,
+        "--out",
+        out,
+    ]
     torch.manual_seed(0)
     code, text = invoke(*args)
     assert code == 0, text
@@ -62,7 +82,11 @@ def test_compare_trains_evaluates_tabulates_and_resumes(small_eval, tmp_path, mo
         assert json.loads((out / preset / "eval-nfe1" / "metrics.json").read_text())["n"] == 2
     table = (out / "compare.md").read_text()
     assert "LCM (`lcm`)" in table and "APT (`apt`)" in table and "teacher (Euler, CFG)" in table and "*4 NFE*" in table
-    assert (out / "compare.html").is_file() and (out / "compare_nfe.png").is_file() and (out / "compare_samples_nfe1.png").is_file()
+    assert (
+        (out / "compare.html").is_file()
+        and (out / "compare_nfe.png").is_file()
+        and (out / "compare_samples_nfe1.png").is_file()
+    )
 
     stamps = {p: (out / p / "eval-nfe1" / "metrics.json").stat().st_mtime_ns for p in rows}
     monkeypatch.setattr(distill, "run", lambda **kw: pytest.fail(f"retrained {kw['preset']}"))

@@ -8,7 +8,9 @@ from onestep.errors import UserError
 
 
 def test_override_types():
-    cfg = override(teacher_small(), parse_overrides(["lr=1e-4", "model.depth=3", "betas=0.5,0.9", "tracks={\"shapes\": 1}"]))
+    cfg = override(
+        teacher_small(), parse_overrides(["lr=1e-4", "model.depth=3", "betas=0.5,0.9", 'tracks={"shapes": 1}'])
+    )
     assert cfg.lr == 1e-4 and cfg.model.depth == 3 and cfg.betas == (0.5, 0.9) and cfg.tracks == {"shapes": 1}
 
 
@@ -31,7 +33,9 @@ def test_model_follows_the_world_size():
 def test_phases_by_name_index_or_shorthand():
     from onestep.configs.distill import pose_tiny
 
-    cfg = override(pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.2.lr": "3e-5"})
+    cfg = override(
+        pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.2.lr": "3e-5"}
+    )
     assert cfg.phases[1].steps == 0
     assert cfg.phases[2].method.consistency_weight == 0.0 and cfg.phases[2].lr == 3e-5
     with pytest.raises(UserError, match="warmup"):
@@ -44,12 +48,17 @@ def test_an_ema_the_next_phase_discards_is_refused():
     from onestep.configs.distill import DistillConfig, PhaseConfig, pose_tiny
     from onestep.methods.vsd import VSDConfig
 
-    phases = lambda decay, reset: [PhaseConfig("a", VSDConfig(), 2, ema_decay=decay), PhaseConfig("b", VSDConfig(), 2, ema_reset=reset)]  # noqa: E731
+    phases = lambda decay, reset: [
+        PhaseConfig("a", VSDConfig(), 2, ema_decay=decay),
+        PhaseConfig("b", VSDConfig(), 2, ema_reset=reset),
+    ]  # noqa: E731
     with pytest.raises(UserError, match="phase a keeps an EMA of the student that phase b discards .resets it"):
         DistillConfig(phases=phases(0.995, True))
     DistillConfig(phases=phases(0.0, True))  # phase a keeps none
     DistillConfig(phases=phases(0.995, False))  # phase b continues it
-    DistillConfig(phases=[PhaseConfig("a", VSDConfig(), 2), PhaseConfig("b", VSDConfig(), 0, ema_reset=True)])  # b never runs
+    DistillConfig(
+        phases=[PhaseConfig("a", VSDConfig(), 2), PhaseConfig("b", VSDConfig(), 0, ema_reset=True)]
+    )  # b never runs
     assert [p.ema_decay for p in pose_tiny().phases] == [0.0, 0.0, 0.995]
 
 
@@ -62,7 +71,10 @@ def test_each_role_has_its_own_optimiser_settings():
     asd, sf = PRESETS["asd"]().phases[-1], PRESETS["self-forcing"]().phases[-1]
     assert asd.optim("fake_score") == sf.optim("fake_score") and asd.optim("student") == sf.optim("student")
     assert asd.optim("disc_head")["betas"] == (0.5, 0.999) and asd.optim("fake_score")["betas"] == (0.9, 0.999)
-    cfg = override(PRESETS["pose-paper"](), parse_overrides(["equilibrium.role_optim.student.grad_clip=inf", "equilibrium.role_optim.disc_head.lr=1e-3"]))
+    cfg = override(
+        PRESETS["pose-paper"](),
+        parse_overrides(["equilibrium.role_optim.student.grad_clip=inf", "equilibrium.role_optim.disc_head.lr=1e-3"]),
+    )
     phase = cfg.phases[-1]
     assert phase.optim("student")["grad_clip"] == float("inf") and phase.optim("disc_head")["lr"] == 1e-3
     assert phase.optim("student")["lr"] == phase.lr and phase.optim("disc_head")["betas"] == phase.critic_betas

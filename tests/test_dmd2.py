@@ -42,6 +42,12 @@ def test_the_generators_gan_term_reaches_the_student(teacher_dir, batch):  # noq
 
 
 def test_the_dmd2_preset_trains(teacher_dir, tmp_path):  # noqa: F811
-    student = distill.run(preset="dmd2", teacher=teacher_dir, out=tmp_path / "run", overrides=["dmd2.steps=3", "data.batch_size=2", "train.threads=1", "train.sample_every=0"], progress=False)
+    student = distill.run(
+        preset="dmd2",
+        teacher=teacher_dir,
+        out=tmp_path / "run",
+        overrides=["dmd2.steps=3", "data.batch_size=2", "train.threads=1", "train.sample_every=0"],
+        progress=False,
+    )
     config = json.loads((student / "config.json").read_text())
     assert config["preset"] == "dmd2" and config["trained_steps"] == 3 and config["sampling"]["kind"] == "renoise"

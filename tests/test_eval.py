@@ -15,7 +15,19 @@ from onestep.models.io import save_model
 from onestep.models.video_dit import DiTConfig, VideoDiT
 
 runner = CliRunner()
-REQUIRED = ("nfe", "n", "total", "quality", "i2v", "first_frame_psnr_db", "gt_psnr_db", "motion_direction_acc", "camera_motion_acc", "dynamic_degree", "seconds_per_video")
+REQUIRED = (
+    "nfe",
+    "n",
+    "total",
+    "quality",
+    "i2v",
+    "first_frame_psnr_db",
+    "gt_psnr_db",
+    "motion_direction_acc",
+    "camera_motion_acc",
+    "dynamic_degree",
+    "seconds_per_video",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +67,10 @@ def test_eval_writes_every_required_key(model_dir, tmp_path):
 
 
 def rows_of(videos, clips, track=None):
-    return [aggregate.dimensions(v, c, motion_following(v, c, p), p) | p for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))]
+    return [
+        aggregate.dimensions(v, c, motion_following(v, c, p), p) | p
+        for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))
+    ]
 
 
 def ground_truth_result(track, n=6):
@@ -78,10 +93,15 @@ def test_data_scores_at_the_top_and_corruptions_below():
     # the metric meant for each failure catches it
     frozen = [corruptions.freeze(c.video, 1.0, np.random.default_rng(0)) for c in clips]
     moving = [c for c in clips if c.truth["move"] != "static"]
-    assert all(r["motion_following[gt]"] == 0.0 for r in rows_of([corruptions.freeze(c.video, 1.0, None) for c in moving], moving))
+    assert all(
+        r["motion_following[gt]"] == 0.0
+        for r in rows_of([corruptions.freeze(c.video, 1.0, None) for c in moving], moving)
+    )
     assert np.mean([aggregate.proxies.dynamic_degree_dis(v) for v in frozen]) == 0.0
     collapsed = aggregate.dimensions(corruptions.first_frame_replace(clips[0].video, 1.0, None), clips[0], 1.0)
-    assert collapsed["first_frame[psnr]"] < 20 < aggregate.dimensions(clips[0].video, clips[0], 1.0)["first_frame[psnr]"]
+    assert (
+        collapsed["first_frame[psnr]"] < 20 < aggregate.dimensions(clips[0].video, clips[0], 1.0)["first_frame[psnr]"]
+    )
 
 
 def test_semantic_score_sees_objects_the_other_scores_miss():
@@ -108,7 +128,9 @@ def test_bad_input_leaves_no_metrics(model_dir, tmp_path, make, args, message):
     target = tmp_path / "input"
     make(target)
     out = tmp_path / "ev"
-    code, text = invoke("eval", "--model", model_dir, "--n", 4, "--out", out, *[a.replace("{d}", str(target)) for a in args])
+    code, text = invoke(
+        "eval", "--model", model_dir, "--n", 4, "--out", out, *[a.replace("{d}", str(target)) for a in args]
+    )
     assert code != 0 and message in text
     assert not (out / "metrics.json").exists()
 
@@ -124,8 +146,12 @@ def test_user_conditions(model_dir, tmp_path):
     import cv2
 
     cv2.imwrite(str(tmp_path / "a.png"), (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8))
-    (tmp_path / "c.jsonl").write_text('{"prompt": "zoom in", "image": "a.png"}\n{"prompt": "pan left", "image": "a.png"}\n')
-    code, text = invoke("eval", "--model", model_dir, "--conditions", tmp_path / "c.jsonl", "--out", tmp_path / "ev", "--json")
+    (tmp_path / "c.jsonl").write_text(
+        '{"prompt": "zoom in", "image": "a.png"}\n{"prompt": "pan left", "image": "a.png"}\n'
+    )
+    code, text = invoke(
+        "eval", "--model", model_dir, "--conditions", tmp_path / "c.jsonl", "--out", tmp_path / "ev", "--json"
+    )
     assert code == 0, text
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["n"] == 2 and "first_frame_psnr" in metrics["conditions"]
@@ -139,7 +165,9 @@ def test_user_photos(model_dir, tmp_path):
     for i in range(2):
         img = world.photos.load("astronaut")[::2, ::2] if i == 0 else world.photos.load("chelsea")
         cv2.imwrite(str(photos / f"p{i}.png"), (img[..., ::-1] * 255).astype(np.uint8))
-    code, text = invoke("eval", "--model", model_dir, "--track", "photocam", "--photos", photos, "--n", 3, "--out", tmp_path / "ev")
+    code, text = invoke(
+        "eval", "--model", model_dir, "--track", "photocam", "--photos", photos, "--n", 3, "--out", tmp_path / "ev"
+    )
     assert code == 0, text
 
 
@@ -158,10 +186,26 @@ def test_distances_see_a_shift_and_not_a_resample():
 def test_paraphrase_on_external_photos_and_the_report_pairs_them(model_dir, tmp_path):
     """--prompts paraphrase --photos external: same clips in held-out words; the report sets the two side by side."""
     for prompts in ("template", "paraphrase"):
-        code, text = invoke("eval", "--model", model_dir, "--track", "photocam", "--photos", "external", "--prompts", prompts, "--n", 3, "--out", tmp_path / prompts)
+        code, text = invoke(
+            "eval",
+            "--model",
+            model_dir,
+            "--track",
+            "photocam",
+            "--photos",
+            "external",
+            "--prompts",
+            prompts,
+            "--n",
+            3,
+            "--out",
+            tmp_path / prompts,
+        )
         assert code == 0, text
         metrics = json.loads((tmp_path / prompts / "metrics.json").read_text())
-        assert metrics["prompts"] == prompts and metrics["photos"] == "external" and 0 <= metrics["camera_motion_acc"] <= 1
+        assert (
+            metrics["prompts"] == prompts and metrics["photos"] == "external" and 0 <= metrics["camera_motion_acc"] <= 1
+        )
     code, text = invoke("report", tmp_path / "template", tmp_path / "paraphrase", "--out", tmp_path / "report")
     assert code == 0, text
     md = (tmp_path / "report" / "report.md").read_text()
@@ -171,7 +215,9 @@ def test_paraphrase_on_external_photos_and_the_report_pairs_them(model_dir, tmp_
     assert code != 0 and "unknown --prompts 'slang'" in text and not (tmp_path / "bad").exists()
 
 
-def test_a_shipped_evaluation_is_used_only_when_weights_settings_and_eval_version_match(model_dir, tmp_path, monkeypatch):
+def test_a_shipped_evaluation_is_used_only_when_weights_settings_and_eval_version_match(
+    model_dir, tmp_path, monkeypatch
+):
     """MODEL/evals/NAME stands in for an evaluation only when its key is this evaluation's (eval/shipped.py)."""
     import shutil
 
@@ -190,8 +236,14 @@ def test_a_shipped_evaluation_is_used_only_when_weights_settings_and_eval_versio
     assert "shipped" not in first
     dest = shipped.ship(tmp_path / "first", model, "nfe1-n2")
     reused = evaluate("again")
-    assert reused["shipped"] == str(dest) and reused["total"] == first["total"] and (tmp_path / "again" / "videos-shapes.npz").is_file()
-    assert "seconds_per_video" not in reused and reused["shipped_seconds_per_video"] == first["seconds_per_video"]  # not this run's timing
+    assert (
+        reused["shipped"] == str(dest)
+        and reused["total"] == first["total"]
+        and (tmp_path / "again" / "videos-shapes.npz").is_file()
+    )
+    assert (
+        "seconds_per_video" not in reused and reused["shipped_seconds_per_video"] == first["seconds_per_video"]
+    )  # not this run's timing
 
     assert "shipped" not in evaluate("other-n", "--n", 3)  # a setting differs
     assert "shipped" not in evaluate("other-nfe", "--nfe", 2)
@@ -201,7 +253,9 @@ def test_a_shipped_evaluation_is_used_only_when_weights_settings_and_eval_versio
         m.setattr(shipped, "EVAL_VERSION", shipped.EVAL_VERSION + 1)  # what an evaluation computes changed
         assert "shipped" not in evaluate("other-version")
     torch.manual_seed(1)
-    save_model(model, VideoDiT(DiTConfig(dim=32, depth=1, heads=2, patch=(2, 4, 4))), json.loads((model / "config.json").read_text()))
+    save_model(
+        model,
+        VideoDiT(DiTConfig(dim=32, depth=1, heads=2, patch=(2, 4, 4))),
+        json.loads((model / "config.json").read_text()),
+    )
     assert "shipped" not in evaluate("other-weights")  # the same directory, retrained
-
-

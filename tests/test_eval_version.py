@@ -27,7 +27,11 @@ from onestep.world.clip import WorldConfig
 from tests.tiny import tiny_teacher
 
 FINGERPRINT = Path(__file__).parent / "data" / "eval_fingerprint.json"
-SAMPLERS = {"euler": SamplerSpec("euler", 2, 3.0, 3.0), "renoise": SamplerSpec("renoise", 1, 1.0, 3.0), "causal": SamplerSpec("causal", 1, 1.0, 3.0, first_block_steps=2)}
+SAMPLERS = {
+    "euler": SamplerSpec("euler", 2, 3.0, 3.0),
+    "renoise": SamplerSpec("renoise", 1, 1.0, 3.0),
+    "causal": SamplerSpec("causal", 1, 1.0, 3.0, first_block_steps=2),
+}
 
 
 def tiny(causal: bool) -> VideoDiT:
@@ -49,14 +53,24 @@ def fingerprint() -> dict[str, float]:
     for track in TRACKS:
         clips = heldout_clips(track, 2, WorldConfig())
         bounds = aggregate.anchors(clips, motion_following, track=track)
-        videos = {"truth": [c.video for c in clips], "blur": [np.stack([ndimage.gaussian_filter(f, (1.0, 1.0, 0)) for f in c.video]) for c in clips]}
+        videos = {
+            "truth": [c.video for c in clips],
+            "blur": [np.stack([ndimage.gaussian_filter(f, (1.0, 1.0, 0)) for f in c.video]) for c in clips],
+        }
         for name, spec in SAMPLERS.items():
             videos[name] = list(generate_for_clips(tiny(causal=name == "causal"), encoder, clips, spec, i2v=i2v(track)))
         for name, vids in videos.items():
-            rows = [{**p, **aggregate.dimensions(v, c, motion_following(v, c, p), p, i2v(track))} for v, c, p in zip(vids, clips, panel.panel(np.stack(vids), clips, track))]
-            means = {k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in sorted({k for r in rows for k in r})}
+            rows = [
+                {**p, **aggregate.dimensions(v, c, motion_following(v, c, p), p, i2v(track))}
+                for v, c, p in zip(vids, clips, panel.panel(np.stack(vids), clips, track))
+            ]
+            means = {
+                k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in sorted({k for r in rows for k in r})
+            }
             out |= {f"{track}/{name}/{k}": v for k, v in means.items()}
-            out |= {f"{track}/{name}/score/{k}": v for k, v in aggregate.scores(aggregate.normalise(means, bounds)).items()}
+            out |= {
+                f"{track}/{name}/score/{k}": v for k, v in aggregate.scores(aggregate.normalise(means, bounds)).items()
+            }
             feats = features.extract(net, np.stack(vids))
             out |= {f"{track}/{name}/featnet/{i}": v for i, v in enumerate(feats.mean(0)[:8])}
         out |= {f"{track}/anchor/{k}/{i}": float(v) for k, pair in bounds.items() for i, v in enumerate(pair)}
@@ -67,12 +81,22 @@ def test_the_suites_numbers_on_fixed_inputs_are_those_recorded_at_this_eval_vers
     recorded = json.loads(FINGERPRINT.read_text())
     now = fingerprint()
     assert recorded["version"] == shipped.EVAL_VERSION, (
-        f"EVAL_VERSION is {shipped.EVAL_VERSION} and the fingerprint was recorded at {recorded['version']}: re-record it (module docstring)"
+        f"EVAL_VERSION is {shipped.EVAL_VERSION} and the fingerprint was recorded at {recorded['version']}: re-record "
+        "it (module docstring)"
     )
-    moved = [k for k in recorded["values"].keys() | now.keys() if not np.isclose(recorded["values"].get(k, np.nan), now.get(k, np.inf), rtol=1e-3, atol=1e-6, equal_nan=True)]
-    assert not moved, f"the suite's numbers moved at EVAL_VERSION {shipped.EVAL_VERSION} ({', '.join(sorted(moved)[:6])}): bump EVAL_VERSION and re-record (module docstring)"
+    moved = [
+        k
+        for k in recorded["values"].keys() | now.keys()
+        if not np.isclose(recorded["values"].get(k, np.nan), now.get(k, np.inf), rtol=1e-3, atol=1e-6, equal_nan=True)
+    ]
+    assert not moved, (
+        f"the suite's numbers moved at EVAL_VERSION {shipped.EVAL_VERSION} ({', '.join(sorted(moved)[:6])}): bump "
+        "EVAL_VERSION and re-record (module docstring)"
+    )
 
 
 if __name__ == "__main__" and "--record" in sys.argv:
-    FINGERPRINT.write_text(json.dumps({"version": shipped.EVAL_VERSION, "values": fingerprint()}, indent=1, sort_keys=True) + "\n")
+    FINGERPRINT.write_text(
+        json.dumps({"version": shipped.EVAL_VERSION, "values": fingerprint()}, indent=1, sort_keys=True) + "\n"
+    )
     print(f"recorded {FINGERPRINT} at EVAL_VERSION {shipped.EVAL_VERSION}")

@@ -67,7 +67,9 @@ class LinearNet(torch.nn.Module):
 def test_cfg_standard_form():
     net = LinearNet()
     x, t = torch.randn(2, 1, 1, 2, 2), torch.full((2,), 0.5)
-    cond = Cond(torch.full((2, 3, 4), 2.0), torch.ones(2, 3, dtype=torch.bool)).with_negative(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool))
+    cond = Cond(torch.full((2, 3, 4), 2.0), torch.ones(2, 3, dtype=torch.bool)).with_negative(
+        torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool)
+    )
     uncond = Cond(torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool))
     v = samplers.guided_velocity(net, x, t, cond, guidance=3.0)
     v_c, v_u = net(x, t, cond), net(x, t, uncond)
@@ -99,7 +101,9 @@ def test_euler_integrates_straight_path_exactly():
 @pytest.mark.parametrize("kind", ["uniform", "logit_normal"])
 def test_sample_t_in_range(kind):
     g = torch.Generator().manual_seed(0)
-    t = flow.sample_t(torch.randn(1000, generator=g) if kind == "logit_normal" else torch.rand(1000, generator=g), kind=kind, s=3.0)
+    t = flow.sample_t(
+        torch.randn(1000, generator=g) if kind == "logit_normal" else torch.rand(1000, generator=g), kind=kind, s=3.0
+    )
     assert t.min() >= 0 and t.max() <= 1 and math.isclose(float(flow.shift(torch.tensor(0.5), 3.0)), 0.75)
     assert t.median() > 0.5  # the shift spends more time at high noise
 

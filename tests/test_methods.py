@@ -32,7 +32,11 @@ from tests.tiny import tiny_teacher, tiny_teacher_dir
 # Every registered method's config type, with the variants the contract covers. A method added to the
 # registry without an entry here fails `test_every_registered_method_is_under_contract`.
 VARIANTS = {
-    VSDConfig: {"vsd": VSDConfig(critic_ratio=1, lora_rank=4), "vsd-copy": VSDConfig(critic_ratio=1, fake_score="copy"), "vsd-anchor": VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=1.0)},
+    VSDConfig: {
+        "vsd": VSDConfig(critic_ratio=1, lora_rank=4),
+        "vsd-copy": VSDConfig(critic_ratio=1, fake_score="copy"),
+        "vsd-anchor": VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=1.0),
+    },
     PoseConfig: {
         "pose-semantic": PoseConfig(head_dim=32, queries=2, ode_weight=1.0),
         "pose-conv": PoseConfig(head="conv"),
@@ -42,14 +46,20 @@ VARIANTS = {
         "pose-no-adversarial": PoseConfig(adv_weight=0.0),
     },
     OdeRegressionConfig: {"ode": OdeRegressionConfig(renoise_t=(0.5,))},
-    FlowMatchingConfig: {"flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0), "flow-token-drop": FlowMatchingConfig(p_drop_token=0.5)},
+    FlowMatchingConfig: {
+        "flow": FlowMatchingConfig(p_drop_text=0.5, motion_weight=4.0),
+        "flow-token-drop": FlowMatchingConfig(p_drop_token=0.5),
+    },
     CausalInitConfig: {"causal-init": CausalInitConfig(steps=2)},
     SelfForcingConfig: {"self-forcing": SelfForcingConfig(critic_ratio=1, lora_rank=4, steps=2)},
     AsdConfig: {"asd": AsdConfig(critic_ratio=1, lora_rank=4, steps=3, max_n=2, head_dim=16)},
     Dmd2Config: {"dmd2": Dmd2Config(critic_ratio=1, head_width=16)},
     AddConfig: {"add": AddConfig()},
     AptConfig: {"apt": AptConfig(head_dim=32, queries=2)},
-    ConsistencyConfig: {"lcm": ConsistencyConfig(points=8), "pcm": ConsistencyConfig(points=8, adv_weight=0.1, head_width=16)},
+    ConsistencyConfig: {
+        "lcm": ConsistencyConfig(points=8),
+        "pcm": ConsistencyConfig(points=8, adv_weight=0.1, head_width=16),
+    },
 }
 CASES = [(name, cfg) for variants in VARIANTS.values() for name, cfg in variants.items()]
 
@@ -76,7 +86,15 @@ def world_batch(encoder):
 @pytest.fixture(scope="module")
 def pairs(teacher_dir, world_batch, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pairs")
-    ode_pairs.make(tiny_teacher(), lambda start: iter([as_batch(world_batch)] * 2), folder, PairsConfig(count=4, chunk_batches=1, teacher_steps=2), 0, {"test": 1}, progress=False)
+    ode_pairs.make(
+        tiny_teacher(),
+        lambda start: iter([as_batch(world_batch)] * 2),
+        folder,
+        PairsConfig(count=4, chunk_batches=1, teacher_steps=2),
+        0,
+        {"test": 1},
+        progress=False,
+    )
     return ode_pairs.load(folder, 4)
 
 
@@ -86,8 +104,15 @@ def batch(world_batch, pairs):
 
 
 def roles_for(method, teacher_dir) -> Roles:
-    """The method's roles on the tiny teacher; a block-causal student (one latent frame per block) where it needs one."""
-    return build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"), student_causal_block=1 if getattr(method, "causal_student", False) else 0)
+    """The method's roles on the tiny teacher; a block-causal student (one latent frame per block)
+    where it needs one."""
+    return build_roles(
+        teacher_dir,
+        [method],
+        seed=0,
+        device=torch.device("cpu"),
+        student_causal_block=1 if getattr(method, "causal_student", False) else 0,
+    )
 
 
 def run_steps(method, roles, batch, steps=2):
@@ -150,15 +175,23 @@ def test_samplers_make_nothing_on_the_default_device(teacher_dir, batch):
     noise = torch.randn(batch.video.shape)
     with torch.device("meta"):
         a = samplers.euler(net, noise, batch.cond, steps=2, shift=3.0, guidance=3.0)
-        b = samplers.renoise(net, noise, batch.cond, times=samplers.student_times(2, 3.0), generator=torch.Generator().manual_seed(0))
+        b = samplers.renoise(
+            net, noise, batch.cond, times=samplers.student_times(2, 3.0), generator=torch.Generator().manual_seed(0)
+        )
         c = samplers.euler(net, noise, batch.cond, steps=2, guidance=3.0, cfg_batched=False)
-    assert a.device.type == b.device.type == c.device.type == "cpu" and torch.isfinite(a).all() and torch.isfinite(b).all()
+    assert (
+        a.device.type == b.device.type == c.device.type == "cpu" and torch.isfinite(a).all() and torch.isfinite(b).all()
+    )
 
 
 def test_vsd_schedule():
     vsd = VSD(VSDConfig(critic_ratio=5))
     groups = [[u.group for u in vsd.step(None, None, None, s)] for s in range(6)]
-    assert groups[0] == ["student", "fake_score"] and groups[1:5] == [["fake_score"]] * 4 and groups[5] == ["student", "fake_score"]
+    assert (
+        groups[0] == ["student", "fake_score"]
+        and groups[1:5] == [["fake_score"]] * 4
+        and groups[5] == ["student", "fake_score"]
+    )
 
 
 def test_lora_fake_score_is_the_teacher_at_step_zero_and_the_teacher_stays_the_teacher(teacher_dir, batch):
@@ -182,7 +215,9 @@ def test_roles_are_loaded_from_disk_not_copied(teacher_dir):
     modules = [roles.teacher, roles.student, roles.ema, roles.disc_backbone]
     storages = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
     assert len(storages) == sum(len(list(m.parameters())) for m in modules)  # no two roles share a tensor
-    assert all(p.requires_grad for p in roles.student.parameters()) and not any(p.requires_grad for p in roles.teacher.parameters())
+    assert all(p.requires_grad for p in roles.student.parameters()) and not any(
+        p.requires_grad for p in roles.teacher.parameters()
+    )
 
 
 def test_hinge_on_known_inputs():
@@ -242,7 +277,9 @@ def test_consistency_target_is_eq5_at_one_step_and_the_teacher_ode_at_many(batch
     )
     d = seeding.Draws(3, 0, 0)  # the same draws as the method: t, then eps
     cfg = PoseConfig()
-    t = flow.shift(cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * d.rand(2), cfg.consistency_t_shift)
+    t = flow.shift(
+        cfg.consistency_t_lo + (cfg.consistency_t_hi - cfg.consistency_t_lo) * d.rand(2), cfg.consistency_t_shift
+    )
     x_t = flow.interpolate(x0, d.randn_like(x0), t)
     with torch.no_grad():
         one_call = flow.x0_from_v(x_t, teacher(x_t, t, cond), t)
@@ -323,7 +360,9 @@ def test_ode_regression_trains_only_the_student_towards_the_pairs(teacher_dir, b
         out = ode.student_loss(batch, roles, seeding.Draws(step, 0, 0))
         opt.zero_grad()
         out.loss.backward()
-        assert all(p.grad is None for p in roles.teacher.parameters()) and all(p.grad is None for p in roles.ema.parameters())
+        assert all(p.grad is None for p in roles.teacher.parameters()) and all(
+            p.grad is None for p in roles.ema.parameters()
+        )
         opt.step()
         losses.append(out.loss.item())
     assert losses[-1] < 0.5 * losses[0]
@@ -353,11 +392,23 @@ def test_ode_renoised_term_regresses_the_targets_from_the_few_step_levels(teache
     x0, cond = batch.pairs.x0, batch.pairs.cond
     whole = ode.renoised_loss(roles, x0, cond, seeding.Draws(1, 0, 0)).item()
     for size in (1, 2):
-        parts = [ode.renoised_loss(roles, x0[a : a + size], cond.index(slice(a, a + size)), seeding.Draws(1, 0, 0, first_row=a)).item() for a in range(0, len(x0), size)]
+        parts = [
+            ode.renoised_loss(
+                roles, x0[a : a + size], cond.index(slice(a, a + size)), seeding.Draws(1, 0, 0, first_row=a)
+            ).item()
+            for a in range(0, len(x0), size)
+        ]
         assert sum(parts) / len(parts) == pytest.approx(whole, rel=1e-5)
 
 
-@pytest.mark.parametrize("make", [lambda w: VSD(VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=w)), lambda w: PoseEquilibrium(PoseConfig(head_dim=32, queries=2, ode_weight=w))], ids=["vsd", "pose"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda w: VSD(VSDConfig(critic_ratio=1, lora_rank=4, ode_weight=w)),
+        lambda w: PoseEquilibrium(PoseConfig(head_dim=32, queries=2, ode_weight=w)),
+    ],
+    ids=["vsd", "pose"],
+)
 def test_ode_weight_adds_the_regression_on_the_runs_pairs(make, teacher_dir, batch):
     plain, anchored = make(0.0), make(2.0)
     assert not plain.needs_pairs and anchored.needs_pairs
@@ -389,7 +440,9 @@ def test_a_lora_student_trains_only_its_adapter_and_saves_merged(teacher_dir, ba
 
     method = methods.build(PoseConfig(head_dim=32, queries=2))
     roles = build_roles(teacher_dir, [method], seed=0, device=torch.device("cpu"), student_lora_rank=2)
-    assert all("lora_" in n for n in roles.student.names) and len(list(roles.student.parameters())) == len(roles.student.names)
+    assert all("lora_" in n for n in roles.student.names) and len(list(roles.student.parameters())) == len(
+        roles.student.names
+    )
     run_steps(method, roles, batch, steps=1)
     x, t = torch.randn(batch.video.shape), torch.full((batch.video.shape[0],), 0.7)
     moved = roles.student(x, t, batch.cond)
@@ -415,7 +468,10 @@ def test_the_level_rule_carries_a_papers_levels_to_the_models_resolution():
 def test_paired_accuracy_counts_the_pairs_a_discriminator_orders_right():
     from onestep.methods.critic import paired_accuracy
 
-    real, fake = torch.tensor([[1.0, 3.0], [0.0, 0.0], [2.0, 2.0], [-1.0, -1.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    real, fake = (
+        torch.tensor([[1.0, 3.0], [0.0, 0.0], [2.0, 2.0], [-1.0, -1.0]]),
+        torch.tensor([[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]),
+    )
     assert paired_accuracy(real, fake) == 0.5
     assert paired_accuracy(fake, fake) == 0.0  # a tie is not a separation
     assert paired_accuracy(torch.tensor([2.0, 3.0]), torch.tensor([1.0, 1.0])) == 1.0

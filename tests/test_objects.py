@@ -28,7 +28,9 @@ def test_a_haze_after_frame_0_scores_low_whatever_its_smoothness():
     the objects' hues are still there, their solid region and full colour are not."""
     hazy = []
     for c in CLIPS:
-        washed = 0.4 * np.stack([ndimage.gaussian_filter(f, (2.0, 2.0, 0)) for f in c.video]) + 0.6 * c.truth["background"]
+        washed = (
+            0.4 * np.stack([ndimage.gaussian_filter(f, (2.0, 2.0, 0)) for f in c.video]) + 0.6 * c.truth["background"]
+        )
         hazy.append(np.concatenate([c.video[:1], washed[1:]]))
     r = mean_report(hazy)
     assert r["crisp"] < 0.05 and r["solid"] < 0.5 and r["shape"] < 0.5, r

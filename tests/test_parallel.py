@@ -25,7 +25,22 @@ SETTINGS = [
 
 
 def torchrun_args(teacher, out, *extra) -> list[str]:
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep", "distill", "pose-test", "--teacher", str(teacher), "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        "-m",
+        "onestep",
+        "distill",
+        "pose-test",
+        "--teacher",
+        str(teacher),
+        "--out",
+        str(out),
+    ]
     return args + [a for s in SETTINGS for a in ("--set", s)] + list(extra)
 
 
@@ -94,7 +109,13 @@ def test_two_processes_of_two_micro_batches_make_the_updates_of_one_batch(teache
 
 def test_micro_batches_make_the_updates_of_one_batch(teacher, one_process, tmp_path):
     """One process, the batch of 4 in 2 micro-batches of 2."""
-    distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "accum", overrides=SETTINGS + ["train.accum=2"], progress=False)
+    distill.run(
+        preset="pose-test",
+        teacher=teacher,
+        out=tmp_path / "accum",
+        overrides=SETTINGS + ["train.accum=2"],
+        progress=False,
+    )
     assert_same_run(tmp_path / "accum", one_process, teacher)
 
 
@@ -103,18 +124,33 @@ def test_a_checkpoint_of_two_processes_resumes_in_one(teacher, one_process, tmp_
     meta = json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "meta.json").read_text())
     assert meta["step"] == 4
     distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "run", overrides=SETTINGS, progress=False)
-    ours, theirs = load_file(tmp_path / "run" / "student" / "model.safetensors"), load_file(one_process / "student" / "model.safetensors")
+    ours, theirs = (
+        load_file(tmp_path / "run" / "student" / "model.safetensors"),
+        load_file(one_process / "student" / "model.safetensors"),
+    )
     assert max((ours[k] - theirs[k]).abs().max().item() for k in theirs) < 1e-5
 
 
 def test_a_batch_the_chunks_do_not_divide_is_refused(teacher, tmp_path):
     with pytest.raises(UserError, match="does not split into 1 processes x 3 micro-batches: use a multiple of 3"):
-        distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "r", overrides=SETTINGS + ["train.accum=3"], progress=False)
+        distill.run(
+            preset="pose-test",
+            teacher=teacher,
+            out=tmp_path / "r",
+            overrides=SETTINGS + ["train.accum=3"],
+            progress=False,
+        )
 
 
 def test_resuming_with_another_preset_or_setting_names_the_fields(teacher, one_process):
     with pytest.raises(UserError, match=r"equilibrium.ema_decay \(0.995 there, 0.99 now\)"):
-        distill.run(preset="pose-test", teacher=teacher, out=one_process, overrides=SETTINGS + ["equilibrium.ema_decay=0.99"], progress=False)
+        distill.run(
+            preset="pose-test",
+            teacher=teacher,
+            out=one_process,
+            overrides=SETTINGS + ["equilibrium.ema_decay=0.99"],
+            progress=False,
+        )
     with pytest.raises(UserError, match=r"preset \('pose-test' there, 'pose-tiny' now\)"):
         distill.run(preset="pose-tiny", teacher=teacher, out=one_process, overrides=[], progress=False)
 
@@ -123,7 +159,13 @@ def test_activation_checkpointing_changes_no_number(teacher, tmp_path):
     """Each block recomputed in the backward: the same losses, gradients and weights as without."""
     plain, ac = tmp_path / "plain", tmp_path / "ac"
     distill.run(preset="pose-test", teacher=teacher, out=plain, overrides=SETTINGS, progress=False)
-    distill.run(preset="pose-test", teacher=teacher, out=ac, overrides=SETTINGS + ["parallel.activation_checkpointing=true"], progress=False)
+    distill.run(
+        preset="pose-test",
+        teacher=teacher,
+        out=ac,
+        overrides=SETTINGS + ["parallel.activation_checkpointing=true"],
+        progress=False,
+    )
     a, b = scalars(plain), scalars(ac)
     for tag in a:
         torch.testing.assert_close(torch.tensor(b[tag]), torch.tensor(a[tag]), rtol=1e-5, atol=1e-7, msg=tag)
@@ -182,7 +224,9 @@ def test_a_process_killed_mid_run_resumes_to_the_uninterrupted_weights(teacher, 
     longer = ("--set", "equilibrium.steps=16")
     torchrun(teacher, tmp_path / "whole", *longer)
     out = tmp_path / "killed"
-    proc = subprocess.Popen(torchrun_args(teacher, out, *longer), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    proc = subprocess.Popen(
+        torchrun_args(teacher, out, *longer), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+    )
     deadline = time.time() + 300
     while not (out / "checkpoints" / "step_00000006").is_dir() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -192,7 +236,10 @@ def test_a_process_killed_mid_run_resumes_to_the_uninterrupted_weights(teacher, 
     proc.wait(timeout=120)
     assert proc.returncode != 0 and not (out / "student").exists()
     torchrun(teacher, out, *longer)
-    a, b = load_file(tmp_path / "whole" / "student" / "model.safetensors"), load_file(out / "student" / "model.safetensors")
+    a, b = (
+        load_file(tmp_path / "whole" / "student" / "model.safetensors"),
+        load_file(out / "student" / "model.safetensors"),
+    )
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
 
 
@@ -201,7 +248,9 @@ def test_two_processes_in_bfloat16_train(teacher, tmp_path):
     gradient reduction) on the trained roles; the run finishes with finite weights that moved."""
     torchrun(teacher, tmp_path / "bf16", "--set", "train.precision=bfloat16", "--set", "model.dtype=bfloat16")
     a, start = load_file(tmp_path / "bf16" / "student" / "model.safetensors"), load_file(teacher / "model.safetensors")
-    assert all(torch.isfinite(v).all() for v in a.values()) and max((a[k] - start[k]).abs().max().item() for k in a) > 1e-3
+    assert (
+        all(torch.isfinite(v).all() for v in a.values()) and max((a[k] - start[k]).abs().max().item() for k in a) > 1e-3
+    )
 
 
 def test_sequence_parallel_training_makes_the_updates_of_one_process(teacher, tmp_path):
@@ -212,7 +261,10 @@ def test_sequence_parallel_training_makes_the_updates_of_one_process(teacher, tm
     no_r1 = "equilibrium.method.r1_weight=0"
     distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "one", overrides=SETTINGS + [no_r1], progress=False)
     torchrun(teacher, tmp_path / "sp", "--set", "parallel.sp=2", "--set", no_r1)
-    a, b = load_file(tmp_path / "one" / "student" / "model.safetensors"), load_file(tmp_path / "sp" / "student" / "model.safetensors")
+    a, b = (
+        load_file(tmp_path / "one" / "student" / "model.safetensors"),
+        load_file(tmp_path / "sp" / "student" / "model.safetensors"),
+    )
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     x, y = scalars(tmp_path / "one"), scalars(tmp_path / "sp")
     for tag in x:
@@ -230,11 +282,42 @@ def test_wan_sequence_parallel_training_makes_the_updates_of_one_process(task, t
 
     i2v = task == "i2v"
     wan = wan_tiny.build(tmp_path / "wan", i2v=i2v)
-    cache = write_cache(tmp_path / "cache", i2v=i2v, teacher_hash=weights_hash(wan), text_dim=wan_tiny.TEXT_ENCODER["d_model"], image_dim=wan_tiny.IMAGE_ENCODER["hidden_size"])
+    cache = write_cache(
+        tmp_path / "cache",
+        i2v=i2v,
+        teacher_hash=weights_hash(wan),
+        text_dim=wan_tiny.TEXT_ENCODER["d_model"],
+        image_dim=wan_tiny.IMAGE_ENCODER["hidden_size"],
+    )
     settings = ["equilibrium.method.r1_weight=0", "priming.lr=1e-3", "equilibrium.lr=1e-3"]
-    distill.run(preset="pose-wan-tiny", teacher=wan, data=cache, out=tmp_path / "one", overrides=settings, progress=False)
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "onestep", "distill", "pose-wan-tiny", "--teacher", str(wan), "--data", str(cache), "--out", str(tmp_path / "sp")]
-    result = subprocess.run(args + [a for s in [*settings, "parallel.sp=2"] for a in ("--set", s)], capture_output=True, text=True, env=ENV, timeout=600)
+    distill.run(
+        preset="pose-wan-tiny", teacher=wan, data=cache, out=tmp_path / "one", overrides=settings, progress=False
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        "-m",
+        "onestep",
+        "distill",
+        "pose-wan-tiny",
+        "--teacher",
+        str(wan),
+        "--data",
+        str(cache),
+        "--out",
+        str(tmp_path / "sp"),
+    ]
+    result = subprocess.run(
+        args + [a for s in [*settings, "parallel.sp=2"] for a in ("--set", s)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     from onestep.models.io import load_model
 
@@ -254,4 +337,10 @@ def test_sequence_parallelism_refuses_what_it_cannot_split(teacher, tmp_path):
     with pytest.raises(UserError, match="must divide the model's 2 heads and 256 tokens"):
         sequence.apply(tiny_teacher(), None, 3, 0)
     with pytest.raises(UserError, match="launch with torchrun"):
-        distill.run(preset="pose-test", teacher=teacher, out=tmp_path / "r", overrides=SETTINGS + ["parallel.sp=2"], progress=False)
+        distill.run(
+            preset="pose-test",
+            teacher=teacher,
+            out=tmp_path / "r",
+            overrides=SETTINGS + ["parallel.sp=2"],
+            progress=False,
+        )

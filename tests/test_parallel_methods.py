@@ -23,8 +23,19 @@ WORKER = str(ROOT / "tests" / "every_method_run.py")
 
 def launch(args: list[str], processes: int, timeout: int = 400) -> None:
     """The worker in one process or under torchrun; a hang is killed with its whole process group."""
-    head = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes), "--standalone"]
-    proc = subprocess.Popen(head + [WORKER, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, start_new_session=True)
+    head = (
+        [sys.executable]
+        if processes == 1
+        else [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes), "--standalone"]
+    )
+    proc = subprocess.Popen(
+        head + [WORKER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -21,8 +21,17 @@ def training_phrases() -> list[str]:
 
 def paraphrase_strings() -> list[str]:
     """Every camera phrasing at every speed, every verb + direction pair, and sampled full prompts."""
-    out = [paraphrase.fill_speed(t, s) for m in prompts.CAMERA_MOVES for t in paraphrase.camera_templates(m) for s in itertools.chain(*paraphrase.SPEEDS.values())]
-    out += [f"{v} {d}" for direction in prompts.DIRECTIONS for v, d in itertools.product(paraphrase.VERBS, paraphrase.direction_phrases(direction))]
+    out = [
+        paraphrase.fill_speed(t, s)
+        for m in prompts.CAMERA_MOVES
+        for t in paraphrase.camera_templates(m)
+        for s in itertools.chain(*paraphrase.SPEEDS.values())
+    ]
+    out += [
+        f"{v} {d}"
+        for direction in prompts.DIRECTIONS
+        for v, d in itertools.product(paraphrase.VERBS, paraphrase.direction_phrases(direction))
+    ]
     for seed in range(1500):
         for track in ("shapes", "photocam"):
             out.append(paraphrase.prompt(world.sample(track, seed, "heldout"), seed))
@@ -30,7 +39,9 @@ def paraphrase_strings() -> list[str]:
 
 
 def test_no_training_phrase_in_the_paraphrase_set():
-    pattern = re.compile("|".join(rf"\b{re.escape(p)}\b" for p in sorted(set(training_phrases()), key=len, reverse=True)))
+    pattern = re.compile(
+        "|".join(rf"\b{re.escape(p)}\b" for p in sorted(set(training_phrases()), key=len, reverse=True))
+    )
     hits = [(s, m.group()) for s in paraphrase_strings() if (m := pattern.search(s.lower()))]
     assert not hits, f"{len(hits)} paraphrases contain a training phrase, e.g. {hits[:3]}"
 
@@ -64,7 +75,11 @@ def test_eval_clips_reworded_and_otherwise_unchanged():
     for track in ("shapes", "photocam"):
         a = suite.heldout_clips(track, 6, config)
         b = suite.heldout_clips(track, 6, config, prompts="paraphrase")
-        facts = lambda c: [(o["colour"], o["direction"], o["speed"]) for o in c.truth["objects"]] if c.track == "shapes" else (c.truth["move"], c.truth["speed"])  # noqa: E731
+        facts = lambda c: (
+            [(o["colour"], o["direction"], o["speed"]) for o in c.truth["objects"]]
+            if c.track == "shapes"
+            else (c.truth["move"], c.truth["speed"])
+        )  # noqa: E731
         assert all(np.array_equal(x.video, y.video) and facts(x) == facts(y) for x, y in zip(a, b))
         assert all(x.prompt != y.prompt for x, y in zip(a, b))
         assert [c.prompt for c in b] == [c.prompt for c in suite.heldout_clips(track, 6, config, prompts="paraphrase")]

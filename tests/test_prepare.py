@@ -16,11 +16,14 @@ from onestep.data.cache import CacheData, read_manifest
 from onestep.errors import UserError
 from onestep.models import wan, wan_tiny
 
-
 FPS = 8  # the test videos' frame rate: 12 frames, 1.5 s
 SETTINGS = {"frames": 5, "fps": 4, "size": "32x48"}  # frames 0, 2, 4, 6, 8 of each video; latents (2, 4, 6)
 LATENT = (2, 4, 6)
-GOOD = {"a.mp4": "a red car drives slowly", "b.mov": "a blue bird flies over the sea", "d.gif": "a person turns and says there is no time for that"}
+GOOD = {
+    "a.mp4": "a red car drives slowly",
+    "b.mov": "a blue bird flies over the sea",
+    "d.gif": "a person turns and says there is no time for that",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +67,9 @@ def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
     for name, text in GOOD.items():
         if name == "d.gif":
-            shutil.copy(os.path.join(os.path.dirname(skimage.__file__), "data", "no_time_for_that_tiny.gif"), root / name)
+            shutil.copy(
+                os.path.join(os.path.dirname(skimage.__file__), "data", "no_time_for_that_tiny.gif"), root / name
+            )
         else:
             write_video(root / name, codec="mpeg4" if name.endswith(".mov") else "libx264")
         (root / name).with_suffix(".txt").write_text(f"  {text}\n")
@@ -88,7 +93,9 @@ def teachers(tmp_path_factory):
 def test_frames_sampled_at_fps(videos):
     clip = prepare.read_clip(videos / "a.mp4", frames=5, fps=4, height=40, width=56)
     assert clip.shape == (5, 40, 56, 3) and clip.dtype == np.uint8
-    np.testing.assert_allclose(clip[..., 0].reshape(5, -1).mean(1), [0, 40, 80, 120, 160], atol=12)  # video frames 0, 2, 4, 6, 8 (lossy codec)
+    np.testing.assert_allclose(
+        clip[..., 0].reshape(5, -1).mean(1), [0, 40, 80, 120, 160], atol=12
+    )  # video frames 0, 2, 4, 6, 8 (lossy codec)
     assert prepare.read_clip(videos / "d.gif", frames=5, fps=4, height=32, width=48).shape == (5, 32, 48, 3)
     with pytest.raises(prepare.Skip, match="too short"):
         prepare.read_clip(videos / "a.mp4", frames=13, fps=8, height=40, width=56)
@@ -99,25 +106,42 @@ def test_prepare_caches_clips_as_the_pipeline_encodes(videos, teachers, tmp_path
     from diffusers import AutoencoderKLWan, WanImageToVideoPipeline, WanPipeline
 
     teacher, cache = teachers[i2v], tmp_path / "cache"
-    result = prepare.run(videos=videos, teacher=teacher, out=cache, shard_size=2, progress=False, say=lambda _: None, **SETTINGS)
+    result = prepare.run(
+        videos=videos, teacher=teacher, out=cache, shard_size=2, progress=False, say=lambda _: None, **SETTINGS
+    )
     assert (result["cached"], result["skipped"], result["total"]) == (3, 4, 3)
     manifest = read_manifest(cache)
     assert [c["source"] for s in manifest["shards"] for c in s["clips"]] == sorted(GOOD)
     assert [c["prompt"] for s in manifest["shards"] for c in s["clips"]] == [GOOD[k] for k in sorted(GOOD)]
-    assert manifest["latent_size"] == list(LATENT) and manifest["teacher"] == {"hash": wan.weights_hash(teacher), "i2v": i2v}
+    assert manifest["latent_size"] == list(LATENT) and manifest["teacher"] == {
+        "hash": wan.weights_hash(teacher),
+        "i2v": i2v,
+    }
     skipped = dict(line.split(": ", 1) for line in (cache / "skipped.txt").read_text().splitlines())
     assert sorted(skipped) == ["bad.mp4", "nocap.mp4", "short.mp4", "trunc.mp4"]  # the .txt captions are not videos
-    assert "cannot decode" in skipped["bad.mp4"] and "too short" in skipped["short.mp4"] and "no caption" in skipped["nocap.mp4"]
+    assert (
+        "cannot decode" in skipped["bad.mp4"]
+        and "too short" in skipped["short.mp4"]
+        and "no caption" in skipped["nocap.mp4"]
+    )
     assert skipped["trunc.mp4"]
 
     # CacheData reads it for the model built at this latent size
     data = CacheData(cache, seed=0, batch_size=2, spec=wan.load_wan(teacher, LATENT).spec)
     batch = data.batch(0)
     assert len(data) == 3 and batch.video.shape == (2, 16, *LATENT)
-    assert batch.cond.text.shape == (2, wan.TEXT_LEN, wan_tiny.TEXT_ENCODER["d_model"]) and batch.cond.text_mask.shape == (2, wan.TEXT_LEN)
+    assert batch.cond.text.shape == (
+        2,
+        wan.TEXT_LEN,
+        wan_tiny.TEXT_ENCODER["d_model"],
+    ) and batch.cond.text_mask.shape == (2, wan.TEXT_LEN)
     assert torch.isfinite(batch.video).all() and torch.isfinite(batch.cond.text).all()
     if i2v:
-        assert batch.cond.latent.shape == (2, 16, *LATENT) and batch.cond.image_tokens.shape == (2, 5, wan_tiny.IMAGE_ENCODER["hidden_size"])
+        assert batch.cond.latent.shape == (2, 16, *LATENT) and batch.cond.image_tokens.shape == (
+            2,
+            5,
+            wan_tiny.IMAGE_ENCODER["hidden_size"],
+        )
         assert torch.isfinite(batch.cond.latent).all() and torch.isfinite(batch.cond.image_tokens).all()
 
     # clip a.mp4 (the first shard's first) against an independent encoding: the VAE's mean, (z - mean) / std
@@ -128,23 +152,36 @@ def test_prepare_caches_clips_as_the_pipeline_encodes(videos, teachers, tmp_path
     x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
     with torch.no_grad():
         z = (vae.encode(x).latent_dist.mean - mean) / std
-        torch.testing.assert_close(shard["latent"][:1], z, atol=1e-5, rtol=1e-5)  # 1/std vs / std and x / 127.5 - 1: float rounding only
+        torch.testing.assert_close(
+            shard["latent"][:1], z, atol=1e-5, rtol=1e-5
+        )  # 1/std vs / std and x / 127.5 - 1: float rounding only
 
         # the text states are encode_prompt's (max_sequence_length 512), the mask its real tokens
         pipe = (WanImageToVideoPipeline if i2v else WanPipeline).from_pretrained(teacher)
-        states, _ = pipe.encode_prompt(GOOD["a.mp4"], do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN)
+        states, _ = pipe.encode_prompt(
+            GOOD["a.mp4"], do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN
+        )
         torch.testing.assert_close(shard["text"][:1], states, atol=1e-6, rtol=0)
         n_tokens = len(pipe.tokenizer(GOOD["a.mp4"]).input_ids)
         assert shard["text_mask"][0].sum() == n_tokens and shard["text_mask"][0, :n_tokens].all()
         assert (shard["text"][0, n_tokens:] == 0).all()
         negative = load_file(str(cache / "negative.safetensors"))
-        torch.testing.assert_close(negative["text"], pipe.encode_prompt("", do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN)[0], atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            negative["text"],
+            pipe.encode_prompt("", do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN)[0],
+            atol=1e-6,
+            rtol=0,
+        )
         assert manifest["negative"] == ""
 
         if i2v:  # the first frame's CLIP tokens, and the first frame followed by zero pixels, encoded
-            torch.testing.assert_close(shard["image_tokens"][:1], pipe.encode_image(Image.fromarray(frames[0])), atol=1e-6, rtol=0)
+            torch.testing.assert_close(
+                shard["image_tokens"][:1], pipe.encode_image(Image.fromarray(frames[0])), atol=1e-6, rtol=0
+            )
             cond = torch.cat([x[:, :, :1], torch.zeros_like(x[:, :, 1:])], 2)
-            torch.testing.assert_close(shard["cond_latent"][:1], (vae.encode(cond).latent_dist.mean - mean) / std, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                shard["cond_latent"][:1], (vae.encode(cond).latent_dist.mean - mean) / std, atol=1e-5, rtol=1e-5
+            )
 
 
 def test_resume_keeps_finished_shards(videos, teachers, tmp_path):
@@ -153,7 +190,9 @@ def test_resume_keeps_finished_shards(videos, teachers, tmp_path):
     from onestep.cli import app
 
     cache, quiet = tmp_path / "cache", {"progress": False, "say": lambda _: None}
-    first = prepare.run(videos=videos, teacher=teachers[False], out=cache, shard_size=2, max_clips=2, **quiet, **SETTINGS)
+    first = prepare.run(
+        videos=videos, teacher=teachers[False], out=cache, shard_size=2, max_clips=2, **quiet, **SETTINGS
+    )
     assert first["cached"] == 2 and len(read_manifest(cache)["shards"]) == 1  # stopped after the first shard (a, b)
     shard0 = cache / "shard_00000.safetensors"
     before = (shard0.read_bytes(), os.stat(shard0).st_mtime_ns)
@@ -167,7 +206,23 @@ def test_resume_keeps_finished_shards(videos, teachers, tmp_path):
     assert len(lines) == len(set(lines)) == 4
 
     # a third run through the CLI finds nothing left to do
-    args = ["prepare", "--videos", str(videos), "--teacher", str(teachers[False]), "--out", str(cache), "--frames", "5", "--fps", "4", "--size", "32x48", "--shard-size", "2"]
+    args = [
+        "prepare",
+        "--videos",
+        str(videos),
+        "--teacher",
+        str(teachers[False]),
+        "--out",
+        str(cache),
+        "--frames",
+        "5",
+        "--fps",
+        "4",
+        "--size",
+        "32x48",
+        "--shard-size",
+        "2",
+    ]
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
     assert "0 clips cached, 0 skipped" in out.output and "holds 3 clips" in out.output
@@ -185,7 +240,9 @@ def test_mismatches_are_user_errors(videos, teachers, tmp_path):
     with pytest.raises(UserError, match="4k \\+ 1.*--frames 9 or 13"):
         prepare.run(videos=videos, teacher=teachers[False], out=tmp_path / "new", **quiet, **{**SETTINGS, "frames": 10})
     with pytest.raises(UserError, match="divisible by 16.*--size 32x48"):
-        prepare.run(videos=videos, teacher=teachers[False], out=tmp_path / "new", **quiet, **{**SETTINGS, "size": "40x56"})
+        prepare.run(
+            videos=videos, teacher=teachers[False], out=tmp_path / "new", **quiet, **{**SETTINGS, "size": "40x56"}
+        )
     with pytest.raises(UserError, match="not a Wan diffusers folder"):
         prepare.run(videos=videos, teacher=videos, out=tmp_path / "new", **quiet, **SETTINGS)
     assert not (tmp_path / "new").exists()
@@ -226,10 +283,21 @@ def test_captions_from_a_metadata_file_and_a_cache_left_empty(videos, teachers, 
         for name in GOOD:
             shutil.copy(videos / name, folder / name)
         if kind == "csv":
-            (folder / "metadata.csv").write_text("file_name,text\n" + "".join(f'{name},"{text}, quoted"\n' for name, text in GOOD.items()))
+            (folder / "metadata.csv").write_text(
+                "file_name,text\n" + "".join(f'{name},"{text}, quoted"\n' for name, text in GOOD.items())
+            )
         else:
-            (folder / "metadata.jsonl").write_text("".join(json.dumps({"file_name": name, "caption": text}) + "\n" for name, text in GOOD.items()))
-        result = prepare.run(videos=folder, teacher=teachers[False], out=tmp_path / f"cache-{kind}", progress=False, say=lambda _: None, **SETTINGS)
+            (folder / "metadata.jsonl").write_text(
+                "".join(json.dumps({"file_name": name, "caption": text}) + "\n" for name, text in GOOD.items())
+            )
+        result = prepare.run(
+            videos=folder,
+            teacher=teachers[False],
+            out=tmp_path / f"cache-{kind}",
+            progress=False,
+            say=lambda _: None,
+            **SETTINGS,
+        )
         assert (result["cached"], result["skipped"]) == (len(GOOD), 0), kind
         prompts = [c["prompt"] for s in read_manifest(tmp_path / f"cache-{kind}")["shards"] for c in s["clips"]]
         assert prompts == [f"{GOOD[k]}, quoted" if kind == "csv" else GOOD[k] for k in sorted(GOOD)]
@@ -237,8 +305,17 @@ def test_captions_from_a_metadata_file_and_a_cache_left_empty(videos, teachers, 
     bare.mkdir()
     shutil.copy(videos / "a.mp4", bare / "a.mp4")
     with pytest.raises(UserError, match="no clip was cached: all 1 videos were skipped"):
-        prepare.run(videos=bare, teacher=teachers[False], out=tmp_path / "empty", progress=False, say=lambda _: None, **SETTINGS)
+        prepare.run(
+            videos=bare, teacher=teachers[False], out=tmp_path / "empty", progress=False, say=lambda _: None, **SETTINGS
+        )
     assert "no caption" in (tmp_path / "empty" / "skipped.txt").read_text()
     (bare / "metadata.csv").write_text("name,words\na.mp4,a cat\n")
     with pytest.raises(UserError, match="needs a file_name column"):
-        prepare.run(videos=bare, teacher=teachers[False], out=tmp_path / "empty2", progress=False, say=lambda _: None, **SETTINGS)
+        prepare.run(
+            videos=bare,
+            teacher=teachers[False],
+            out=tmp_path / "empty2",
+            progress=False,
+            say=lambda _: None,
+            **SETTINGS,
+        )

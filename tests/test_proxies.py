@@ -19,13 +19,18 @@ SEVERITIES = (0.0, 0.5, 1.0)
 @pytest.fixture(scope="module")
 def clips():
     # photocam heldout seeds 0-2: tilt down fast, tilt up slow, zoom in slow (all moving)
-    return [world.sample("shapes", s, "heldout").video for s in range(3)] + [world.sample("photocam", s, "heldout").video for s in range(3)]
+    return [world.sample("shapes", s, "heldout").video for s in range(3)] + [
+        world.sample("photocam", s, "heldout").video for s in range(3)
+    ]
 
 
 def corrupted_means(clips, metric, corruption) -> list[float]:
     """Mean of `metric` over clips, per severity; the rng is seeded by clip index."""
     fn = CORRUPTIONS[corruption]
-    return [float(np.mean([metric(fn(v, sev, np.random.default_rng(i)), v) for i, v in enumerate(clips)])) for sev in SEVERITIES]
+    return [
+        float(np.mean([metric(fn(v, sev, np.random.default_rng(i)), v) for i, v in enumerate(clips)]))
+        for sev in SEVERITIES
+    ]
 
 
 def no_ref(name):
@@ -60,14 +65,19 @@ def test_sharpness_relative(clips):
     clean, half, full = corrupted_means(clips, P.sharpness_relative, "blur")  # 1.000 / 0.103 / 0.015
     assert clean == pytest.approx(1.0) and half < 0.3 and full < half
     # a 1 px shake moves content without blurring it: sharpness stays ~1 (measured 1.025)
-    shaken = np.mean([P.sharpness_relative(CORRUPTIONS["jitter"](v, 0.25, np.random.default_rng(i)), v) for i, v in enumerate(clips)])
+    shaken = np.mean(
+        [P.sharpness_relative(CORRUPTIONS["jitter"](v, 0.25, np.random.default_rng(i)), v) for i, v in enumerate(clips)]
+    )
     assert abs(shaken - 1.0) < 0.05
 
 
 def test_frame_psnr_curve_sees_first_frame_replace(clips):
     v = clips[3]
     assert np.all(P.frame_psnr_curve(v, v) == 100.0)
-    curves = [P.frame_psnr_curve(CORRUPTIONS["first_frame_replace"](v, sev, np.random.default_rng(0)), v) for sev in (0.5, 1.0)]
+    curves = [
+        P.frame_psnr_curve(CORRUPTIONS["first_frame_replace"](v, sev, np.random.default_rng(0)), v)
+        for sev in (0.5, 1.0)
+    ]
     assert curves[0].shape == (len(v),)
     assert curves[0][0] < 20.0 and curves[1][0] < curves[0][0]  # measured 12-14 dB and 6-8 dB
     assert all(np.all(c[1:] == 100.0) for c in curves)  # later frames untouched

@@ -32,7 +32,11 @@ def runs(tmp_path_factory):
     """One tiny random student evaluated at NFE 1 and NFE 2: the same clips and seeds, two rows."""
     root = tmp_path_factory.mktemp("report")
     torch.manual_seed(0)
-    save_model(root / "student", VideoDiT(DiTConfig(dim=32, depth=1, heads=2, patch=(2, 4, 4))), {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}})
+    save_model(
+        root / "student",
+        VideoDiT(DiTConfig(dim=32, depth=1, heads=2, patch=(2, 4, 4))),
+        {"role": "student", "sampling": {"kind": "renoise", "steps": 1, "shift": 3.0}},
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(suite, "ANCHOR_CLIPS", 4)
         mp.setattr(suite, "BOOTSTRAP", 20)
@@ -40,7 +44,9 @@ def runs(tmp_path_factory):
         mp.setattr(suite, "DIVERSITY_SEEDS", 2)
         mp.setattr(paths, "CACHE", root / "cache")
         for nfe in (1, 2):
-            code, text = invoke("eval", "--model", root / "student", "--nfe", nfe, "--n", 3, "--out", root / f"nfe{nfe}", "--json")
+            code, text = invoke(
+                "eval", "--model", root / "student", "--nfe", nfe, "--n", 3, "--out", root / f"nfe{nfe}", "--json"
+            )
             assert code == 0, text
     return [root / "nfe1", root / "nfe2"]
 
@@ -58,7 +64,9 @@ def test_markdown_tables_plots_and_videos(built):
     assert "| run | role | Total | Quality | I2V |" in md
     assert "| student @ NFE 1 | student |" in md and "| student @ NFE 2 | student |" in md
     assert "## shapes" in md and "## t2v" in md and "## photocam" in md and "| subject_consistency[hist] |" in md
-    assert md.index("](contact_sheet.png)") < md.index("## Headlines") and (built / "contact_sheet.png").read_bytes().startswith(b"\x89PNG")
+    assert md.index("](contact_sheet.png)") < md.index("## Headlines") and (
+        built / "contact_sheet.png"
+    ).read_bytes().startswith(b"\x89PNG")
     assert "| fd[featnet] |" in md and "data floor" in md
     for name in ("quality_vs_nfe.png", "latency.png"):
         assert f"]({name})" in md and (built / name).read_bytes().startswith(b"\x89PNG")
@@ -80,7 +88,9 @@ def test_html_is_self_contained_and_escaped(built):
     assert "ground truth" in page and "student @ NFE 2" in page
 
 
-@pytest.mark.parametrize("make, message", [(lambda d: None, "does not exist"), (lambda d: d.mkdir(), "has no metrics.json")])
+@pytest.mark.parametrize(
+    "make, message", [(lambda d: None, "does not exist"), (lambda d: d.mkdir(), "has no metrics.json")]
+)
 def test_bad_run_directory(runs, tmp_path, make, message):
     bad = tmp_path / "run"
     make(bad)
@@ -97,9 +107,19 @@ def test_page_renders_in_chromium(built, tmp_path):
         pytest.skip("chromium not installed: apt-get install chromium")
     shot = tmp_path / "shot.png"
     cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-        "--window-size=1200,2000", (built / "report.html").resolve().as_uri(),
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        (built / "report.html").resolve().as_uri(),
     ]
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     assert shot.is_file(), "chromium wrote no screenshot"

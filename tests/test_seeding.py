@@ -50,9 +50,18 @@ def test_the_trainer_reads_rank_and_world_size_from_the_process_group(tmp_path):
 
 def test_the_trainer_draws_with_its_process_rank(tmp_path, monkeypatch):
     teacher = tiny_teacher_dir(tmp_path / "teacher")
-    steps = lambda out: run(preset="pose-test", teacher=teacher, out=tmp_path / out, overrides=["ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0"], max_steps=1, progress=False)  # noqa: E731
+    steps = lambda out: run(
+        preset="pose-test",
+        teacher=teacher,
+        out=tmp_path / out,
+        overrides=["ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0"],
+        max_steps=1,
+        progress=False,
+    )  # noqa: E731
     steps("rank0")
     monkeypatch.setattr(trainer, "process_rank", lambda: 1)
     steps("rank1")
     a, b = (load_file(tmp_path / r / "student" / "model.safetensors") for r in ("rank0", "rank1"))
-    assert any(not torch.equal(a[k], b[k]) for k in a)  # the same batch, other noise (process 1 draws the rows of chunk 1)
+    assert any(
+        not torch.equal(a[k], b[k]) for k in a
+    )  # the same batch, other noise (process 1 draws the rows of chunk 1)

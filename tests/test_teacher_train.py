@@ -52,7 +52,9 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
     assert model.text_std.min() > 0 and not torch.equal(model.text_mean, torch.zeros_like(model.text_mean))
     # a model that gains the absolute-position embedding keeps the rest and starts it at zero
     grown = initial_model(override(cfg, {"model.absolute_positions": "true"}), TextEncoder(cfg.max_text))
-    assert torch.count_nonzero(grown.position_embed) == 0 and torch.equal(grown.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight)
+    assert torch.count_nonzero(grown.position_embed) == 0 and torch.equal(
+        grown.blocks[0].attn.qkv.weight, old.blocks[0].attn.qkv.weight
+    )
     # and one that would drop trained weights (the embedding, continuing without the flag) is refused
     from onestep.errors import UserError
     from onestep.models.io import save_model
@@ -62,7 +64,9 @@ def test_init_from_keeps_the_source_weights_and_text_stats(tmp_path):
         initial_model(override(cfg, {"init_from": str(tmp_path / "grown")}), TextEncoder(cfg.max_text))
     # and so is one that reads another text encoder than its source
     with pytest.raises(UserError, match="reads the minilm text encoder and this model mpnet: move it first"):
-        initial_model(override(cfg, {"model.text_encoder": "mpnet", "model.text_dim": "768"}), TextEncoder(cfg.max_text))
+        initial_model(
+            override(cfg, {"model.text_encoder": "mpnet", "model.text_dim": "768"}), TextEncoder(cfg.max_text)
+        )
 
 
 def test_the_teacher_run_logs_the_recorded_losses(tmp_path):
@@ -88,9 +92,22 @@ def test_the_shipped_teacher_continues(tmp_path):
     assert shipped["max_text"] == bundled_config["max_text"] and shipped["model"] == bundled_config["model"]
     assert shipped["steps"] == bundled_config["trained_steps"]
     keys = ("lr", "warmup", "p_drop_image", "motion_weight", "max_text", "tracks")
-    model_keys = {f"model.{k}": shipped["model"][k] for k in ("absolute_positions", "text_encoder", "text_dim")}  # the documented command's --set
-    cfg = override(teacher_small(), {**{k: shipped[k] for k in keys}, **model_keys, "init_from": str(assets / "teacher"), "steps": 1,
-                                     "batch_size": 2, "probe_every": 0, "checkpoint_every": 1, "text_stats_prompts": 16})
+    model_keys = {
+        f"model.{k}": shipped["model"][k] for k in ("absolute_positions", "text_encoder", "text_dim")
+    }  # the documented command's --set
+    cfg = override(
+        teacher_small(),
+        {
+            **{k: shipped[k] for k in keys},
+            **model_keys,
+            "init_from": str(assets / "teacher"),
+            "steps": 1,
+            "batch_size": 2,
+            "probe_every": 0,
+            "checkpoint_every": 1,
+            "text_stats_prompts": 16,
+        },
+    )
     train(cfg, tmp_path / "teacher-next", progress=False)
     model, config = load_model(tmp_path / "teacher-next" / "model")
     bundled, _ = load_model(assets / "teacher")

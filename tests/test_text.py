@@ -81,12 +81,23 @@ def test_a_swapped_model_reads_the_new_states_as_the_old_read_the_old():
     model.set_text_stats(torch.randn(64, 384, generator=g) * 0.3 + 0.1)
     target = swapped(model, m, torch.randn(64, 768, generator=g) * 0.5, "mpnet")
     assert target.config.text_encoder == "mpnet" and target.text_proj[0].in_features == 768
-    x, t, image = torch.randn(3, 3, 8, 32, 32, generator=g), torch.rand(3, generator=g), torch.randn(3, 3, 32, 32, generator=g)
-    torch.testing.assert_close(target(x, t, Cond(new, mask, image)), model(x, t, Cond(old, mask, image)), atol=2e-4, rtol=1e-3)
+    x, t, image = (
+        torch.randn(3, 3, 8, 32, 32, generator=g),
+        torch.rand(3, generator=g),
+        torch.randn(3, 3, 32, 32, generator=g),
+    )
+    torch.testing.assert_close(
+        target(x, t, Cond(new, mask, image)), model(x, t, Cond(old, mask, image)), atol=2e-4, rtol=1e-3
+    )
 
-    new, mask = torch.randn(60, 20, 768, generator=g), torch.ones(60, 20, dtype=torch.bool)  # 1,200 tokens for 769 unknowns
+    new, mask = (
+        torch.randn(60, 20, 768, generator=g),
+        torch.ones(60, 20, dtype=torch.bool),
+    )  # 1,200 tokens for 769 unknowns
     old = torch.cat([new, torch.ones(60, 20, 1)], -1) @ m
-    fitted, error, used = token_map(lambda p: (old, mask), lambda p: (new, mask), [f"p{i}" for i in range(60)], ridge=1e-9)
+    fitted, error, used = token_map(
+        lambda p: (old, mask), lambda p: (new, mask), [f"p{i}" for i in range(60)], ridge=1e-9
+    )
     assert used == 60 and error < 1e-3
     torch.testing.assert_close(fitted, m, atol=1e-3, rtol=1e-3)
 

@@ -108,7 +108,11 @@ def test_bad_inputs_name_the_fix():
     with pytest.raises(UserError, match="expected"):
         m(torch.randn(1, 3, 5, 16, 16), torch.rand(1), cond_for(1))
     with pytest.raises(UserError, match="first-frame"):
-        m(torch.randn(1, 3, 4, 16, 16), torch.rand(1), Cond(torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 3, 8, 8)))
+        m(
+            torch.randn(1, 3, 4, 16, 16),
+            torch.rand(1),
+            Cond(torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 3, 8, 8)),
+        )
     with pytest.raises(UserError, match="patches"):
         DiTConfig(frames=7, patch=(2, 4, 4))
     with pytest.raises(UserError, match="unknown model preset"):

@@ -12,8 +12,8 @@ from onestep import flow, methods
 from onestep.errors import UserError
 from onestep.methods.pose import PoseConfig
 from onestep.methods.vsd import VSDConfig
-from onestep.models.io import load_model, read_config, weights_hash
 from onestep.models import wan_tiny
+from onestep.models.io import load_model, read_config, weights_hash
 from onestep.models.lora import LoraScore
 from onestep.models.wan import TEXT_LEN, WanModel
 from onestep.train.roles import build_roles
@@ -91,7 +91,9 @@ def test_truncated_forward_matches_the_full_pass_and_stops():
     model = WanModel(tiny_transformer(True), SIZE)
     x, t, cond = torch.randn(2, 16, *SIZE), torch.full((2,), 0.6), cond_for(True)
     seen = []
-    handles = [b.register_forward_hook(lambda m, a, out, i=i: seen.append((i, out))) for i, b in enumerate(model.blocks)]
+    handles = [
+        b.register_forward_hook(lambda m, a, out, i=i: seen.append((i, out))) for i, b in enumerate(model.blocks)
+    ]
     model(x, t, cond)
     full = dict(seen)
     seen.clear()
@@ -128,7 +130,9 @@ def test_one_euler_step_with_the_wan_velocity_is_the_schedulers_step():
     for i in range(2):
         timestep, t, t_next = sched.timesteps[i], sched.sigmas[i], sched.sigmas[i + 1]
         text = torch.cat([cond.text * cond.text_mask[..., None], torch.zeros(2, TEXT_LEN - 7, TEXT_DIM)], 1)
-        theirs = sched.step(transformer(x, timestep.expand(2), text, return_dict=False)[0], timestep, x, return_dict=False)[0]
+        theirs = sched.step(
+            transformer(x, timestep.expand(2), text, return_dict=False)[0], timestep, x, return_dict=False
+        )[0]
         ours = x + (t_next - t) * model(x, t.expand(2), cond)
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
         x = theirs
@@ -136,7 +140,12 @@ def test_one_euler_step_with_the_wan_velocity_is_the_schedulers_step():
 
 def test_wan_folders_load_through_the_one_loader(wan_dir):
     model, config = load_model(wan_dir, latent_size=SIZE)
-    assert isinstance(model, WanModel) and not model.training and config["kind"] == "wan" and read_config(wan_dir) == config
+    assert (
+        isinstance(model, WanModel)
+        and not model.training
+        and config["kind"] == "wan"
+        and read_config(wan_dir) == config
+    )
     assert config["sampling"]["shift"] == 3.0 and config["max_text"] == TEXT_LEN
     assert len(weights_hash(wan_dir)) == 16
     with pytest.raises(UserError, match="latent video size"):
@@ -168,7 +177,11 @@ def test_a_wan_folder_without_weights_or_transformer_names_what_is_missing(tmp_p
 def test_pose_phases_step_on_wan(phase, wan_dir):
     """One step of each POSE phase on a tiny T2V and I2V Wan: finite losses, gradients in their own
     groups only, the teacher unchanged (the method contract of tests/test_methods.py)."""
-    config = VSDConfig(critic_ratio=1, lora_rank=4) if phase == "priming" else PoseConfig(head_dim=16, queries=2, taps=(0, 2))
+    config = (
+        VSDConfig(critic_ratio=1, lora_rank=4)
+        if phase == "priming"
+        else PoseConfig(head_dim=16, queries=2, taps=(0, 2))
+    )
     method = methods.build(config)
     roles = build_roles(wan_dir, [method], seed=0, device=torch.device("cpu"), latent_size=SIZE)
     i2v = roles.teacher.i2v
@@ -185,7 +198,11 @@ def test_pose_phases_step_on_wan(phase, wan_dir):
 def test_no_tensor_is_made_on_the_default_device_on_wan(phase, wan_dir):
     """The device trap of tests/test_methods.py on the Wan adapter (and diffusers' code under it):
     with the default device `meta`, a tensor made without naming a device fails the step."""
-    config = VSDConfig(critic_ratio=1, lora_rank=4) if phase == "priming" else PoseConfig(head_dim=16, queries=2, taps=(0, 2))
+    config = (
+        VSDConfig(critic_ratio=1, lora_rank=4)
+        if phase == "priming"
+        else PoseConfig(head_dim=16, queries=2, taps=(0, 2))
+    )
     method = methods.build(config)
     roles = build_roles(wan_dir, [method], seed=0, device=torch.device("cpu"), latent_size=SIZE)
     batch = Batch(torch.randn(2, 16, *SIZE), cond_for(roles.teacher.i2v))

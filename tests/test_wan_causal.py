@@ -56,7 +56,9 @@ def test_the_mask_hides_later_frames_and_one_block_of_all_frames_is_bidirectiona
     bidirectional, one_block, causal_model = wan(i2v), wan(i2v, SIZE[0]), wan(i2v, 1)
     with torch.no_grad():
         full, ours = bidirectional(x, t, cond), causal_model(x, t, cond)
-        torch.testing.assert_close(one_block(x, t, cond), full, rtol=1e-5, atol=1e-5)  # the processor is diffusers' attention
+        torch.testing.assert_close(
+            one_block(x, t, cond), full, rtol=1e-5, atol=1e-5
+        )  # the processor is diffusers' attention
         assert all((ours[:, :, f] - full[:, :, f]).abs().max() > 1e-3 for f in range(SIZE[0]))
         torch.testing.assert_close(causal_model(later, t, cond)[:, :, 0], ours[:, :, 0], rtol=1e-6, atol=1e-6)
         assert (bidirectional(later, t, cond)[:, :, 0] - full[:, :, 0]).abs().max() > 1e-3
@@ -85,7 +87,9 @@ def test_causal_block_0_is_diffusers_forward_bit_for_bit():
 def test_rotary_positions_continue_at_the_frame_offset():
     rope = tiny_transformer(False).rope
     cos, sin = rope(torch.zeros(1, 16, *SIZE))
-    assert all(torch.equal(a, b) for a, b in zip(rope_tables(rope, (4, 2, 2), 0), (cos, sin)))  # diffusers' own tables at 0
+    assert all(
+        torch.equal(a, b) for a, b in zip(rope_tables(rope, (4, 2, 2), 0), (cos, sin))
+    )  # diffusers' own tables at 0
     shifted = rope_tables(rope, (2, 2, 2), 2)
     assert torch.equal(shifted[0], cos[:, 8:]) and torch.equal(shifted[1], sin[:, 8:])
     with pytest.raises(UserError, match="rotary positions"):
@@ -125,15 +129,30 @@ def test_a_causal_distillation_runs_on_a_wan_teacher(i2v, tmp_path):
     from tests.test_cache import write_cache
 
     teacher = wan_tiny.build(tmp_path / "wan", i2v=i2v)
-    cache = write_cache(tmp_path / "cache", i2v=i2v, teacher_hash=weights_hash(teacher), text_dim=TEXT_DIM, image_dim=IMAGE_DIM)
-    distill.run(preset="causal-test", teacher=teacher, data=cache, out=tmp_path / "run", overrides=["model.student_causal_block=1", "causal_init.steps=0"], progress=False)
+    cache = write_cache(
+        tmp_path / "cache", i2v=i2v, teacher_hash=weights_hash(teacher), text_dim=TEXT_DIM, image_dim=IMAGE_DIM
+    )
+    distill.run(
+        preset="causal-test",
+        teacher=teacher,
+        data=cache,
+        out=tmp_path / "run",
+        overrides=["model.student_causal_block=1", "causal_init.steps=0"],
+        progress=False,
+    )
     student, config = load_model(tmp_path / "run" / "student")
     assert isinstance(student, WanModel) and student.causal_block == 1 and config["sampling"]["kind"] == "causal"
     original = load_model(teacher, latent_size=(3, 4, 4))[0].state_dict()
-    assert any(not torch.equal(v, original[k]) for k, v in student.state_dict().items()), "the student did not move from the teacher"
+    assert any(not torch.equal(v, original[k]) for k, v in student.state_dict().items()), (
+        "the student did not move from the teacher"
+    )
     cond = Cond(torch.randn(1, 6, TEXT_DIM), torch.ones(1, 6, dtype=torch.bool))
     if i2v:
-        cond.latent, cond.latent_mask, cond.image_tokens = torch.randn(1, 16, 3, 4, 4), torch.ones(1), torch.randn(1, IMAGE_TOKENS, IMAGE_DIM)
+        cond.latent, cond.latent_mask, cond.image_tokens = (
+            torch.randn(1, 16, 3, 4, 4),
+            torch.ones(1),
+            torch.randn(1, IMAGE_TOKENS, IMAGE_DIM),
+        )
     with torch.no_grad():
         video = causal.generate(student, torch.randn(1, 16, 3, 4, 4), cond, causal.block_times(3, 1, 3.0, 2))
     assert torch.isfinite(video).all()

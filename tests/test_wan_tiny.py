@@ -38,8 +38,16 @@ def test_t2v_folder_loads_and_runs(tmp_path):
     pipe.set_progress_bar_config(disable=True)
     assert not pipe.transformer.training and not pipe.text_encoder.training
     assert pipe.transformer.config.text_dim == pipe.text_encoder.config.d_model
-    kw = dict(prompt="a monkey dances on the beach", negative_prompt="blurry", height=16, width=16,
-              num_frames=9, num_inference_steps=2, guidance_scale=5.0, max_sequence_length=32)
+    kw = dict(
+        prompt="a monkey dances on the beach",
+        negative_prompt="blurry",
+        height=16,
+        width=16,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=5.0,
+        max_sequence_length=32,
+    )
     latents = pipe(**kw, output_type="latent", generator=torch.Generator().manual_seed(0)).frames
     assert latents.shape == (1, 16, 3, 2, 2)  # (B, z, 1 + (9 - 1) / 4, 16 / 8, 16 / 8)
     assert torch.isfinite(latents).all()
@@ -57,9 +65,18 @@ def test_i2v_folder_loads_and_runs(tmp_path):
     assert c.added_kv_proj_dim == c.num_attention_heads * c.attention_head_dim
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8))
     # max_sequence_length stays 512 (the default): Wan's attention splits image from text tokens by it
-    frames = pipe(image=image, prompt="a cat walks slowly", negative_prompt="static", height=16, width=16,
-                  num_frames=9, num_inference_steps=2, guidance_scale=5.0, output_type="np",
-                  generator=torch.Generator().manual_seed(0)).frames
+    frames = pipe(
+        image=image,
+        prompt="a cat walks slowly",
+        negative_prompt="static",
+        height=16,
+        width=16,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=5.0,
+        output_type="np",
+        generator=torch.Generator().manual_seed(0),
+    ).frames
     _check_video(frames)
 
 
@@ -71,8 +88,11 @@ def test_build_is_deterministic(tmp_path):
     b = wan_tiny.build(tmp_path / "b", seed=1, layers=1)
     assert torch.equal(before, torch.random.get_rng_state())  # the global random state is untouched
     c = wan_tiny.build(tmp_path / "c", seed=2, layers=1)
-    for sub, name in [("transformer", "diffusion_pytorch_model.safetensors"), ("vae", "diffusion_pytorch_model.safetensors"),
-                      ("text_encoder", "model.safetensors")]:
+    for sub, name in [
+        ("transformer", "diffusion_pytorch_model.safetensors"),
+        ("vae", "diffusion_pytorch_model.safetensors"),
+        ("text_encoder", "model.safetensors"),
+    ]:
         wa, wb, wc = (load_file(os.path.join(d, sub, name)) for d in (a, b, c))
         assert wa.keys() == wb.keys()
         assert all(torch.equal(wa[k], wb[k]) for k in wa)

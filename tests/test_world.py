@@ -53,7 +53,9 @@ def test_prompts_name_the_facts():
         if cam.truth["move"] == "static":
             assert any(p.lower() in text for p in prompts.camera_phrases("static"))
         else:
-            assert any(p in text for p in prompts.camera_phrases(cam.truth["move"])) or any(d in text for d in prompts.CAMERA_PARTS[cam.truth["move"]][3]), text
+            assert any(p in text for p in prompts.camera_phrases(cam.truth["move"])) or any(
+                d in text for d in prompts.CAMERA_PARTS[cam.truth["move"]][3]
+            ), text
 
 
 def test_training_grammar_is_rich():
@@ -68,7 +70,9 @@ def test_training_grammar_is_rich():
 
 def test_shapes_instrument_floor_on_clean_renders():
     """The parser's own floor on ground truth (written in docs/teacher.md): near perfect."""
-    rows = [instruments.shapes_report(c.video, c.truth) for c in (world.sample("shapes", s, "heldout") for s in range(64))]
+    rows = [
+        instruments.shapes_report(c.video, c.truth) for c in (world.sample("shapes", s, "heldout") for s in range(64))
+    ]
     mean = {k: np.nanmean([r[k] for r in rows]) for k in rows[0]}
     assert mean["presence"] >= 0.99 and mean["colour_acc"] >= 0.97 and mean["shape_acc"] >= 0.97
     assert mean["direction_acc"] >= 0.98 and mean["position_err"] < 1.0
@@ -97,9 +101,13 @@ def test_permanence_bounce_background_and_camera_rate_instruments():
     assert all(r["permanence"] == 1.0 and r["background_err"] < 0.005 for r in rows)
     bouncing = [c for c, r in zip(shapes, rows) if np.isfinite(r["bounce_acc"])]
     assert bouncing and all(instruments.shapes_report(c.video, c.truth)["bounce_acc"] == 1.0 for c in bouncing)
-    frozen = [instruments.shapes_report(corruptions.freeze(c.video, 1.0, None), c.truth)["bounce_acc"] for c in bouncing]
+    frozen = [
+        instruments.shapes_report(corruptions.freeze(c.video, 1.0, None), c.truth)["bounce_acc"] for c in bouncing
+    ]
     assert np.mean(frozen) == 0.0
-    noisy = instruments.shapes_report(corruptions.CORRUPTIONS["noise"](shapes[0].video, 1.0, np.random.default_rng(0)), shapes[0].truth)
+    noisy = instruments.shapes_report(
+        corruptions.CORRUPTIONS["noise"](shapes[0].video, 1.0, np.random.default_rng(0)), shapes[0].truth
+    )
     assert noisy["background_err"] > 0.1
     vanishing = shapes[0].video.copy()
     vanishing[4:] = shapes[0].truth["background"]  # every object gone from frame 4 on
@@ -109,7 +117,10 @@ def test_permanence_bounce_background_and_camera_rate_instruments():
     errs = [panel.photocam_clip(c.video, c).get("camera_param_err", np.nan) for c in moving]
     assert np.nanmax(errs) < 0.1
     pans = [c for c in moving if c.truth["move"].startswith(("pan", "tilt"))]
-    twice = [panel.camera_param_error(instruments.estimate_camera(c.video[::2])["param"], c.truth["move"], c.truth["speed"]) for c in pans]
+    twice = [
+        panel.camera_param_error(instruments.estimate_camera(c.video[::2])["param"], c.truth["move"], c.truth["speed"])
+        for c in pans
+    ]
     assert pans and np.median(twice) > 0.5  # every other frame: twice the prompted rate, about 100% off
 
 
@@ -123,7 +134,15 @@ def test_a_process_renders_only_its_rows_of_each_batch():
 
     kw = {"seed": 3, "batch_size": 8, "tracks": {"shapes": 1.0, "photocam": 1.0}, "config": WorldConfig(4, 16)}
     whole, part = batch_at(5, **kw), batch_at(5, **kw, rows=[2, 3, 6, 7])
-    assert np.array_equal(part.video.numpy(), whole.video[[2, 3, 6, 7]].numpy()) and part.prompts == [whole.prompts[i] for i in (2, 3, 6, 7)]
-    data = WorldData(seed=3, batch_size=8, tracks=kw["tracks"], spec=ModelSpec("dit", 3, 4, 16, 16, (1, 2, 2), 8, 1, 8, 3), max_text=8)
+    assert np.array_equal(part.video.numpy(), whole.video[[2, 3, 6, 7]].numpy()) and part.prompts == [
+        whole.prompts[i] for i in (2, 3, 6, 7)
+    ]
+    data = WorldData(
+        seed=3,
+        batch_size=8,
+        tracks=kw["tracks"],
+        spec=ModelSpec("dit", 3, 4, 16, 16, (1, 2, 2), 8, 1, 8, 3),
+        max_text=8,
+    )
     data.shard([1, 3], 4)
     assert data.rows == [2, 3, 6, 7]

@@ -40,7 +40,10 @@ def causal_block(model) -> int:
 def block_frames(model) -> int:
     """Video frames per causal block of `model`, or a UserError for a bidirectional model."""
     if not causal_block(model):
-        raise UserError("this model is bidirectional: block-causal sampling and training need a block-causal student (distill with --set model.student_causal_block=1)")
+        raise UserError(
+            "this model is bidirectional: block-causal sampling and training need a block-causal student (distill "
+            "with --set model.student_causal_block=1)"
+        )
     return causal_block(model) * model.spec.patch[0]
 
 
@@ -51,9 +54,16 @@ def new_cache(model, window: int | None = None, sink: int = 0, detach: bool = Tr
 
 @torch.no_grad()
 def generate(
-    model, noise: Tensor, cond: Cond, times: list[list[float]], *, generator: torch.Generator | None = None,
-    window: int | None = None, sink: int = 0, on_block: Callable[[int, Tensor], None] | None = None,
-) -> Tensor:  # fmt: skip
+    model,
+    noise: Tensor,
+    cond: Cond,
+    times: list[list[float]],
+    *,
+    generator: torch.Generator | None = None,
+    window: int | None = None,
+    sink: int = 0,
+    on_block: Callable[[int, Tensor], None] | None = None,
+) -> Tensor:
     """x0 (B, C, F, H, W) for `noise` of any whole number of blocks: block b denoised along times[b]
     (the last schedule repeats), then written to the cache at t = 0 (the last block, which no block
     reads, is not); on_block(b, x0_b) as each ends."""
@@ -70,7 +80,9 @@ def generate(
         def net(x, t, c, offset=offset):
             return model(x, t, c, offset, cache)
 
-        x0 = samplers.renoise(net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[min(b, len(times) - 1)], generator=generator)
+        x0 = samplers.renoise(
+            net, noise[:, :, b * bf : (b + 1) * bf], cond, times=times[min(b, len(times) - 1)], generator=generator
+        )
         if b + 1 < blocks:
             with cache.write():
                 model(x0, zero, cond, offset, cache)

@@ -63,7 +63,16 @@ def timesteps(steps: int, s: float = 1.0, t_max: float = 1.0, device=None) -> Te
     return shift(grid, s).float()
 
 
-def sample_t(base: Tensor, *, kind: str = "logit_normal", s: float = 1.0, mean: float = 0.0, std: float = 1.0, lo: float = 0.0, hi: float = 1.0) -> Tensor:
+def sample_t(
+    base: Tensor,
+    *,
+    kind: str = "logit_normal",
+    s: float = 1.0,
+    mean: float = 0.0,
+    std: float = 1.0,
+    lo: float = 0.0,
+    hi: float = 1.0,
+) -> Tensor:
     """Training times from base draws of the same shape, then shifted by s: `uniform` on [lo, hi] from
     U[0, 1) draws, or `logit_normal` (SD3) from standard normal draws."""
     if kind == "uniform":

@@ -114,7 +114,9 @@ def read_video(path: str | Path) -> np.ndarray:
         with av.open(str(path)) as container:
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     except (av.error.FFmpegError, ValueError) as e:
-        raise UserError(f"cannot decode {path.name} as a video ({type(e).__name__}): re-export it as H.264 .mp4 or .gif") from e
+        raise UserError(
+            f"cannot decode {path.name} as a video ({type(e).__name__}): re-export it as H.264 .mp4 or .gif"
+        ) from e
     if not frames:
         raise UserError(f"{path.name} holds no video frames: re-export it as H.264 .mp4 or .gif")
     return np.stack(frames).astype(np.float32) / 255.0

@@ -64,7 +64,9 @@ def euler(
 
 def student_times(steps: int, shift: float = 1.0) -> list[float]:
     """The times a few-step student visits: `steps` shifted points of linspace(1, 0) before 0."""
-    return flow.timesteps(steps, shift, device="cpu")[:-1].tolist()  # python floats: made on the CPU, whatever the default device
+    return flow.timesteps(steps, shift, device="cpu")[
+        :-1
+    ].tolist()  # python floats: made on the CPU, whatever the default device
 
 
 @torch.no_grad()

@@ -25,7 +25,9 @@ def _derive(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def seed(run_seed: int, step: int, row: int = 0, stream: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
+def seed(
+    run_seed: int, step: int, row: int = 0, stream: int = 0, device: torch.device | str = "cpu"
+) -> torch.Generator:
     """The generator of (run seed, step, row, stream) on `device`."""
     g = torch.Generator(device=device)
     g.manual_seed(_derive(run_seed, row, step, stream))

@@ -52,50 +52,63 @@ class Cond:
     def batch_size(self) -> int:
         return self.text.shape[0]
 
-    def map(self, fn) -> "Cond":
+    def map(self, fn) -> Cond:
         """Apply fn to every tensor field (None stays None)."""
-        return Cond(**{f.name: None if (v := getattr(self, f.name)) is None else fn(v) for f in dataclasses.fields(self)})
+        return Cond(
+            **{f.name: None if (v := getattr(self, f.name)) is None else fn(v) for f in dataclasses.fields(self)}
+        )
 
-    def to(self, device) -> "Cond":
+    def to(self, device) -> Cond:
         return self.map(lambda v: v.to(device))
 
-    def index(self, idx) -> "Cond":
+    def index(self, idx) -> Cond:
         return self.map(lambda v: v[idx])
 
-    def repeat(self, n: int) -> "Cond":
+    def repeat(self, n: int) -> Cond:
         """Each sample repeated n times in a row: (B, ...) -> (B * n, ...)."""
         return self.map(lambda v: v.repeat_interleave(n, dim=0))
 
-    def with_text(self, text: Tensor, text_mask: Tensor) -> "Cond":
+    def with_text(self, text: Tensor, text_mask: Tensor) -> Cond:
         return dataclasses.replace(self, text=text, text_mask=text_mask)
 
-    def with_negative(self, text: Tensor, text_mask: Tensor) -> "Cond":
+    def with_negative(self, text: Tensor, text_mask: Tensor) -> Cond:
         """The same condition carrying this negative prompt, (1, L', D) or (B, L', D)."""
         B = self.batch_size
         return dataclasses.replace(self, neg_text=text.expand(B, -1, -1), neg_text_mask=text_mask.expand(B, -1))
 
-    def uncond(self) -> "Cond":
+    def uncond(self) -> Cond:
         """The unconditional branch of CFG: the negative prompt in place of the text; the condition
         latent and image tokens kept (Wan's and our I2V keep the image in both branches)."""
         if self.neg_text is None:
-            raise ValueError("this condition carries no negative prompt: build it with Cond.with_negative before guided sampling")
+            raise ValueError(
+                "this condition carries no negative prompt: build it with Cond.with_negative before guided sampling"
+            )
         return self.with_text(self.neg_text, self.neg_text_mask)
 
     @staticmethod
-    def cat(conds: list["Cond"]) -> "Cond":
+    def cat(conds: list[Cond]) -> Cond:
         """Concatenate along the batch; token sequences are right-padded to the longest length, and a
         missing condition latent becomes zeros with mask 0."""
 
         def pad(xs: list[Tensor], value) -> Tensor:
             length = max(x.shape[1] for x in xs)
-            return torch.cat([x if x.shape[1] == length else torch.cat([x, x.new_full((x.shape[0], length - x.shape[1], *x.shape[2:]), value)], 1) for x in xs])
+            return torch.cat(
+                [
+                    x
+                    if x.shape[1] == length
+                    else torch.cat([x, x.new_full((x.shape[0], length - x.shape[1], *x.shape[2:]), value)], 1)
+                    for x in xs
+                ]
+            )
 
         def tokens(name: str, mask_name: str | None):
             if all(getattr(c, name) is None for c in conds):
                 return None, None
             if any(getattr(c, name) is None for c in conds):
                 raise ValueError(f"Cond.cat: some conditions have {name} and some do not")
-            return pad([getattr(c, name) for c in conds], 0.0), None if mask_name is None else pad([getattr(c, mask_name) for c in conds], False)
+            return pad([getattr(c, name) for c in conds], 0.0), None if mask_name is None else pad(
+                [getattr(c, mask_name) for c in conds], False
+            )
 
         text, mask = tokens("text", "text_mask")
         neg, neg_mask = tokens("neg_text", "neg_text_mask")
@@ -104,8 +117,17 @@ class Cond:
         if all(x is None for x in latents):
             return Cond(text, mask, image_tokens=image_tokens, neg_text=neg, neg_text_mask=neg_mask)
         ref = next(x for x in latents if x is not None)
-        latent = torch.cat([torch.zeros((c.batch_size, *ref.shape[1:]), dtype=ref.dtype, device=ref.device) if c.latent is None else c.latent for c in conds])
-        latent_mask = torch.cat([torch.zeros(c.batch_size, device=ref.device) if c.latent is None else c.latent_mask for c in conds])
+        latent = torch.cat(
+            [
+                torch.zeros((c.batch_size, *ref.shape[1:]), dtype=ref.dtype, device=ref.device)
+                if c.latent is None
+                else c.latent
+                for c in conds
+            ]
+        )
+        latent_mask = torch.cat(
+            [torch.zeros(c.batch_size, device=ref.device) if c.latent is None else c.latent_mask for c in conds]
+        )
         return Cond(text, mask, latent, latent_mask, image_tokens, neg, neg_mask)
 
 
@@ -207,7 +229,7 @@ class Batch:
     cond: Cond
     pairs: Pairs | None = None
 
-    def chunk(self, k: int, n: int) -> "Batch":
+    def chunk(self, k: int, n: int) -> Batch:
         """The k-th of n equal parts along the batch (a rank's or a micro-batch's share of a global batch)."""
         b = self.video.shape[0] // n
         part = slice(k * b, (k + 1) * b)

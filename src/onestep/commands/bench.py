@@ -6,7 +6,8 @@ evaluations, the POSE paper's count and its 890 s) and as one forward of batch 2
 `speedup` is against the first, measured once more with the two sides' timed runs interleaved
 (`latency.interleaved_ratio`; `speedup_rows` is the plain ratio of the two rows), and
 `speedup_cfg_batched` is against the second. A block-causal student also streams 4x its training
-length at batch 1: time to first frame and frames per second (eval/stream.py). On a GPU at 14B a forward is compute-bound and the two
+length at batch 1: time to first frame and frames per second (eval/stream.py). On a GPU at 14B a forward is
+compute-bound and the two
 cost the same; on this CPU a batch-2 forward of the tiny model costs far less than two batch-1
 forwards, so the batched teacher is the stricter reference.
 """
@@ -28,12 +29,24 @@ from onestep.models.text import TextEncoder, reads
 STREAM_LENGTH = 4  # a causal student's stream: this many times the training length
 
 
-def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] = (1, 8), repeats: int = 3, min_seconds: float = 2.0, teacher_nfes: tuple[int, ...] = (100, 4, 1), say=print) -> dict:
+def run(
+    *,
+    model_dir: Path,
+    teacher_dir: Path | None,
+    batches: tuple[int, ...] = (1, 8),
+    repeats: int = 3,
+    min_seconds: float = 2.0,
+    teacher_nfes: tuple[int, ...] = (100, 4, 1),
+    say=print,
+) -> dict:
     from onestep.models.io import read_config
 
     for d in (model_dir, teacher_dir or paths.TEACHER):
         if read_config(d)["kind"] != "video_dit":
-            raise UserError(f"{d} is a Wan model: `onestep bench` times built-in DiT models on the embedded world's clips; time a Wan folder with benchmarks/wan.py")
+            raise UserError(
+                f"{d} is a Wan model: `onestep bench` times built-in DiT models on the embedded world's clips; time a "
+                "Wan folder with benchmarks/wan.py"
+            )
     model, config = load_model(model_dir)
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
@@ -43,7 +56,15 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
     rows = []
     for batch in batches:
         spec = sampler_for(config, None, None, None)
-        rows.append({"model": str(model_dir), "role": config.get("role", "model"), **asdict(measure(model, encoder, spec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))})
+        rows.append(
+            {
+                "model": str(model_dir),
+                "role": config.get("role", "model"),
+                **asdict(
+                    measure(model, encoder, spec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds)
+                ),
+            }
+        )
         say(f"model  NFE {spec.nfe:>3} batch {batch}: {rows[-1]['denoise_s'] * 1e3:.1f} ms/video")
         for nfe in teacher_nfes:
             guided = sampler_for(tconfig, nfe, None, None)
@@ -51,9 +72,23 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
             if guided.guidance != 1.0 and nfe == max(teacher_nfes):
                 specs.insert(0, (replace(guided, cfg_batched=False), "two forwards"))
             for tspec, cfg in specs:
-                timing = asdict(measure(teacher, tencoder, tspec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds))
-                rows.append({"model": str(teacher_dir or paths.TEACHER), "role": "teacher", "cfg": cfg if tspec.guidance != 1.0 else "none", **timing})
-                say(f"teacher NFE {tspec.nfe:>3} batch {batch} (CFG {rows[-1]['cfg']}): {rows[-1]['denoise_s'] * 1e3:.1f} ms/video")
+                timing = asdict(
+                    measure(
+                        teacher, tencoder, tspec, batch=batch, shape=shape, repeats=repeats, min_seconds=min_seconds
+                    )
+                )
+                rows.append(
+                    {
+                        "model": str(teacher_dir or paths.TEACHER),
+                        "role": "teacher",
+                        "cfg": cfg if tspec.guidance != 1.0 else "none",
+                        **timing,
+                    }
+                )
+                say(
+                    f"teacher NFE {tspec.nfe:>3} batch {batch} (CFG {rows[-1]['cfg']}): "
+                    f"{rows[-1]['denoise_s'] * 1e3:.1f} ms/video"
+                )
     # the speedup of the model over the teacher's 100-NFE rows, batch 1, same run
     own = next(r for r in rows if r["role"] != "teacher" and r["batch"] == batches[0])
 
@@ -63,16 +98,45 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
 
     ref, ref_batched = reference("two forwards"), reference("batched")
     # the headline ratio again with the two rows' timed runs interleaved (robust to the machine's drift)
-    paired = interleaved(model, config, teacher, tconfig, (encoder, tencoder), shape, teacher_nfe=max(teacher_nfes), batch=batches[0], rounds=max(repeats, 3), fast_seconds=min_seconds / 4)
+    paired = interleaved(
+        model,
+        config,
+        teacher,
+        tconfig,
+        (encoder, tencoder),
+        shape,
+        teacher_nfe=max(teacher_nfes),
+        batch=batches[0],
+        rounds=max(repeats, 3),
+        fast_seconds=min_seconds / 4,
+    )
     say(f"interleaved: speedup {paired['speedup']:.1f}x, end to end {paired['speedup_end_to_end']:.1f}x")
     streaming = {}
     if config.get("sampling", {}).get("kind") == "causal":  # a block-causal student: its stream, 4x the training length
         from onestep.eval import stream
 
         spec = sampler_for(config, None, None, None)
-        streaming = {"stream": {"label": spec.label, "window": stream.default_window(model), "sink": 0,
-                                **stream.latency(model, encoder, spec, STREAM_LENGTH * mc.frames, window=stream.default_window(model), sink=0, repeats=repeats)}}
-        say(f"stream ({streaming['stream']['frames']} frames, {spec.label}): first frame after {streaming['stream']['time_to_first_frame_s'] * 1e3:.0f} ms, {streaming['stream']['frames_per_s']:.1f} frames/s")
+        streaming = {
+            "stream": {
+                "label": spec.label,
+                "window": stream.default_window(model),
+                "sink": 0,
+                **stream.latency(
+                    model,
+                    encoder,
+                    spec,
+                    STREAM_LENGTH * mc.frames,
+                    window=stream.default_window(model),
+                    sink=0,
+                    repeats=repeats,
+                ),
+            }
+        }
+        say(
+            f"stream ({streaming['stream']['frames']} frames, {spec.label}): first frame after "
+            f"{streaming['stream']['time_to_first_frame_s'] * 1e3:.0f} ms, {streaming['stream']['frames_per_s']:.1f} "
+            "frames/s"
+        )
     return {
         **streaming,
         "rows": rows,
@@ -81,7 +145,12 @@ def run(*, model_dir: Path, teacher_dir: Path | None, batches: tuple[int, ...] =
         "speedup_rows": ref["denoise_s"] / own["denoise_s"],
         "speedup_cfg_batched": ref_batched["denoise_s"] / own["denoise_s"],
         "speedup_end_to_end_cfg_batched": ref_batched["end_to_end_s"] / own["end_to_end_s"],
-        "reference": {"teacher_nfe": ref["nfe"], "teacher_cfg": ref["cfg"], "model_nfe": own["nfe"], "batch": batches[0]},
+        "reference": {
+            "teacher_nfe": ref["nfe"],
+            "teacher_cfg": ref["cfg"],
+            "model_nfe": own["nfe"],
+            "batch": batches[0],
+        },
     }
 
 
@@ -91,7 +160,19 @@ def encoders(config: dict, tconfig: dict) -> tuple[TextEncoder, TextEncoder]:
     return encoder, encoder if reads(config) == reads(tconfig) else TextEncoder.of(tconfig)
 
 
-def interleaved(model, config: dict, teacher, tconfig: dict, encoders: tuple, shape: tuple, *, teacher_nfe: int = 100, batch: int = 1, rounds: int = 3, fast_seconds: float = 0.5) -> dict:
+def interleaved(
+    model,
+    config: dict,
+    teacher,
+    tconfig: dict,
+    encoders: tuple,
+    shape: tuple,
+    *,
+    teacher_nfe: int = 100,
+    batch: int = 1,
+    rounds: int = 3,
+    fast_seconds: float = 0.5,
+) -> dict:
     """The model at its own NFE against the teacher at `teacher_nfe` (CFG as two forwards of batch B,
     Wan's pipeline), the two sides' timed runs interleaved (`latency.interleaved_ratio`); `encoders`:
     the model's and the teacher's text encoders."""
@@ -110,4 +191,12 @@ def speedup(model_dir: Path, teacher_dir: Path | None = None, *, rounds: int = 3
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)
     mc = model.config
     torch.manual_seed(0)
-    return interleaved(model, config, teacher, tconfig, encoders(config, tconfig), (mc.channels, mc.frames, mc.height, mc.width), rounds=rounds)
+    return interleaved(
+        model,
+        config,
+        teacher,
+        tconfig,
+        encoders(config, tconfig),
+        (mc.channels, mc.frames, mc.height, mc.width),
+        rounds=rounds,
+    )

@@ -28,7 +28,9 @@ from onestep.errors import UserError
 from onestep.files import held, write_json
 from onestep.models.io import read_config, weights_hash
 
-DEFAULT_BUDGET = 300  # steps per preset: Table 1's six presets train and evaluate in about an hour on 2 cores (docs/results.md)
+DEFAULT_BUDGET = (
+    300  # steps per preset: Table 1's six presets train and evaluate in about an hour on 2 cores (docs/results.md)
+)
 TEACHER_NFE = (1, 4, 100)
 FAIR = ("teacher", "seed", "batch", "tracks", "pairs", "steps")  # what every row must share
 
@@ -37,7 +39,9 @@ def scaled_steps(phases, budget: int) -> dict[str, int]:
     """Each phase's steps rescaled so the phases that run sum to `budget` (rounded; the last takes the rest)."""
     ran = [p for p in phases if p.steps > 0]
     if budget < len(ran):
-        raise UserError(f"--budget {budget} is fewer steps than the {len(ran)} phases of a preset: pass --budget {len(ran)} or more")
+        raise UserError(
+            f"--budget {budget} is fewer steps than the {len(ran)} phases of a preset: pass --budget {len(ran)} or more"
+        )
     total, out, left = sum(p.steps for p in ran), {p.name: 0 for p in phases}, budget
     for i, p in enumerate(ran):
         out[p.name] = left if i == len(ran) - 1 else max(1, round(budget * p.steps / total))
@@ -55,10 +59,14 @@ def record(preset: str, teacher: Path, budget: int, threads: int, teacher_hash: 
     cfg = distill.resolve(preset, teacher, overrides(preset, budget, threads))
     needs = any(p.steps > 0 and methods.build(p.method).needs_pairs for p in cfg.phases)
     return {
-        "teacher": teacher_hash, "seed": cfg.train.seed, "batch": cfg.data.batch_size, "tracks": cfg.data.tracks,
+        "teacher": teacher_hash,
+        "seed": cfg.train.seed,
+        "batch": cfg.data.batch_size,
+        "tracks": cfg.data.tracks,
         "pairs": {"count": cfg.data.pairs.count, "teacher_steps": cfg.data.pairs.teacher_steps} if needs else None,
-        "steps": cfg.total_steps, "phases": {p.name: p.steps for p in cfg.phases if p.steps > 0},
-    }  # fmt: skip
+        "steps": cfg.total_steps,
+        "phases": {p.name: p.steps for p in cfg.phases if p.steps > 0},
+    }
 
 
 def check_fair(rows: dict[str, dict]) -> None:
@@ -67,7 +75,8 @@ def check_fair(rows: dict[str, dict]) -> None:
         for key in FAIR:
             if row[key] != ref[key]:
                 raise UserError(
-                    f"preset {preset} trains with {key} {row[key]!r} and {first} with {ref[key]!r}: a fair table compares presets that share the teacher, data, seed and steps: leave one of them out"
+                    f"preset {preset} trains with {key} {row[key]!r} and {first} with {ref[key]!r}: a fair table "
+                    "compares presets that share the teacher, data, seed and steps: leave one of them out"
                 )
 
 
@@ -84,7 +93,21 @@ def evaluated(folder: Path, n: int, seed: int) -> bool:
     return m.get("n") == n and m.get("seed") == seed
 
 
-def run(*, presets: list[str], budget: int, out: Path, teacher: Path | None, n: int, seed: int, nfes: list[int], threads: int, train, evaluate, say=print, name: str = "compare") -> Path:
+def run(
+    *,
+    presets: list[str],
+    budget: int,
+    out: Path,
+    teacher: Path | None,
+    n: int,
+    seed: int,
+    nfes: list[int],
+    threads: int,
+    train,
+    evaluate,
+    say=print,
+    name: str = "compare",
+) -> Path:
     """Train and evaluate every preset (resuming), then write the table. `train(preset, run_dir,
     overrides)` and `evaluate(model_dir, nfe, folder, name)` are the CLI's, with their progress bars."""
     from onestep.eval import report_compare
@@ -95,20 +118,45 @@ def run(*, presets: list[str], budget: int, out: Path, teacher: Path | None, n: 
     if len(set(presets)) != len(presets) or not presets:
         raise UserError(f"name each preset once: got {' '.join(presets) or 'none'}")
     if budget < 1 or n < 2 or not nfes or min(nfes) < 1:
-        raise UserError(f"--budget {budget}, --n {n}, --nfe {nfes}: pass a budget of 1 or more steps, --n 2 or more and NFEs of 1 or more")
+        raise UserError(
+            f"--budget {budget}, --n {n}, --nfe {nfes}: pass a budget of 1 or more steps, --n 2 or more and NFEs of 1 "
+            "or more"
+        )
     teacher = Path(teacher or paths.TEACHER)
     if read_config(teacher)["kind"] != "video_dit":
-        raise UserError(f"{teacher} is not a built-in DiT teacher: onestep compare evaluates on the embedded world; pass a onestep teacher such as assets/teacher")
+        raise UserError(
+            f"{teacher} is not a built-in DiT teacher: onestep compare evaluates on the embedded world; pass a "
+            "onestep teacher such as assets/teacher"
+        )
     teacher_hash = weights_hash(teacher)
-    rows = {p: record(p, teacher, budget, threads, teacher_hash) for p in presets}  # every config checked before any training
+    rows = {
+        p: record(p, teacher, budget, threads, teacher_hash) for p in presets
+    }  # every config checked before any training
     check_fair(rows)
     with held(out, "onestep compare"):
         out.mkdir(parents=True, exist_ok=True)
         state_path = out / "compare.json"
         state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-        if state and (state.get("budget"), state.get("n"), state.get("seed"), state.get("teacher")) != (budget, n, seed, teacher_hash):
-            raise UserError(f"{out} holds a comparison at another budget, n, seed or teacher ({state.get('budget')}, {state.get('n')}, {state.get('seed')}): pass those again, or a new --out")
-        state |= {"kind": "compare", "budget": budget, "n": n, "seed": seed, "teacher": teacher_hash, "teacher_dir": str(teacher), "teacher_nfe": list(TEACHER_NFE), "nfe": sorted(nfes)}
+        if state and (state.get("budget"), state.get("n"), state.get("seed"), state.get("teacher")) != (
+            budget,
+            n,
+            seed,
+            teacher_hash,
+        ):
+            raise UserError(
+                f"{out} holds a comparison at another budget, n, seed or teacher ({state.get('budget')}, "
+                f"{state.get('n')}, {state.get('seed')}): pass those again, or a new --out"
+            )
+        state |= {
+            "kind": "compare",
+            "budget": budget,
+            "n": n,
+            "seed": seed,
+            "teacher": teacher_hash,
+            "teacher_dir": str(teacher),
+            "teacher_nfe": list(TEACHER_NFE),
+            "nfe": sorted(nfes),
+        }
         state.setdefault("rows", {})
         save = lambda: write_json(state_path, state)  # noqa: E731
 
@@ -119,7 +167,10 @@ def run(*, presets: list[str], budget: int, out: Path, teacher: Path | None, n: 
             if finished(run_dir, budget):
                 say(f"[{i}/{len(presets)}] {preset}: trained ({budget} steps), kept")
             else:
-                say(f"[{i}/{len(presets)}] {preset}: training {budget} steps ({', '.join(f'{k} {v}' for k, v in row['phases'].items())}) in {run_dir}")
+                say(
+                    f"[{i}/{len(presets)}] {preset}: training {budget} steps "
+                    f"({', '.join(f'{k} {v}' for k, v in row['phases'].items())}) in {run_dir}"
+                )
                 start = time.monotonic()
                 train(preset, run_dir, overrides(preset, budget, threads))
                 row["train_seconds"] = row.get("train_seconds", 0.0) + time.monotonic() - start

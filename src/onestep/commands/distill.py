@@ -38,7 +38,9 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path 
     teacher = read_config(model_dir)
     encoder, tokens = reads(teacher)
     max_text, text_encoder = cfg.data.max_text or tokens, cfg.data.text_encoder or encoder
-    data_cfg = dataclasses.replace(cfg.data, max_text=max_text, text_encoder=text_encoder, cache=str(data) if data else cfg.data.cache)
+    data_cfg = dataclasses.replace(
+        cfg.data, max_text=max_text, text_encoder=text_encoder, cache=str(data) if data else cfg.data.cache
+    )
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, teacher=str(model_dir)), data=data_cfg)
 
 
@@ -49,13 +51,22 @@ def checked_latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
     teacher = read_config(cfg.model.teacher)
     if not cfg.data.cache:
         if teacher["kind"] != "video_dit":
-            raise UserError(f"{cfg.model.teacher} is a {teacher['kind']} model: it trains on a latent cache; make one with `onestep prepare` and pass --data CACHE")
+            raise UserError(
+                f"{cfg.model.teacher} is a {teacher['kind']} model: it trains on a latent cache; make one with "
+                "`onestep prepare` and pass --data CACHE"
+            )
         return None
     if teacher["kind"] == "video_dit":
-        raise UserError(f"the built-in DiT {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out --data")
+        raise UserError(
+            f"the built-in DiT {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out "
+            "--data"
+        )
     task = "i2v" if teacher["i2v"] else "t2v"
     if cfg.model.task and cfg.model.task != task:
-        raise UserError(f"this preset is for {cfg.model.task.upper()} and {cfg.model.teacher} is a {task.upper()} Wan model: pass a Wan2.1-{cfg.model.task.upper()} folder, or a preset for {task.upper()}")
+        raise UserError(
+            f"this preset is for {cfg.model.task.upper()} and {cfg.model.teacher} is a {task.upper()} Wan model: pass "
+            f"a Wan2.1-{cfg.model.task.upper()} folder, or a preset for {task.upper()}"
+        )
     cache = Path(cfg.data.cache)
     manifest = latent_cache.read_manifest(cache)
     latent_cache.check_teacher(manifest, cache, weights_hash(cfg.model.teacher), teacher["i2v"])
@@ -65,8 +76,19 @@ def checked_latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
 def open_data(cfg: DistillConfig, spec, device, pairs=None):
     """data(start) -> Batches: the latent cache when the config names one, else the embedded world."""
     if cfg.data.cache:
-        return latent_cache.CacheData(cfg.data.cache, seed=cfg.train.seed, batch_size=cfg.data.batch_size, spec=spec, device=device)
-    return WorldData(seed=cfg.train.seed, batch_size=cfg.data.batch_size, tracks=cfg.data.tracks, spec=spec, max_text=cfg.data.max_text, text_encoder=cfg.data.text_encoder, device=device, pairs=pairs)
+        return latent_cache.CacheData(
+            cfg.data.cache, seed=cfg.train.seed, batch_size=cfg.data.batch_size, spec=spec, device=device
+        )
+    return WorldData(
+        seed=cfg.train.seed,
+        batch_size=cfg.data.batch_size,
+        tracks=cfg.data.tracks,
+        spec=spec,
+        max_text=cfg.data.max_text,
+        text_encoder=cfg.data.text_encoder,
+        device=device,
+        pairs=pairs,
+    )
 
 
 def pairs_manifest(cfg: DistillConfig) -> dict:
@@ -99,7 +121,9 @@ def sample_grid(max_text: int, text_encoder: str, sampling: dict, n: int = 4):
     from onestep.media import write_video
     from onestep.models.text import TextEncoder
 
-    clips = [world.sample(track, 1_000_000_000 + i, "heldout") for i in range(n // 2) for track in ("shapes", "photocam")]
+    clips = [
+        world.sample(track, 1_000_000_000 + i, "heldout") for i in range(n // 2) for track in ("shapes", "photocam")
+    ]
     encoder = TextEncoder(max_text, name=text_encoder)
 
     def write(model, path: Path):
@@ -113,15 +137,29 @@ def sample_grid(max_text: int, text_encoder: str, sampling: dict, n: int = 4):
     return write
 
 
-def run(*, preset: str, teacher: Path | None, out: Path, overrides: list[str], data: Path | None = None, max_steps: int | None = None, progress: bool = True) -> Path:
+def run(
+    *,
+    preset: str,
+    teacher: Path | None,
+    out: Path,
+    overrides: list[str],
+    data: Path | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> Path:
     cfg = resolve(preset, teacher, overrides, data)
     out = Path(out)
     resolved = json.loads(json.dumps({"kind": "distill_run", "preset": preset, **to_dict(cfg)}, default=str))
     changed = check_resume(out, resolved)  # before anything is loaded or made
     size = checked(cfg, preset)
     with held(out, f"onestep distill {preset}"):
-        if os.environ.get("RANK", "0") == "0" and not (out / TEACHER_FILE).is_file():  # which teacher the run starts from
-            write_json(out / TEACHER_FILE, {"path": os.path.realpath(cfg.model.teacher), "hash": weights_hash(cfg.model.teacher)})
+        if (
+            os.environ.get("RANK", "0") == "0" and not (out / TEACHER_FILE).is_file()
+        ):  # which teacher the run starts from
+            write_json(
+                out / TEACHER_FILE,
+                {"path": os.path.realpath(cfg.model.teacher), "hash": weights_hash(cfg.model.teacher)},
+            )
         if changed and os.environ.get("RANK", "0") == "0":  # process 0 (the group is not joined yet)
             with open(out / "config-history.jsonl", "a") as f:  # config.json is the config of the last resume
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changed": changed}) + "\n")
@@ -134,18 +172,35 @@ def checked(cfg: DistillConfig, preset: str) -> tuple[int, int, int] | None:
     phases = [methods.build(p.method) for p in cfg.phases]
     causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and getattr(m, "causal_student", False)]
     if causal and not cfg.model.student_causal_block:
-        raise UserError(f"phase {causal[0]} trains a block-causal student and model.student_causal_block is 0: --set model.student_causal_block=1 (latent frames per block)")
+        raise UserError(
+            f"phase {causal[0]} trains a block-causal student and model.student_causal_block is 0: --set "
+            "model.student_causal_block=1 (latent frames per block)"
+        )
     if cfg.model.student_causal_block and cfg.parallel.activation_checkpointing:
-        raise UserError("activation checkpointing recomputes a block in the backward, after a causal student's KV cache has moved on: --set parallel.activation_checkpointing=false with model.student_causal_block")
+        raise UserError(
+            "activation checkpointing recomputes a block in the backward, after a causal student's KV cache has "
+            "moved on: --set parallel.activation_checkpointing=false with model.student_causal_block"
+        )
     if cfg.model.student_init:
         check_student_init(cfg)
     size = checked_latent_size(cfg)
     if cfg.data.cache and any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases)):
-        raise UserError(f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without them (no ode phase, ode_weight 0) on a latent cache")
+        raise UserError(
+            f"preset {preset} regresses ODE pairs, which are made on the embedded world only: use a preset without "
+            "them (no ode phase, ode_weight 0) on a latent cache"
+        )
     return size
 
 
-def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, size: tuple[int, int, int] | None, max_steps: int | None, progress: bool) -> Path:
+def train(
+    cfg: DistillConfig,
+    preset: str,
+    out: Path,
+    resolved: dict,
+    size: tuple[int, int, int] | None,
+    max_steps: int | None,
+    progress: bool,
+) -> Path:
     """The run of a resolved config into `out`, which this process holds."""
     from onestep.train.trainer import Trainer
 
@@ -153,7 +208,17 @@ def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, size: tupl
     torch.set_num_threads(cfg.train.threads)
     phases = [methods.build(p.method) for p in cfg.phases]
     needs_pairs = any(p.steps > 0 and m.needs_pairs for p, m in zip(cfg.phases, phases))
-    roles = build_roles(cfg.model.teacher, phases, seed=cfg.train.seed, device=device, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank, student_causal_block=cfg.model.student_causal_block, student_init=cfg.model.student_init)
+    roles = build_roles(
+        cfg.model.teacher,
+        phases,
+        seed=cfg.train.seed,
+        device=device,
+        dtype=DTYPES[cfg.model.dtype],
+        latent_size=size,
+        student_lora_rank=cfg.model.student_lora_rank,
+        student_causal_block=cfg.model.student_causal_block,
+        student_init=cfg.model.student_init,
+    )
     pairs = None
     if needs_pairs:
         made_with = pairs_manifest(cfg)
@@ -166,21 +231,42 @@ def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, size: tupl
     several = launch.launched()
     data_parallel = sequence_parallel(roles, cfg.parallel.sp) if several and cfg.parallel.sp > 1 else None
     if cfg.parallel.sp > 1 and not several:
-        raise UserError(f"parallel.sp {cfg.parallel.sp} splits each sample over processes: launch with torchrun --nproc-per-node (a multiple of {cfg.parallel.sp})")
+        raise UserError(
+            f"parallel.sp {cfg.parallel.sp} splits each sample over processes: launch with torchrun --nproc-per-node "
+            f"(a multiple of {cfg.parallel.sp})"
+        )
     if cfg.parallel.activation_checkpointing:
         checkpoint_roles(roles)
     if several:
         shard_roles(roles, bf16=cfg.train.precision == "bfloat16")
 
     def export(ema, step: int) -> Path:
-        extra = {"role": "student", "preset": preset, "sampling": student_sampling(cfg), "trained_steps": step, "teacher": cfg.model.teacher, "max_text": cfg.data.max_text}
-        if not cfg.data.cache:  # the embedded world: which conditions its batches held (eval says when asked for another)
+        extra = {
+            "role": "student",
+            "preset": preset,
+            "sampling": student_sampling(cfg),
+            "trained_steps": step,
+            "teacher": cfg.model.teacher,
+            "max_text": cfg.data.max_text,
+        }
+        if (
+            not cfg.data.cache
+        ):  # the embedded world: which conditions its batches held (eval says when asked for another)
             extra["conditions"] = ["i2v", "t2v"] if cfg.data.p_t2v > 0 else ["i2v"]
         if not several:
             return save_model(out / "student", ema, extra)
         full = full_state(ema)  # every process gathers; process 0 writes it from an unsharded copy
         if launch.rank() == 0:
-            copy = student_copy(cfg.model.teacher, torch.device("cpu"), seed=cfg.train.seed, dtype=DTYPES[cfg.model.dtype], latent_size=size, student_lora_rank=cfg.model.student_lora_rank, student_causal_block=cfg.model.student_causal_block, student_init=cfg.model.student_init)
+            copy = student_copy(
+                cfg.model.teacher,
+                torch.device("cpu"),
+                seed=cfg.train.seed,
+                dtype=DTYPES[cfg.model.dtype],
+                latent_size=size,
+                student_lora_rank=cfg.model.student_lora_rank,
+                student_causal_block=cfg.model.student_causal_block,
+                student_init=cfg.model.student_init,
+            )
             copy.load_state_dict({k: v.cpu() for k, v in full.items()})
             save_model(out / "student", copy, extra)
         launch.barrier()
@@ -190,8 +276,14 @@ def train(cfg: DistillConfig, preset: str, out: Path, resolved: dict, size: tupl
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     launch.barrier()
-    sample_fn = sample_grid(cfg.data.max_text, cfg.data.text_encoder, student_sampling(cfg)) if cfg.train.sample_every and not cfg.data.cache and not several else None
-    return Trainer(cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel).run(max_steps)
+    sample_fn = (
+        sample_grid(cfg.data.max_text, cfg.data.text_encoder, student_sampling(cfg))
+        if cfg.train.sample_every and not cfg.data.cache and not several
+        else None
+    )
+    return Trainer(
+        cfg, roles, out, batches, progress=progress, sample_fn=sample_fn, export_fn=export, data_parallel=data_parallel
+    ).run(max_steps)
 
 
 def check_student_init(cfg) -> None:
@@ -200,7 +292,10 @@ def check_student_init(cfg) -> None:
 
     shape = lambda d: {k: v for k, v in read_config(d).get("model", {}).items() if k != "causal_block"}  # noqa: E731
     if shape(cfg.model.student_init) != shape(cfg.model.teacher):
-        raise UserError(f"model.student_init {cfg.model.student_init} is not a model of the teacher's shape: start from a student distilled from {cfg.model.teacher}")
+        raise UserError(
+            f"model.student_init {cfg.model.student_init} is not a model of the teacher's shape: start from a student "
+            f"distilled from {cfg.model.teacher}"
+        )
 
 
 def sequence_parallel(roles, sp: int) -> tuple[int, int]:
@@ -211,7 +306,11 @@ def sequence_parallel(roles, sp: int) -> tuple[int, int]:
     from onestep.parallel import sequence
 
     group, index, count = sequence.groups(sp)
-    models = {id(m): m for m in (r.base if isinstance(r, LoraScore) else r for r in roles.present().values()) if hasattr(m, "blocks")}
+    models = {
+        id(m): m
+        for m in (r.base if isinstance(r, LoraScore) else r for r in roles.present().values())
+        if hasattr(m, "blocks")
+    }
     wan = any(isinstance(m, WanModel) for m in models.values())
     mesh = sequence.wan_mesh(sp, next(roles.student.parameters()).device.type) if wan else None
     for model in models.values():
@@ -219,9 +318,22 @@ def sequence_parallel(roles, sp: int) -> tuple[int, int]:
     return index, count
 
 
-FREE_ON_RESUME = ("train.threads", "train.log_every", "train.checkpoint_every", "train.sample_every", "train.accum", "parallel.device", "parallel.activation_checkpointing", "data.pairs.path")  # how a run is run, not what it trains
+FREE_ON_RESUME = (
+    "train.threads",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.sample_every",
+    "train.accum",
+    "parallel.device",
+    "parallel.activation_checkpointing",
+    "data.pairs.path",
+)  # how a run is run, not what it trains
 TEACHER_FILE = "teacher.json"  # the run's teacher: its path and weights hash, checked on resume
-SAFE_ON_RESUME = (".lr", ".critic_lr", ".grad_clip")  # a phase's optimiser settings: what a diverged run is resumed with (recorded in config-history.jsonl)
+SAFE_ON_RESUME = (
+    ".lr",
+    ".critic_lr",
+    ".grad_clip",
+)  # a phase's optimiser settings: what a diverged run is resumed with (recorded in config-history.jsonl)
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -254,13 +366,21 @@ def check_resume(out: Path, resolved: dict) -> dict:
     if made_by.is_file() and new.get("model.teacher"):
         was, now = json.loads(made_by.read_text()).get("hash"), weights_hash(new["model.teacher"])
         if was != now:
-            raise UserError(f"the teacher at {new['model.teacher']} is not the one {out} started from (weights {was} then, {now} now): pass that teacher, or a new --out")
+            raise UserError(
+                f"the teacher at {new['model.teacher']} is not the one {out} started from (weights {was} then, {now} "
+                "now): pass that teacher, or a new --out"
+            )
     changed = {k: [old.get(k), new.get(k)] for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
     safe = {k: v for k, v in changed.items() if k.endswith(SAFE_ON_RESUME)}
-    differ = sorted((k for k in changed if not k.startswith(FREE_ON_RESUME) and k not in safe), key=lambda k: (k != "preset", k))
+    differ = sorted(
+        (k for k in changed if not k.startswith(FREE_ON_RESUME) and k not in safe), key=lambda k: (k != "preset", k)
+    )
     if differ:
         shown = ", ".join(f"{k} ({old.get(k)!r} there, {new.get(k)!r} now)" for k in differ[:4])
-        raise UserError(f"{out} holds checkpoints of another config: {shown}{' ...' if len(differ) > 4 else ''}; resume with the same preset and settings (learning rates and grad_clip may change), or pass a new --out")
+        raise UserError(
+            f"{out} holds checkpoints of another config: {shown}{' ...' if len(differ) > 4 else ''}; resume with the "
+            "same preset and settings (learning rates and grad_clip may change), or pass a new --out"
+        )
     return safe
 
 
@@ -268,6 +388,9 @@ def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str],
     """`onestep pairs`: the ODE pairs of a preset's data config, for `--set data.pairs.path=OUT`."""
     cfg = resolve(preset, teacher, overrides)
     if read_config(cfg.model.teacher)["kind"] != "video_dit":
-        raise UserError(f"{cfg.model.teacher} is a Wan model: ODE pairs are made on the embedded world with a built-in DiT teacher; a Wan run trains on its latent cache with a preset without an ode phase")
+        raise UserError(
+            f"{cfg.model.teacher} is a Wan model: ODE pairs are made on the embedded world with a built-in DiT "
+            "teacher; a Wan run trains on its latent cache with a preset without an ode phase"
+        )
     torch.set_num_threads(cfg.train.threads)
     return make_pairs(cfg, Path(out), pairs_manifest(cfg), progress=progress)

@@ -35,7 +35,9 @@ def load_photos(directory: Path) -> dict[str, np.ndarray]:
         if img is None:
             raise UserError(f"cannot read {f} as an image: remove it from {directory} or re-save it as PNG/JPEG")
         if min(img.shape[:2]) < 96:
-            raise UserError(f"{f.name} is {img.shape[1]}x{img.shape[0]}: photocam needs photos of at least 96 px on the short side")
+            raise UserError(
+                f"{f.name} is {img.shape[1]}x{img.shape[0]}: photocam needs photos of at least 96 px on the short side"
+            )
         photos[f.name] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     return photos
 
@@ -43,7 +45,7 @@ def load_photos(directory: Path) -> dict[str, np.ndarray]:
 def load_conditions(path: Path, size: tuple[int, int]) -> list[tuple[str, np.ndarray | None]]:
     """(prompt, first frame or None) per line of a JSONL file: {"prompt": ..., "image": "path"}."""
     if not path.is_file():
-        raise UserError(f"--conditions {path} does not exist: pass a JSONL file with one {{\"prompt\": ...}} per line")
+        raise UserError(f'--conditions {path} does not exist: pass a JSONL file with one {{"prompt": ...}} per line')
     out = []
     for i, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -53,14 +55,16 @@ def load_conditions(path: Path, size: tuple[int, int]) -> list[tuple[str, np.nda
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{i} is not JSON ({e.msg}): write one JSON object per line") from e
         if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
-            raise UserError(f"{path}:{i} has no \"prompt\" string: every line needs {{\"prompt\": \"...\"}} (and optionally \"image\")")
+            raise UserError(
+                f'{path}:{i} has no "prompt" string: every line needs {{"prompt": "..."}} (and optionally "image")'
+            )
         image = None
         if item.get("image"):
             img_path = Path(item["image"])
             image, _ = read_image(img_path if img_path.is_absolute() else path.parent / img_path, size)
         out.append((item["prompt"], image))
     if not out:
-        raise UserError(f"{path} holds no conditions: write one {{\"prompt\": ...}} per line")
+        raise UserError(f'{path} holds no conditions: write one {{"prompt": ...}} per line')
     return out
 
 
@@ -72,8 +76,20 @@ def dit_videos(model, encoder, spec, config: WorldConfig, seed: int):
 
     def make(conditions):
         images = [c[1] for c in conditions]
-        first = torch.stack([torch.from_numpy(i).permute(2, 0, 1) * 2 - 1 for i in images]) if all(i is not None for i in images) else None
-        return generate(model, encoder, [c[0] for c in conditions], first, spec, seed=seed, shape=(3, config.frames, config.size, config.size))
+        first = (
+            torch.stack([torch.from_numpy(i).permute(2, 0, 1) * 2 - 1 for i in images])
+            if all(i is not None for i in images)
+            else None
+        )
+        return generate(
+            model,
+            encoder,
+            [c[0] for c in conditions],
+            first,
+            spec,
+            seed=seed,
+            shape=(3, config.frames, config.size, config.size),
+        )
 
     return make
 
@@ -92,7 +108,12 @@ def evaluate_conditions(make, conditions, spec) -> dict:
             row["first_frame_psnr"] = float(10 * np.log10(1 / max(float(((video[0] - image) ** 2).mean()), 1e-10)))
         rows.append(row)
     keys = sorted({k for r in rows for k in r})
-    return {"nfe": spec.nfe, "n": len(rows), "seconds_per_video": seconds, "conditions": {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}}, videos
+    return {
+        "nfe": spec.nfe,
+        "n": len(rows),
+        "seconds_per_video": seconds,
+        "conditions": {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys},
+    }, videos
 
 
 EXTERNAL = "external"  # --photos external: world/photos.EXTERNAL
@@ -110,14 +131,33 @@ def photo_library(photos: Path | str | None) -> dict[str, np.ndarray] | None:
     return load_photos(Path(photos))
 
 
-def shipped_key(model_dir: Path, config: dict, spec, *, tracks: list[str], n: int, seed: int, prompts: str = "template", photos: Path | str | None = None, featnet: Path | None = None) -> dict:
+def shipped_key(
+    model_dir: Path,
+    config: dict,
+    spec,
+    *,
+    tracks: list[str],
+    n: int,
+    seed: int,
+    prompts: str = "template",
+    photos: Path | str | None = None,
+    featnet: Path | None = None,
+) -> dict:
     """The key of this evaluation (eval/shipped.py): a shipped one with the same key is its result."""
     from onestep.models.io import weights_hash
 
     model = config["model"]
     return shipped.key(
-        weights_hash(model_dir), sampler=spec.described(), tracks=tracks, n=n, seed=seed, prompts=prompts, photos=None if photos is None else EXTERNAL,
-        world={"frames": model["frames"], "size": model["height"]}, max_text=config.get("max_text", 32), featnet=weights_hash(featnet or paths.FEATNET),
+        weights_hash(model_dir),
+        sampler=spec.described(),
+        tracks=tracks,
+        n=n,
+        seed=seed,
+        prompts=prompts,
+        photos=None if photos is None else EXTERNAL,
+        world={"frames": model["frames"], "size": model["height"]},
+        max_text=config.get("max_text", 32),
+        featnet=weights_hash(featnet or paths.FEATNET),
     )
 
 
@@ -129,9 +169,25 @@ def untrained_tracks(config: dict, tracks: list[str]) -> list[str]:
 
 
 def run(
-    *, model_dir: Path, nfe: int | None, tracks: list[str], n: int, photos: Path | str | None, conditions: Path | None, out: Path, seed: int, featnet: Path | None,
-    progress=None, prompts: str = "template", fresh: bool = False, say=None, name: str | None = None, first_block_steps: int | None = None,
-    stream: int | None = None, window: int | None = None, sink: int = 0,
+    *,
+    model_dir: Path,
+    nfe: int | None,
+    tracks: list[str],
+    n: int,
+    photos: Path | str | None,
+    conditions: Path | None,
+    out: Path,
+    seed: int,
+    featnet: Path | None,
+    progress=None,
+    prompts: str = "template",
+    fresh: bool = False,
+    say=None,
+    name: str | None = None,
+    first_block_steps: int | None = None,
+    stream: int | None = None,
+    window: int | None = None,
+    sink: int = 0,
 ) -> dict:
     """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
     one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report.
@@ -147,9 +203,13 @@ def run(
         if t not in suite.TRACKS:
             raise UserError(f"unknown track {t!r}: use {', '.join(suite.TRACKS)} or all")
     if prompts not in suite.PROMPTS:
-        raise UserError(f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)")
+        raise UserError(
+            f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)"
+        )
     if prompts != "template" and conditions is not None:
-        raise UserError("--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own")
+        raise UserError(
+            "--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own"
+        )
     if n < 2:
         raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
     if Path(out).exists() and not Path(out).is_dir():
@@ -165,7 +225,10 @@ def run(
             raise UserError("--stream scores the held-out clips' segments: drop --conditions and --prompts")
     untrained = untrained_tracks(config, tracks)
     if untrained and say:
-        say(f"note: {model_dir} never trained text-to-video (its run gave every clip its first frame): its {', '.join(untrained)} numbers measure a condition it never saw")
+        say(
+            f"note: {model_dir} never trained text-to-video (its run gave every clip its first frame): its "
+            f"{', '.join(untrained)} numbers measure a condition it never saw"
+        )
     mc = model.config
     wc = WorldConfig(frames=mc.frames, size=mc.height)
     user_photos = photo_library(photos)
@@ -173,8 +236,12 @@ def run(
     net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
     out.mkdir(parents=True, exist_ok=True)
     key = None
-    if stream is None and user_conditions is None and (photos is None or str(photos) == EXTERNAL):  # the user's own photos are never shipped
-        key = shipped_key(model_dir, config, spec, tracks=tracks, n=n, seed=seed, prompts=prompts, photos=photos, featnet=featnet)
+    if (
+        stream is None and user_conditions is None and (photos is None or str(photos) == EXTERNAL)
+    ):  # the user's own photos are never shipped
+        key = shipped_key(
+            model_dir, config, spec, tracks=tracks, n=n, seed=seed, prompts=prompts, photos=photos, featnet=featnet
+        )
         found = None if fresh else shipped.find(model_dir, key)
         if found is not None:
             if say:
@@ -183,8 +250,23 @@ def run(
     torch.set_num_threads(max(1, torch.get_num_threads()))
     encoder = TextEncoder.of(config)
     if stream is not None:
-        return evaluate_stream(model, encoder, spec, tracks=tracks, n=n, length=stream, window=window, sink=sink, config=wc, featnet=net, photos=user_photos,
-                               out=out, seed=seed, progress=progress, meta={"model": str(model_dir), "role": config.get("role", "unknown"), **({"name": name} if name else {})})
+        return evaluate_stream(
+            model,
+            encoder,
+            spec,
+            tracks=tracks,
+            n=n,
+            length=stream,
+            window=window,
+            sink=sink,
+            config=wc,
+            featnet=net,
+            photos=user_photos,
+            out=out,
+            seed=seed,
+            progress=progress,
+            meta={"model": str(model_dir), "role": config.get("role", "unknown"), **({"name": name} if name else {})},
+        )
 
     if user_conditions is not None:
         metrics, videos = evaluate_conditions(dit_videos(model, encoder, spec, wc, seed), user_conditions, spec)
@@ -193,10 +275,23 @@ def run(
         results = {}
         for track in tracks:
             results[track] = suite.evaluate_track(
-                model, encoder, track, n, spec, config=wc, featnet=net, photos=user_photos, cache_dir=paths.CACHE, shipped_dir=paths.EVALS, seed=seed, progress=progress,
+                model,
+                encoder,
+                track,
+                n,
+                spec,
+                config=wc,
+                featnet=net,
+                photos=user_photos,
+                cache_dir=paths.CACHE,
+                shipped_dir=paths.EVALS,
+                seed=seed,
+                progress=progress,
                 prompts=prompts,
             )
-            np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
+            np.savez_compressed(
+                out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8)
+            )
         metrics = suite.summarise(results, spec, n, seed)
     metrics["model"] = str(model_dir)
     if name:
@@ -214,23 +309,57 @@ def run(
     return metrics
 
 
-def evaluate_stream(model, encoder, spec, *, tracks, n, length, window, sink, config, featnet, photos, out: Path, seed, progress, meta: dict) -> dict:
+def evaluate_stream(
+    model,
+    encoder,
+    spec,
+    *,
+    tracks,
+    n,
+    length,
+    window,
+    sink,
+    config,
+    featnet,
+    photos,
+    out: Path,
+    seed,
+    progress,
+    meta: dict,
+) -> dict:
     """Streams `length` times the training length per held-out clip, scored per segment, and the
     batch-1 time to first frame and frames per second: out/stream.json and out/videos-stream-TRACK.npz."""
-    result = {"kind": "stream", **meta, "sampler": spec.described(), "label": spec.label, "n": n, "seed": seed, "length": length,
-              "frames": length * config.frames, "window": window, "sink": sink, "tracks": {}}
+    result = {
+        "kind": "stream",
+        **meta,
+        "sampler": spec.described(),
+        "label": spec.label,
+        "n": n,
+        "seed": seed,
+        "length": length,
+        "frames": length * config.frames,
+        "window": window,
+        "sink": sink,
+        "tracks": {},
+    }
     for track in [t for t in tracks if suite.i2v(t)]:  # a stream continues its given first frame
         clips = suite.heldout_clips(track, n, config, photos)
-        videos = stream_eval.stream_clips(model, encoder, clips, spec, length, window=window, sink=sink, seed=seed, progress=progress)
+        videos = stream_eval.stream_clips(
+            model, encoder, clips, spec, length, window=window, sink=sink, seed=seed, progress=progress
+        )
         bounds = suite.cached_anchors(track, config, photos, paths.CACHE, paths.EVALS)
         result["tracks"][track] = stream_eval.score_segments(videos, clips, bounds, featnet, length, seed)
-        np.savez_compressed(out / f"videos-stream-{track}.npz", videos=(videos[: shipped.KEEP_VIDEOS] * 255).round().astype(np.uint8))
+        np.savez_compressed(
+            out / f"videos-stream-{track}.npz", videos=(videos[: shipped.KEEP_VIDEOS] * 255).round().astype(np.uint8)
+        )
     result.update(stream_eval.latency(model, encoder, spec, length * config.frames, window=window, sink=sink))
     write_json(out / "stream.json", result)
     return result
 
 
-def evaluate_wan(model_dir: Path, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None) -> dict:
+def evaluate_wan(
+    model_dir: Path, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None
+) -> dict:
     """A Wan folder on the user's own conditions (`--conditions`): the metrics that need no ground truth,
     on videos sampled as `onestep sample` samples them (its own encoders and VAE, at the export's size
     or 81 x 480x832). The embedded world's tracks are 32 x 32 clips of that world: not for Wan."""
@@ -238,7 +367,10 @@ def evaluate_wan(model_dir: Path, nfe: int | None, conditions: Path | None, out:
     from onestep.models.io import read_config
 
     if conditions is None:
-        raise UserError(f"{model_dir} is a Wan model, and the suite's tracks are the embedded world's 32x32 clips: evaluate it on your own prompts and first frames with --conditions FILE.jsonl")
+        raise UserError(
+            f"{model_dir} is a Wan model, and the suite's tracks are the embedded world's 32x32 clips: evaluate it on "
+            "your own prompts and first frames with --conditions FILE.jsonl"
+        )
     config = read_config(model_dir)
     spec = sampler_for(config, nfe, None, None)
     sampler = WanSampler(model_dir, config)
@@ -247,6 +379,8 @@ def evaluate_wan(model_dir: Path, nfe: int | None, conditions: Path | None, out:
     out.mkdir(parents=True, exist_ok=True)
     metrics, videos = evaluate_conditions(make, user_conditions, spec)
     np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
-    metrics |= {"model": str(model_dir), "role": config.get("role", "teacher"), "seed": seed} | ({"name": name} if name else {})
+    metrics |= {"model": str(model_dir), "role": config.get("role", "teacher"), "seed": seed} | (
+        {"name": name} if name else {}
+    )
     write_json(out / "metrics.json", metrics)
     return metrics

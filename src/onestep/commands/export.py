@@ -27,7 +27,12 @@ from onestep.errors import UserError
 from onestep.files import replace_dir
 from onestep.models import wan
 
-SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": False}
+SCHEDULER = {
+    "_class_name": "FlowMatchEulerDiscreteScheduler",
+    "num_train_timesteps": 1000,
+    "shift": 1.0,
+    "use_dynamic_shifting": False,
+}
 
 
 def link_tree(src: Path, dst: Path) -> None:
@@ -50,11 +55,18 @@ def student_of(run: Path) -> tuple[Path, dict, Path]:
     if not config_path.is_file():
         raise UserError(f"{run} has no config.json: pass the run directory of `onestep distill`")
     if not (student / "onestep.json").is_file():
-        what = "a built-in DiT student (already a onestep model directory: use it as it is)" if (student / "model.safetensors").is_file() else "no student yet (distill it first)"
+        what = (
+            "a built-in DiT student (already a onestep model directory: use it as it is)"
+            if (student / "model.safetensors").is_file()
+            else "no student yet (distill it first)"
+        )
         raise UserError(f"{run} holds {what}: export writes Wan students as diffusers folders")
     teacher = Path(json.loads(config_path.read_text())["model"]["teacher"])
     if not (teacher / "model_index.json").is_file():
-        raise UserError(f"the run's teacher {teacher} is not a Wan pipeline folder (no model_index.json): export needs its VAE and encoders; distill with --teacher set to the pipeline folder")
+        raise UserError(
+            f"the run's teacher {teacher} is not a Wan pipeline folder (no model_index.json): export needs its VAE "
+            "and encoders; distill with --teacher set to the pipeline folder"
+        )
     return student, json.loads((student / "onestep.json").read_text()), teacher
 
 
@@ -76,7 +88,10 @@ def check_out(out: Path, run_dir: Path, teacher: Path) -> None:
     except (json.JSONDecodeError, AttributeError):
         source = None
     if source is None or Path(source).resolve() != run_dir:
-        raise UserError(f"--out {out} is a folder that is not an earlier export of {run_dir} and export would replace it: pass a new or empty folder")
+        raise UserError(
+            f"--out {out} is a folder that is not an earlier export of {run_dir} and export would replace it: pass a "
+            "new or empty folder"
+        )
 
 
 def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
@@ -89,13 +104,20 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     if format == "lora":
         if not (student / wan.LORA_FILE).is_file():
-            raise UserError(f"{run_dir} trained its student in full, so it has no LoRA: export --format diffusers, or distill with --set model.student_lora_rank=R")
+            raise UserError(
+                f"{run_dir} trained its student in full, so it has no LoRA: export --format diffusers, or distill "
+                "with --set model.student_lora_rank=R"
+            )
         tmp.mkdir(parents=True)
         shutil.copy2(student / wan.LORA_FILE, tmp / wan.LORA_FILE)
-        (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": exported_from, "base": str(teacher)}, indent=2) + "\n")
+        (tmp / "onestep.json").write_text(
+            json.dumps({**settings, "exported_from": exported_from, "base": str(teacher)}, indent=2) + "\n"
+        )
         return replace_dir(tmp, out)
     if format != "diffusers":
-        raise UserError(f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)")
+        raise UserError(
+            f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)"
+        )
     index = json.loads((teacher / "model_index.json").read_text())
     for name, entry in index.items():
         if name.startswith("_") or name in ("transformer", "scheduler") or entry in (None, [None, None]):
@@ -112,5 +134,7 @@ def run(*, run_dir: Path, out: Path, format: str = "diffusers") -> Path:
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
     (tmp / "onestep.json").write_text(json.dumps({**settings, "exported_from": exported_from}, indent=2) + "\n")
     if not wan.is_wan(tmp):
-        raise UserError(f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}")
+        raise UserError(
+            f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}"
+        )
     return replace_dir(tmp, out)

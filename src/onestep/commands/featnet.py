@@ -26,10 +26,14 @@ def load(directory: Path) -> FeatureNet:
     directory = Path(directory)
     config_path = directory / "config.json"
     if not config_path.is_file():
-        raise UserError(f"{directory} has no config.json: rebuild the feature network with `onestep featnet --out {directory}`")
+        raise UserError(
+            f"{directory} has no config.json: rebuild the feature network with `onestep featnet --out {directory}`"
+        )
     config = json.loads(config_path.read_text())
     if config.get("kind") != KIND:
-        raise UserError(f"{directory} is a {config.get('kind')!r} directory, not a feature network: pass assets/featnet")
+        raise UserError(
+            f"{directory} is a {config.get('kind')!r} directory, not a feature network: pass assets/featnet"
+        )
     net = FeatureNet(config["dim"])
     net.load_state_dict(load_file(str(directory / "model.safetensors")))
     return net.eval().requires_grad_(False)
@@ -45,6 +49,9 @@ def run(*, out: Path, steps: int, seed: int) -> Path:
     cfg = FeatnetConfig(steps=steps, seed=seed)
     with Progress() as bar:
         task = bar.add_task("featnet", total=steps)
-        net = train_featnet(cfg, progress=lambda step, loss: bar.update(task, completed=step + 1, description=f"featnet loss {loss:.3f}"))
+        net = train_featnet(
+            cfg,
+            progress=lambda step, loss: bar.update(task, completed=step + 1, description=f"featnet loss {loss:.3f}"),
+        )
     save(net, cfg, out)
     return out

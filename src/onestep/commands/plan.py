@@ -5,7 +5,8 @@ folder, or for the Wan presets without one from Wan2.1's published configs, and 
 onestep holds it (docs/scale.md):
 
     frozen (teacher; a LoRA student's base):   dtype bytes / parameter        (model.dtype)
-    trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two moments)
+    trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two
+    moments)
     EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
 
 Every role is sharded evenly over the N GPUs (FSDP2); a GPU gathers one unit (a block, or a model's
@@ -32,10 +33,27 @@ from onestep.types import Roles
 GB = 1e9
 # Wan2.1's transformers (the folders' transformer/config.json), for planning without the weights
 WAN = {
-    "pose-wan-i2v-14b": dict(num_attention_heads=40, attention_head_dim=128, in_channels=36, ffn_dim=13824, num_layers=40, image_dim=1280, added_kv_proj_dim=5120),
-    "pose-wan-t2v-1.3b": dict(num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30),
+    "pose-wan-i2v-14b": dict(
+        num_attention_heads=40,
+        attention_head_dim=128,
+        in_channels=36,
+        ffn_dim=13824,
+        num_layers=40,
+        image_dim=1280,
+        added_kv_proj_dim=5120,
+    ),
+    "pose-wan-t2v-1.3b": dict(
+        num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30
+    ),
 }
-WAN_COMMON = dict(patch_size=(1, 2, 2), out_channels=16, text_dim=4096, freq_dim=256, cross_attn_norm=True, qk_norm="rms_norm_across_heads")
+WAN_COMMON = dict(
+    patch_size=(1, 2, 2),
+    out_channels=16,
+    text_dim=4096,
+    freq_dim=256,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+)
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 
 
@@ -61,7 +79,9 @@ def meta_model(preset: str, teacher: Path | None, latent) -> nn.Module:
 
             from onestep.models.wan import WanModel, transformer_dir
 
-            return WanModel(WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent())
+            return WanModel(
+                WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent()
+            )
         from onestep.models.video_dit import DiTConfig, VideoDiT
 
         return VideoDiT(DiTConfig(**config["model"]))
@@ -115,11 +135,18 @@ def activations(cfg: DistillConfig, model: nn.Module, gpus: int) -> dict[bool, i
 
 
 def plan(
-    preset: str, gpus: int, gpu_mem: float | None = None, teacher: Path | None = None, overrides: list[str] = (), frames: int = 81, size: str = "480x832", checkpointing: bool | None = None
+    preset: str,
+    gpus: int,
+    gpu_mem: float | None = None,
+    teacher: Path | None = None,
+    overrides: list[str] = (),
+    frames: int = 81,
+    size: str = "480x832",
+    checkpointing: bool | None = None,
 ) -> tuple[list[str], dict]:
     """(Markdown lines, figures in bytes) of `preset` (with `--set` overrides) on `gpus` GPUs."""
-    from onestep.models.wan import latent_size, parse_size
     from onestep.configs.base import override, parse_overrides
+    from onestep.models.wan import latent_size, parse_size
 
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
@@ -127,7 +154,10 @@ def plan(
         raise UserError(f"--gpus {gpus}: pass 1 or more")
     cfg = override(PRESETS[preset](), parse_overrides(list(overrides)))
     if cfg.data.batch_size % (gpus * cfg.train.accum):
-        raise UserError(f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} micro-batches: use a GPU count that divides it")
+        raise UserError(
+            f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} "
+            "micro-batches: use a GPU count that divides it"
+        )
     make = lambda: meta_model(preset, teacher, lambda: latent_size(frames, *parse_size(size)))  # noqa: E731
     model = make()
     roles = role_bytes(cfg, make)
@@ -136,17 +166,25 @@ def plan(
     acts = activations(cfg, model, gpus)
     peak = sharded + acts[ac]
     f, h, w = model.spec.video_shape[1:]
-    lines = [f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} ({cfg.data.batch_size // gpus} per GPU), video {f}x{h}x{w} (latent)", ""]
+    lines = [
+        f"{preset} on {gpus} GPU(s): {count(model) / 1e9:.3g}B parameters per network, batch {cfg.data.batch_size} "
+        f"({cfg.data.batch_size // gpus} per GPU), video {f}x{h}x{w} (latent)",
+        "",
+    ]
     lines += ["| role | total GB | per GPU (sharded) GB |", "|---|---|---|"]
     lines += [f"| {name} | {b / GB:.2f} | {b / gpus / GB:.2f} |" for name, b in roles.items()]
     lines += [f"| activations, without / with checkpointing | | {acts[False] / GB:.2f} / {acts[True] / GB:.2f} |"]
     verdict = f" on {gpu_mem:g} GB GPUs: {'fits' if peak <= gpu_mem * GB else 'does not fit'}" if gpu_mem else ""
-    lines += ["", f"Peak per GPU ({'with' if ac else 'without'} activation checkpointing): **{peak / GB:.1f} GB**{verdict}."]
+    lines += [
+        "",
+        f"Peak per GPU ({'with' if ac else 'without'} activation checkpointing): **{peak / GB:.1f} GB**{verdict}.",
+    ]
     return lines, {"roles": roles, "sharded": sharded, "activations": acts, "peak": peak}
 
 
-def run(*, preset: str, gpus: int, gpu_mem: float | None, teacher: Path | None, overrides: list[str] = (), say=print) -> dict:
+def run(
+    *, preset: str, gpus: int, gpu_mem: float | None, teacher: Path | None, overrides: list[str] = (), say=print
+) -> dict:
     lines, figures = plan(preset, gpus, gpu_mem, teacher, overrides)
     say("\n".join(lines))
     return figures
-

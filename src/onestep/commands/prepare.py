@@ -78,7 +78,10 @@ def check_cache(manifest: dict, cache: Path, teacher_hash: str, i2v: bool, setti
     differ = [k for k in settings if have.get(k) != settings[k]]
     if differ:
         what = ", ".join(f"{k} {have.get(k)} (this run {settings[k]})" for k in differ)
-        raise UserError(f"{cache} was prepared with other settings: {what}; pass its --frames/--fps/--size to resume it, or use another --out")
+        raise UserError(
+            f"{cache} was prepared with other settings: {what}; pass its --frames/--fps/--size to resume it, or use "
+            "another --out"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,12 +107,22 @@ def metadata_captions(folder: Path) -> dict[str, str]:
             continue
         try:
             text = path.read_text()
-            rows = list(csv.DictReader(text.splitlines())) if name.endswith(".csv") else [json.loads(line) for line in text.splitlines() if line.strip()]
+            rows = (
+                list(csv.DictReader(text.splitlines()))
+                if name.endswith(".csv")
+                else [json.loads(line) for line in text.splitlines() if line.strip()]
+            )
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
-            raise UserError(f"{path} does not read ({type(e).__name__}): write it as file_name,text rows (or one JSON object a line)") from e
+            raise UserError(
+                f"{path} does not read ({type(e).__name__}): write it as file_name,text rows (or one JSON object a "
+                "line)"
+            ) from e
         column = next((c for c in TEXT_COLUMNS if rows and isinstance(rows[0], dict) and c in rows[0]), None)
         if not rows or not all(isinstance(r, dict) for r in rows) or "file_name" not in rows[0] or column is None:
-            raise UserError(f"{path} needs a file_name column and a {', '.join(TEXT_COLUMNS)} column (Hugging Face's video-folder layout)")
+            raise UserError(
+                f"{path} needs a file_name column and a {', '.join(TEXT_COLUMNS)} column (Hugging Face's video-folder "
+                "layout)"
+            )
         return {Path(str(r["file_name"])).name: str(r.get(column) or "") for r in rows}
     return {}
 
@@ -168,8 +181,12 @@ def read_clip(path: Path, frames: int, fps: float, height: int, width: int) -> n
                     raise Skip("its frames carry no timestamps: re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
                 start = frame.time if start is None else start
                 t = frame.time - start
-                while len(picked) < frames and wanted[len(picked)] < t - EPS:  # times before this frame show the previous one
-                    prev_image = cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                while (
+                    len(picked) < frames and wanted[len(picked)] < t - EPS
+                ):  # times before this frame show the previous one
+                    prev_image = (
+                        cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                    )
                     picked.append(prev_image)
                 if len(picked) == frames:
                     break
@@ -180,7 +197,9 @@ def read_clip(path: Path, frames: int, fps: float, height: int, width: int) -> n
                 raise Skip("holds no video frames")
             end = prev.time - start + last_gap  # the last frame shows until then
             while len(picked) < frames and wanted[len(picked)] < end - EPS:
-                prev_image = cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                prev_image = (
+                    cover_crop(prev.to_ndarray(format="rgb24"), height, width) if prev_image is None else prev_image
+                )
                 picked.append(prev_image)
     except (av.error.FFmpegError, OSError, ValueError) as e:
         why = getattr(e, "strerror", None) or (str(e).splitlines() or ["no message"])[0]  # FFmpeg's, without the path
@@ -223,16 +242,25 @@ def run(
     height, width = wan.parse_size(size)
     check_settings(frames, fps, height, width, shard_size)
     if not videos.is_dir():
-        raise UserError(f"--videos {videos} is not a folder: pass the folder holding the videos and their captions (NAME.txt or metadata.csv)")
+        raise UserError(
+            f"--videos {videos} is not a folder: pass the folder holding the videos and their captions (NAME.txt or "
+            "metadata.csv)"
+        )
     if not (teacher / "model_index.json").is_file() or not wan.is_wan(teacher):
-        raise UserError(f"--teacher {teacher} is not a Wan diffusers folder (model_index.json naming a Wan pipeline): pass a Wan2.1 T2V or I2V Diffusers folder")
+        raise UserError(
+            f"--teacher {teacher} is not a Wan diffusers folder (model_index.json naming a Wan pipeline): pass a "
+            "Wan2.1 T2V or I2V Diffusers folder"
+        )
     negative = DEFAULT_NEGATIVE if negative is None else negative
     teacher_hash, i2v = wan.weights_hash(teacher), wan.read_config(teacher)["i2v"]
     settings = {"frames": frames, "fps": float(fps), "height": height, "width": width}
 
     found = list_videos(videos)
     if not found:
-        raise UserError(f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and their captions (NAME.txt or metadata.csv)")
+        raise UserError(
+            f"--videos {videos} holds no videos ({' '.join(VIDEO_EXTENSIONS)}): pass the folder that holds them and "
+            "their captions (NAME.txt or metadata.csv)"
+        )
     with held(out, "onestep prepare"):
         manifest = None
         if (out / MANIFEST).is_file():
@@ -248,20 +276,59 @@ def run(
             encoders = Encoders(teacher, i2v, device)
             if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
                 atomic_save(encoders.text([negative]), out / NEGATIVE)
-                manifest = {**(manifest or new_manifest(teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN)), "negative": negative}
+                manifest = {
+                    **(
+                        manifest
+                        or new_manifest(
+                            teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN
+                        )
+                    ),
+                    "negative": negative,
+                }
                 write_json(out / MANIFEST, manifest)
-            cached, skipped = encode(encoders, todo, out, manifest, frames, fps, height, width, shard_size, max_clips, progress, say, metadata_captions(videos))
+            cached, skipped = encode(
+                encoders,
+                todo,
+                out,
+                manifest,
+                frames,
+                fps,
+                height,
+                width,
+                shard_size,
+                max_clips,
+                progress,
+                say,
+                metadata_captions(videos),
+            )
         total = sum(len(s["clips"]) for s in read_manifest(out)["shards"]) if (out / MANIFEST).is_file() else 0
         if total == 0:
-            raise UserError(f"no clip was cached: all {skipped} videos were skipped, each with its reason in {out / SKIPPED}; captions are NAME.txt beside each video or a metadata.csv (file_name,text)")
-        say(f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips" + (f", skipped ones listed in {out / SKIPPED}" if skipped else ""))
+            raise UserError(
+                f"no clip was cached: all {skipped} videos were skipped, each with its reason in {out / SKIPPED}; "
+                "captions are NAME.txt beside each video or a metadata.csv (file_name,text)"
+            )
+        say(
+            f"{cached} clips cached, {skipped} skipped: {out} holds {total} clips"
+            + (f", skipped ones listed in {out / SKIPPED}" if skipped else "")
+        )
         return {"cached": cached, "skipped": skipped, "total": total, "cache": out}
 
 
 def encode(
-    encoders: Encoders, todo: list[Path], out: Path, manifest: dict, frames: int, fps: float, height: int, width: int, shard_size: int, max_clips: int | None, progress: bool, say,
+    encoders: Encoders,
+    todo: list[Path],
+    out: Path,
+    manifest: dict,
+    frames: int,
+    fps: float,
+    height: int,
+    width: int,
+    shard_size: int,
+    max_clips: int | None,
+    progress: bool,
+    say,
     captions: dict[str, str] | None = None,
-) -> tuple[int, int]:  # fmt: skip
+) -> tuple[int, int]:
     """Encode `todo` into shards of `shard_size` clips (the rest at the end); returns (cached, skipped)."""
     from rich.progress import Progress
 

@@ -11,7 +11,15 @@ from rich.table import Table
 from onestep.errors import UserError
 from onestep.eval import suite
 
-HEADLINE_ORDER = ("total", "quality", "i2v", "semantic", *(f"total/{t}" for t in suite.TRACKS), *suite.HEADLINES, "seconds_per_video")  # metrics.json keys
+HEADLINE_ORDER = (
+    "total",
+    "quality",
+    "i2v",
+    "semantic",
+    *(f"total/{t}" for t in suite.TRACKS),
+    *suite.HEADLINES,
+    "seconds_per_video",
+)  # metrics.json keys
 
 
 def print_metrics(metrics: dict, console: Console | None = None) -> None:
@@ -31,7 +39,10 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
     for track, data in metrics.get("per_track", {}).items():
         d = data["distances"]
         names = sorted({k.split("/")[0] for k in d})
-        pairs = ", ".join(f"{k} {d[k]:.4g}" + (f" (floor {d[k + '/data_floor']:.4g})" if k + "/data_floor" in d else "") for k in names)
+        pairs = ", ".join(
+            f"{k} {d[k]:.4g}" + (f" (floor {d[k + '/data_floor']:.4g})" if k + "/data_floor" in d else "")
+            for k in names
+        )
         console.print(f"[bold]{track}[/bold] distances: " + escape(pairs))
 
 
@@ -39,7 +50,10 @@ def print_stream(result: dict, console: Console | None = None) -> None:
     """`onestep eval --stream`'s per-segment table and its speed."""
     console = console or Console()
     tracks = list(result["tracks"])
-    table = Table(title=f"{result.get('model', '')}  {result.get('label')}  streamed {result['length']}x ({result['frames']} frames), n={result['n']} per track")
+    table = Table(
+        title=f"{result.get('model', '')}  {result.get('label')}  streamed {result['length']}x ({result['frames']} "
+        f"frames), n={result['n']} per track"
+    )
     table.add_column("frames")
     for t in tracks:
         table.add_column(f"Quality {t}", justify="right")
@@ -58,7 +72,10 @@ def print_stream(result: dict, console: Console | None = None) -> None:
             cells.append(f"{seg['fd[featnet]']:.3g}")
         table.add_row(*cells)
     console.print(table)
-    console.print(f"time to first frame {result['time_to_first_frame_s']:.3f} s, {result['frames_per_s']:.1f} frames/s (batch 1, KV window {result['window']}, sink {result['sink']})")
+    console.print(
+        f"time to first frame {result['time_to_first_frame_s']:.3f} s, {result['frames_per_s']:.1f} frames/s (batch "
+        f"1, KV window {result['window']}, sink {result['sink']})"
+    )
 
 
 def run(runs: list[Path], out: Path, title: str, summary: str = "") -> tuple[Path, Path]:
@@ -72,5 +89,8 @@ def run(runs: list[Path], out: Path, title: str, summary: str = "") -> tuple[Pat
         if not d.is_dir():
             raise UserError(f"run directory {d} does not exist: pass a directory written by `onestep eval --out`")
         if not (d / "metrics.json").is_file() and not (d / "stream.json").is_file():
-            raise UserError(f"{d} has no metrics.json or stream.json: pass a directory written by `onestep eval --out` (or re-run the eval)")
+            raise UserError(
+                f"{d} has no metrics.json or stream.json: pass a directory written by `onestep eval --out` (or re-run "
+                "the eval)"
+            )
     return build_report(runs, out, title, summary)

@@ -14,17 +14,22 @@ from onestep.errors import UserError
 from onestep.eval.sample import SamplerSpec, generate
 from onestep.media import read_image, write_video
 from onestep.models.io import load_model, read_config
-from onestep.types import Cond
 from onestep.models.text import TextEncoder
+from onestep.types import Cond
 
 
-def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | None, first_block_steps: int | None = None) -> SamplerSpec:
+def sampler_for(
+    config: dict, nfe: int | None, steps: int | None, cfg: float | None, first_block_steps: int | None = None
+) -> SamplerSpec:
     """The model's own sampling defaults, overridden by --nfe, or by --steps and --cfg; a causal
     student's first-block steps (FFE) by --first-block-steps (0: none)."""
     s = config.get("sampling", {})
     is_causal = s.get("kind") == "causal"
     if first_block_steps is not None and not is_causal:
-        raise UserError("--first-block-steps is for block-causal students (First Frame Enhancement): this model samples all frames at once")
+        raise UserError(
+            "--first-block-steps is for block-causal students (First Frame Enhancement): this model samples all "
+            "frames at once"
+        )
     first = s.get("first_block_steps", 0) if first_block_steps is None else first_block_steps
     if first < 0:
         raise UserError(f"--first-block-steps {first}: pass 0 (no enhancement) or 1 or more")
@@ -37,13 +42,27 @@ def sampler_for(config: dict, nfe: int | None, steps: int | None, cfg: float | N
         if nfe < 1:
             raise UserError(f"--nfe {nfe} is not a number of network evaluations: pass 1 or more")
         if not student and guidance != 1.0 and nfe > 1 and nfe % 2:
-            raise UserError(f"--nfe {nfe} is odd but this teacher spends 2 evaluations per step with CFG: pass an even --nfe, or --cfg 1")
-        return SamplerSpec.from_nfe(nfe, student=student, guidance=guidance, shift=shift, causal=is_causal, first_block_steps=first)
+            raise UserError(
+                f"--nfe {nfe} is odd but this teacher spends 2 evaluations per step with CFG: pass an even --nfe, or "
+                "--cfg 1"
+            )
+        return SamplerSpec.from_nfe(
+            nfe, student=student, guidance=guidance, shift=shift, causal=is_causal, first_block_steps=first
+        )
     n = steps if steps is not None else s.get("steps", 1)
     if not isinstance(n, int) or n < 1:
         where = f"--steps {n}" if steps is not None else f"the model's config.json sampling.steps {n!r}"
-        raise UserError(f"{where} must be a whole number of 1 or more" + ("" if steps is not None else ": restore it, or pass --steps"))
-    return SamplerSpec("causal" if is_causal else "renoise" if student else "euler", n, guidance, shift, first_block_steps=first if is_causal else 0)
+        raise UserError(
+            f"{where} must be a whole number of 1 or more"
+            + ("" if steps is not None else ": restore it, or pass --steps")
+        )
+    return SamplerSpec(
+        "causal" if is_causal else "renoise" if student else "euler",
+        n,
+        guidance,
+        shift,
+        first_block_steps=first if is_causal else 0,
+    )
 
 
 def first_frame(image: Path | None, size: tuple[int, int], say=print) -> torch.Tensor | None:
@@ -57,7 +76,18 @@ def first_frame(image: Path | None, size: tuple[int, int], say=print) -> torch.T
 
 
 def run(
-    *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, cfg: float | None, seed: int, out: Path, frames: int | None = None, size: str | None = None, say=print,
+    *,
+    model_dir: Path,
+    prompt: str,
+    image: Path | None,
+    nfe: int | None,
+    steps: int | None,
+    cfg: float | None,
+    seed: int,
+    out: Path,
+    frames: int | None = None,
+    size: str | None = None,
+    say=print,
     first_block_steps: int | None = None,
 ) -> Path:
     if out.suffix.lower() not in (".mp4", ".gif"):
@@ -71,7 +101,10 @@ def run(
         spec = sampler_for(config, nfe, steps, cfg)
         video, (frames, height, width) = wan_video(model_dir, config, prompt, image, spec, seed, frames, size, say)
         write_video(out, video, fps=16, scale=1)
-        say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance}; {frames} frames of {width}x{height})")
+        say(
+            f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance}; {frames} "
+            f"frames of {width}x{height})"
+        )
         return out
     if frames is not None or size is not None:
         raise UserError("--frames and --size are for Wan models: the built-in DiT makes videos of its own size")
@@ -80,9 +113,14 @@ def run(
     first = first_frame(image, (mc.height, mc.width), say)
     spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
     encoder = TextEncoder.of(config)
-    video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width))[0]
+    video = generate(
+        model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width)
+    )[0]
     if not np.isfinite(video).all():
-        raise UserError(f"{model_dir} made a video with non-finite values (NaN or inf weights?): nothing was written; check the model")
+        raise UserError(
+            f"{model_dir} made a video with non-finite values (NaN or inf weights?): nothing was written; check the "
+            "model"
+        )
     write_video(out, video)
     ffe = f", {spec.first_block_steps} for the first block" if spec.kind == "causal" and spec.first_block_steps else ""
     say(f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s){ffe}, guidance {spec.guidance})")
@@ -98,9 +136,15 @@ class WanSampler:
         from onestep.models.wan_pipeline import Encoders
 
         if not (Path(model_dir) / "model_index.json").is_file():
-            raise UserError(f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline folder or an `onestep export` of the run")
+            raise UserError(
+                f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline "
+                "folder or an `onestep export` of the run"
+            )
         f, h, w = config.get("latent_size") or (0, 0, 0)
-        self.frames, (self.height, self.width) = frames if frames is not None else ((f - 1) * 4 + 1 if f else 81), parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832"))
+        self.frames, (self.height, self.width) = (
+            frames if frames is not None else ((f - 1) * 4 + 1 if f else 81),
+            parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832")),
+        )
         self.latent = latent_size(self.frames, self.height, self.width)
         self.model, _ = load_model(model_dir, latent_size=self.latent)
         self.encoders, self.i2v, self.name = Encoders(Path(model_dir), config["i2v"], "cpu"), config["i2v"], model_dir
@@ -116,7 +160,10 @@ class WanSampler:
         cond = Cond(text["text"], text["text_mask"])
         if self.i2v:
             if first is None:
-                raise UserError(f"{self.name} is an image-to-video Wan model: give the first frame (--image, or \"image\" in --conditions)")
+                raise UserError(
+                    f"{self.name} is an image-to-video Wan model: "
+                    'give the first frame (--image, or "image" in --conditions)'
+                )
             c = self.encoders.condition((first * 255).round().astype("uint8"), self.frames)
             cond = Cond(text["text"], text["text_mask"], c["cond_latent"], image_tokens=c["image_tokens"])
         cond = cond.with_negative(self.negative["text"], self.negative["text_mask"])
@@ -124,10 +171,23 @@ class WanSampler:
         return self.encoders.decode(x0)[0]
 
 
-def wan_video(model_dir: Path, config: dict, prompt: str, image: Path | None, spec: SamplerSpec, seed: int, frames: int | None, size: str | None, say=print):
+def wan_video(
+    model_dir: Path,
+    config: dict,
+    prompt: str,
+    image: Path | None,
+    spec: SamplerSpec,
+    seed: int,
+    frames: int | None,
+    size: str | None,
+    say=print,
+):
     """(frames (F, H, W, 3) in [0, 1], (F, H, W)) of one prompt (and first frame) from `clip_noise(seed, 0)`."""
     if image is not None and not config["i2v"]:
-        raise UserError(f"{model_dir} is a text-to-video Wan model and takes no first frame: drop --image, or sample an image-to-video Wan folder")
+        raise UserError(
+            f"{model_dir} is a text-to-video Wan model and takes no first frame: drop --image, or sample an "
+            "image-to-video Wan folder"
+        )
     sampler = WanSampler(model_dir, config, frames, size)
     first = None
     if image is not None:

@@ -34,10 +34,19 @@ class Mp4Stream:
 
         self.path, self.tmp = path, path.with_name(path.name + ".partial.mp4")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(self.tmp), mode="w", format="mp4", options={"movflags": "frag_keyframe+empty_moov", "flush_packets": "1"})
+        self.container = av.open(
+            str(self.tmp),
+            mode="w",
+            format="mp4",
+            options={"movflags": "frag_keyframe+empty_moov", "flush_packets": "1"},
+        )
         self.stream = self.container.add_stream("libx264", rate=fps)
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
-        self.stream.options = {"crf": "12", "g": "1", "tune": "zerolatency"}  # no lookahead, every frame a keyframe: each block is a fragment
+        self.stream.options = {
+            "crf": "12",
+            "g": "1",
+            "tune": "zerolatency",
+        }  # no lookahead, every frame a keyframe: each block is a fragment
         self.frames = 0
 
     def write(self, frames: np.ndarray) -> None:
@@ -57,26 +66,49 @@ class Mp4Stream:
 
 
 def run(
-    *, model_dir: Path, prompt: str, image: Path | None, nfe: int | None, steps: int | None, seed: int, out: Path, frames: int | None = None,
-    first_block_steps: int | None = None, window: int | None = None, sink: int = 0, say=print, on_block=None,
+    *,
+    model_dir: Path,
+    prompt: str,
+    image: Path | None,
+    nfe: int | None,
+    steps: int | None,
+    seed: int,
+    out: Path,
+    frames: int | None = None,
+    first_block_steps: int | None = None,
+    window: int | None = None,
+    sink: int = 0,
+    say=print,
+    on_block=None,
 ) -> dict:
     """Stream `frames` frames (default 4x the training length) to `out` (.mp4); returns the timings."""
     if out.suffix.lower() != ".mp4":
-        raise UserError(f"cannot stream to {out.name}: --stream writes a fragmented .mp4 as blocks finish; use an .mp4 --out")
+        raise UserError(
+            f"cannot stream to {out.name}: --stream writes a fragmented .mp4 as blocks finish; use an .mp4 --out"
+        )
     model, config = load_model(model_dir)
     if config["kind"] != "video_dit":
-        raise UserError(f"{model_dir} is a {config['kind']} model: --stream is for a block-causal student of the built-in DiT")
+        raise UserError(
+            f"{model_dir} is a {config['kind']} model: --stream is for a block-causal student of the built-in DiT"
+        )
     if config.get("sampling", {}).get("kind") != "causal":
-        raise UserError("--stream is for block-causal students: this model samples all frames at once (distill one with a causal preset: causal-init, self-forcing, asd)")
+        raise UserError(
+            "--stream is for block-causal students: this model samples all frames at once (distill one with a causal "
+            "preset: causal-init, self-forcing, asd)"
+        )
     spec = sampler_for(config, nfe, steps, None, first_block_steps)
     mc = model.config
     frames = 4 * mc.frames if frames is None else frames
     window = stream_eval.check(model, spec, 1, window, sink)
     bf = causal.block_frames(model)
     if frames < bf or frames % bf:
-        raise UserError(f"--frames {frames} is not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}")
+        raise UserError(
+            f"--frames {frames} is not a whole number of this model's {bf}-frame blocks: use a multiple of {bf}"
+        )
     cond = stream_eval.conditions(TextEncoder.of(config), [prompt], first_frame(image, (mc.height, mc.width), say))
-    noise = stream_eval.stream_noise(seed, 0, (mc.channels, frames, mc.height, mc.width), mc.frames)[None]  # starts as `onestep sample` does
+    noise = stream_eval.stream_noise(seed, 0, (mc.channels, frames, mc.height, mc.width), mc.frames)[
+        None
+    ]  # starts as `onestep sample` does
     writer = Mp4Stream(out, mc.width * SCALE, mc.height * SCALE)
     marks: list[float] = []
     t0 = time.perf_counter()
@@ -88,13 +120,30 @@ def run(
             on_block(b, writer.frames)
 
     try:
-        stream_eval.stream(model, cond, noise, spec, window=window, sink=sink, generator=clip_generator(seed, 0, "cpu", stream_eval.RENOISE_STREAM), on_block=block_done)
+        stream_eval.stream(
+            model,
+            cond,
+            noise,
+            spec,
+            window=window,
+            sink=sink,
+            generator=clip_generator(seed, 0, "cpu", stream_eval.RENOISE_STREAM),
+            on_block=block_done,
+        )
     except BaseException:
         writer.container.close()  # the frames so far stay readable in the partial file
         raise
     writer.close()
-    timings = {"frames": frames, "time_to_first_frame_s": marks[0], "frames_per_s": frames / marks[-1], "window": window, "sink": sink}
-    say(f"wrote {out} ({frames} frames, {frames / mc.frames:g}x the training length; {spec.steps} step(s) per block"
-        f"{f', {spec.first_block_steps} for the first' if spec.first_block_steps else ''}; first frame after {marks[0]:.2f} s, {timings['frames_per_s']:.1f} frames/s)")
+    timings = {
+        "frames": frames,
+        "time_to_first_frame_s": marks[0],
+        "frames_per_s": frames / marks[-1],
+        "window": window,
+        "sink": sink,
+    }
+    say(
+        f"wrote {out} ({frames} frames, {frames / mc.frames:g}x the training length; {spec.steps} step(s) per block"
+        f"{f', {spec.first_block_steps} for the first' if spec.first_block_steps else ''}; first frame after "
+        f"{marks[0]:.2f} s, {timings['frames_per_s']:.1f} frames/s)"
+    )
     return timings
-

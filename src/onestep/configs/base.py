@@ -34,7 +34,11 @@ def _coerce(value, kind, key: str):
             value = json.loads(value) if value.startswith("[") else [v for v in value.split(",") if v]
         args = typing.get_args(kind)
         inner = args[0] if args else str
-        return tuple(_coerce(v, inner, key) for v in value) if origin is tuple or kind is tuple else [_coerce(v, inner, key) for v in value]
+        return (
+            tuple(_coerce(v, inner, key) for v in value)
+            if origin is tuple or kind is tuple
+            else [_coerce(v, inner, key) for v in value]
+        )
     if origin is dict or kind is dict:
         return json.loads(value) if isinstance(value, str) else dict(value)
     return value
@@ -60,7 +64,10 @@ def _set(config, path: list[str], value, full: str):
         names = [getattr(c, "name", None) for c in config]
         index = int(name) if name.isdigit() else names.index(name) if name in names else None
         if index is None or not 0 <= index < len(config):
-            raise UserError(f"unknown config key {full!r}: {name!r} is not one of {', '.join(map(str, names))} or an index below {len(config)}")
+            raise UserError(
+                f"unknown config key {full!r}: {name!r} is not one of {', '.join(map(str, names))} or an index below "
+                f"{len(config)}"
+            )
         items = list(config)
         items[index] = _set(items[index], path[1:], value, full) if len(path) > 1 else value
         return type(config)(items)
@@ -71,8 +78,16 @@ def _set(config, path: list[str], value, full: str):
     if name not in fields and name in phase_names:  # shorthand: "priming.steps" = "phases.priming.steps"
         path, name = ["phases", *path], "phases"
     if name not in fields:
-        hint = [f"{f}.{name}" for f in sorted(fields) if dataclasses.is_dataclass(getattr(config, f)) and name in {g.name for g in dataclasses.fields(getattr(config, f))}]
-        raise UserError(f"unknown config key {full!r}: " + (f"did you mean {' or '.join(hint)}?" if hint else f"valid keys here are {', '.join(sorted(fields))}"))
+        hint = [
+            f"{f}.{name}"
+            for f in sorted(fields)
+            if dataclasses.is_dataclass(getattr(config, f))
+            and name in {g.name for g in dataclasses.fields(getattr(config, f))}
+        ]
+        raise UserError(
+            f"unknown config key {full!r}: "
+            + (f"did you mean {' or '.join(hint)}?" if hint else f"valid keys here are {', '.join(sorted(fields))}")
+        )
     current = getattr(config, name)
     if len(path) > 1:
         return dataclasses.replace(config, **{name: _set(current, path[1:], value, full)})

@@ -17,13 +17,25 @@ from onestep.methods.dmd2 import Dmd2Config
 
 STEPS = 1400
 ADV = dict(lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999))  # pose-paper's phase II optimisers
-LEVELS = {k: getattr(pose_paper().phases[1].method, k) for k in ("disc_t_lo", "disc_t_hi", "disc_t_reference", "consistency_t_lo", "consistency_t_hi", "consistency_t_shift")}  # pose-paper's phase II
+LEVELS = {
+    k: getattr(pose_paper().phases[1].method, k)
+    for k in (
+        "disc_t_lo",
+        "disc_t_hi",
+        "disc_t_reference",
+        "consistency_t_lo",
+        "consistency_t_hi",
+        "consistency_t_shift",
+    )
+}  # pose-paper's phase II
 
 
 def dmd2() -> DistillConfig:
     """DMD2 (methods/dmd2.py): DMD and the GAN from the first step, critic:generator 5:1 (DMD2's),
     Adam (0.9, 0.999), EMA 0.995."""
-    return DistillConfig(phases=[PhaseConfig("dmd2", Dmd2Config(critic_ratio=5), steps=STEPS, lr=5e-5, critic_lr=2e-4, ema_decay=0.995)])
+    return DistillConfig(
+        phases=[PhaseConfig("dmd2", Dmd2Config(critic_ratio=5), steps=STEPS, lr=5e-5, critic_lr=2e-4, ema_decay=0.995)]
+    )
 
 
 def add() -> DistillConfig:
@@ -35,7 +47,18 @@ def add() -> DistillConfig:
 def lcm(adv_weight: float = 0.0) -> DistillConfig:
     """LCM (methods/consistency.py): consistency distillation on 64 points of the guided teacher's ODE,
     pseudo-Huber c = 0.001, the EMA (decay 0.95, the paper's) as the target network."""
-    return DistillConfig(phases=[PhaseConfig("consistency", ConsistencyConfig(adv_weight=adv_weight), steps=STEPS, lr=5e-5, critic_lr=2e-4, ema_decay=0.95)])
+    return DistillConfig(
+        phases=[
+            PhaseConfig(
+                "consistency",
+                ConsistencyConfig(adv_weight=adv_weight),
+                steps=STEPS,
+                lr=5e-5,
+                critic_lr=2e-4,
+                ema_decay=0.95,
+            )
+        ]
+    )
 
 
 def pcm() -> DistillConfig:
@@ -49,7 +72,12 @@ def apt() -> DistillConfig:
     step from noise against the frozen teacher with APT's cross-attention head for its phase II steps.
     The EMA runs on from the consistency phase's target network into the adversarial phase's 0.995."""
     first = lcm().phases[0]
-    return DistillConfig(phases=[dataclasses.replace(first, steps=500), PhaseConfig("apt", AptConfig(), steps=900, ema_decay=0.995, **ADV)])
+    return DistillConfig(
+        phases=[
+            dataclasses.replace(first, steps=500),
+            PhaseConfig("apt", AptConfig(), steps=900, ema_decay=0.995, **ADV),
+        ]
+    )
 
 
 def pose_variant(**method) -> DistillConfig:
@@ -77,20 +105,38 @@ def pose_prime_lcm() -> DistillConfig:
 
 # (Table, label) of each preset for `onestep compare`'s tables; the paradigm as the paper groups them
 PAPER = {
-    "pose-paper": ("POSE", "AD"), "dmd2": ("DMD2", "VSD"), "add": ("ADD", "AD"), "apt": ("APT", "AD"), "lcm": ("LCM", "CD"), "pcm": ("PCM", "CD"),
-    "pose-prime-none": ("phase I: none", "Table 2"), "pose-prime-lcm": ("phase I: LCM", "Table 2"),
-    "pose-backbone-teacher": ("backbone: frozen teacher", "Table 3"), "pose-backbone-copy": ("backbone: trained copy", "Table 3"),
-    "pose-head-conv": ("head: conv", "Table 3"), "pose-head-xattn": ("head: cross-attention", "Table 3"),
-    "pose-lambda-0": ("lambda 0", "Table 3"), "pose-lambda-2.5": ("lambda 2.5", "Table 3"), "pose-lambda-100": ("lambda 100", "Table 3"),
-}  # fmt: skip
+    "pose-paper": ("POSE", "AD"),
+    "dmd2": ("DMD2", "VSD"),
+    "add": ("ADD", "AD"),
+    "apt": ("APT", "AD"),
+    "lcm": ("LCM", "CD"),
+    "pcm": ("PCM", "CD"),
+    "pose-prime-none": ("phase I: none", "Table 2"),
+    "pose-prime-lcm": ("phase I: LCM", "Table 2"),
+    "pose-backbone-teacher": ("backbone: frozen teacher", "Table 3"),
+    "pose-backbone-copy": ("backbone: trained copy", "Table 3"),
+    "pose-head-conv": ("head: conv", "Table 3"),
+    "pose-head-xattn": ("head: cross-attention", "Table 3"),
+    "pose-lambda-0": ("lambda 0", "Table 3"),
+    "pose-lambda-2.5": ("lambda 2.5", "Table 3"),
+    "pose-lambda-100": ("lambda 100", "Table 3"),
+}
 TABLE1 = ("pose-paper", "dmd2", "add", "apt", "lcm", "pcm")
 ABLATIONS = tuple(k for k in PAPER if k.startswith("pose-") and k != "pose-paper")
 
 PRESETS = {
-    "dmd2": dmd2, "add": add, "apt": apt, "lcm": lcm, "pcm": pcm,
-    "pose-prime-none": pose_prime_none, "pose-prime-lcm": pose_prime_lcm,
-    "pose-backbone-teacher": lambda: pose_variant(backbone="teacher"), "pose-backbone-copy": lambda: pose_variant(backbone="trainable"),
-    "pose-head-conv": lambda: pose_variant(head="conv"), "pose-head-xattn": lambda: pose_variant(head="xattn"),
-    "pose-lambda-0": lambda: pose_variant(consistency_weight=0.0), "pose-lambda-2.5": lambda: pose_variant(consistency_weight=2.5),
+    "dmd2": dmd2,
+    "add": add,
+    "apt": apt,
+    "lcm": lcm,
+    "pcm": pcm,
+    "pose-prime-none": pose_prime_none,
+    "pose-prime-lcm": pose_prime_lcm,
+    "pose-backbone-teacher": lambda: pose_variant(backbone="teacher"),
+    "pose-backbone-copy": lambda: pose_variant(backbone="trainable"),
+    "pose-head-conv": lambda: pose_variant(head="conv"),
+    "pose-head-xattn": lambda: pose_variant(head="xattn"),
+    "pose-lambda-0": lambda: pose_variant(consistency_weight=0.0),
+    "pose-lambda-2.5": lambda: pose_variant(consistency_weight=2.5),
     "pose-lambda-100": lambda: pose_variant(consistency_weight=100.0),
-}  # fmt: skip
+}

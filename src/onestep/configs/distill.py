@@ -5,7 +5,8 @@ section.key=value` addresses any field; a phase by its name ("priming.steps=10")
 
 Presets are Python functions. `pose-paper` is POSE as the paper wrote it on the embedded teacher
 (the bundled student); `pose-tiny` adds three things the paper does not have (its docstring);
-`pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) / (0.5, 0.999), EMA
+`pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) /
+(0.5, 0.999), EMA
 0.995, shift 5); `pose-wan-t2v-1.3b` the same schedule for Wan2.1-T2V-1.3B; both train on a latent cache
 (`--data CACHE`). `pose-wan-tiny` is the tests' size.
 """
@@ -34,15 +35,23 @@ class ModelConfig:
     task: str = ""  # "i2v" | "t2v": the task a Wan preset was written for (checked against the teacher); "" = either
     student_lora_rank: int = 0  # > 0: train the student as a LoRA of this rank on the teacher's weights (0: in full)
     student_causal_block: int = 0  # > 0: the student is block-causal, this many latent frames per block (causal.py)
-    student_init: str = ""  # a model directory to start the student (and EMA) from instead of the teacher: an earlier run's student
+    student_init: str = (
+        ""  # a model directory to start the student (and EMA) from instead of the teacher: an earlier run's student
+    )
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise UserError(f"model.dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
         if self.student_causal_block < 0:
-            raise UserError(f"model.student_causal_block {self.student_causal_block}: use 0 (bidirectional) or the latent frames per causal block")
+            raise UserError(
+                f"model.student_causal_block {self.student_causal_block}: use 0 (bidirectional) or the latent frames "
+                "per causal block"
+            )
         if self.student_lora_rank < 0:
-            raise UserError(f"model.student_lora_rank {self.student_lora_rank}: use 0 (train the student in full) or a rank of 1 or more")
+            raise UserError(
+                f"model.student_lora_rank {self.student_lora_rank}: use 0 (train the student in full) or a rank of 1 "
+                "or more"
+            )
         if self.task not in ("", "i2v", "t2v"):
             raise UserError(f"model.task {self.task!r}: use i2v, t2v or leave it empty")
 
@@ -60,7 +69,10 @@ class PairsConfig:
 
     def __post_init__(self):
         if self.count < 1 or self.chunk_batches < 1 or self.teacher_steps < 1:
-            raise UserError(f"data.pairs needs count, chunk_batches and teacher_steps of at least 1: got {self.count}, {self.chunk_batches}, {self.teacher_steps}")
+            raise UserError(
+                f"data.pairs needs count, chunk_batches and teacher_steps of at least 1: got {self.count}, "
+                f"{self.chunk_batches}, {self.teacher_steps}"
+            )
 
 
 @dataclass
@@ -71,7 +83,9 @@ class DataConfig:
     text_encoder: str = ""  # models/text.py; "" = the teacher's own
     pairs: PairsConfig = field(default_factory=PairsConfig)
     cache: str = ""  # a latent cache (`onestep prepare`, data/cache.py); "" = the embedded world
-    p_t2v: float = 0.0  # the embedded world: share of rows given no first frame (text-to-video; the teacher trained on 0.2)
+    p_t2v: float = (
+        0.0  # the embedded world: share of rows given no first frame (text-to-video; the teacher trained on 0.2)
+    )
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -83,7 +97,12 @@ class DataConfig:
             raise UserError(f"unknown track(s) {sorted(unknown)} in data.tracks: tracks are shapes and photocam")
 
 
-ROLE_OPTIM = {"lr": float, "betas": lambda b: tuple(float(x) for x in b), "weight_decay": float, "grad_clip": float}  # a role's own settings, each coerced
+ROLE_OPTIM = {
+    "lr": float,
+    "betas": lambda b: tuple(float(x) for x in b),
+    "weight_decay": float,
+    "grad_clip": float,
+}  # a role's own settings, each coerced
 
 
 def check_clip(key: str, value) -> None:
@@ -102,7 +121,9 @@ class PhaseConfig:
     critic_betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 1.0  # every group's gradient norm (inf: no clip)
     weight_decay: float = 0.0  # AdamW's decoupled decay (0: Adam)
-    role_optim: dict = field(default_factory=dict)  # {group: {lr, betas, weight_decay, grad_clip}}: one role's own settings over the above
+    role_optim: dict = field(
+        default_factory=dict
+    )  # {group: {lr, betas, weight_decay, grad_clip}}: one role's own settings over the above
     warmup: int = 0  # linear warm-up of every group's lr over this many steps of the phase
     lr_decay_from: float = 1.0  # constant lr until this share of the phase, then linear to 10%
     ema_decay: float = 0.995  # 0: the EMA is the student (a phase whose EMA the next phase discards keeps none)
@@ -117,8 +138,12 @@ class PhaseConfig:
         check_clip(f"{self.name}.grad_clip", self.grad_clip)
         for group, settings in self.role_optim.items():
             if not isinstance(settings, dict) or set(settings) - set(ROLE_OPTIM):
-                raise UserError(f"{self.name}.role_optim.{group} {settings!r}: give a role's own {', '.join(ROLE_OPTIM)}")
-        self.role_optim = {group: {k: ROLE_OPTIM[k](v) for k, v in settings.items()} for group, settings in self.role_optim.items()}
+                raise UserError(
+                    f"{self.name}.role_optim.{group} {settings!r}: give a role's own {', '.join(ROLE_OPTIM)}"
+                )
+        self.role_optim = {
+            group: {k: ROLE_OPTIM[k](v) for k, v in settings.items()} for group, settings in self.role_optim.items()
+        }
         for group, settings in self.role_optim.items():
             if "lr" in settings and not (math.isfinite(settings["lr"]) and settings["lr"] > 0):
                 raise UserError(f"{self.name}.role_optim.{group}.lr {settings['lr']!r}: use a positive finite number")
@@ -129,7 +154,13 @@ class PhaseConfig:
         """The settings of `group`'s optimiser (lr, betas, weight_decay, grad_clip): the student's or every
         other role's (critic_lr, critic_betas), then the role's own in `role_optim`."""
         lr, betas = (self.lr, self.betas) if group == "student" else (self.critic_lr, self.critic_betas)
-        return {"lr": lr, "betas": tuple(betas), "weight_decay": self.weight_decay, "grad_clip": self.grad_clip, **self.role_optim.get(group, {})}
+        return {
+            "lr": lr,
+            "betas": tuple(betas),
+            "weight_decay": self.weight_decay,
+            "grad_clip": self.grad_clip,
+            **self.role_optim.get(group, {}),
+        }
 
     def lr_scale(self, step: int) -> float:
         """The schedule's factor on the base learning rates at step `step` of the phase."""
@@ -149,7 +180,9 @@ class TrainConfig:
     checkpoint_every: int = 50
     sample_every: int = 100
     threads: int = 2
-    accum: int = 1  # micro-batches per step: each process computes data.batch_size / (processes * accum) clips at a time
+    accum: int = (
+        1  # micro-batches per step: each process computes data.batch_size / (processes * accum) clips at a time
+    )
 
     def __post_init__(self):
         if self.precision not in DTYPES:
@@ -166,7 +199,9 @@ class TrainConfig:
 @dataclass
 class ParallelConfig:
     device: str = "cpu"  # "cpu", "cuda", "cuda:N", or "auto" (cuda when there is one)
-    activation_checkpointing: bool = False  # recompute each block's activations in the backward (parallel/checkpointing.py)
+    activation_checkpointing: bool = (
+        False  # recompute each block's activations in the backward (parallel/checkpointing.py)
+    )
     sp: int = 1  # processes per sequence-parallel group (Ulysses, the built-in DiT; parallel/sequence.py)
 
     def __post_init__(self):
@@ -197,14 +232,21 @@ class DistillConfig:
         for p, after in zip(ran, ran[1:]):
             if p.ema_decay > 0 and (after.ema_reset or after.ema_decay == 0):
                 why = "resets it to the student when it starts" if after.ema_reset else "keeps none (ema_decay 0)"
-                raise UserError(f"phase {p.name} keeps an EMA of the student that phase {after.name} discards ({why}): set {p.name}.ema_decay=0")
+                raise UserError(
+                    f"phase {p.name} keeps an EMA of the student that phase {after.name} discards ({why}): set "
+                    f"{p.name}.ema_decay=0"
+                )
 
     @property
     def total_steps(self) -> int:
         return sum(p.steps for p in self.phases)
 
 
-KEPT_LEVELS = {"disc_t_lo": 0.3, "disc_t_hi": 0.9, "disc_t_reference": False}  # the built-in presets' D levels, on the model's clips (docs/pose.md)
+KEPT_LEVELS = {
+    "disc_t_lo": 0.3,
+    "disc_t_hi": 0.9,
+    "disc_t_reference": False,
+}  # the built-in presets' D levels, on the model's clips (docs/pose.md)
 
 
 def pose_tiny() -> DistillConfig:
@@ -227,13 +269,38 @@ def pose_tiny() -> DistillConfig:
     runs 400 steps: the anchored distribution matching is what makes the moves readable (camera 0.57
     after the init, 0.67 after 200 steps of phase I, 0.76 after 400).
     """
-    equilibrium = PoseConfig(**KEPT_LEVELS, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0, consistency_steps=4, ode_weight=20.0)
+    equilibrium = PoseConfig(
+        **KEPT_LEVELS,
+        consistency_t_lo=0.2,
+        consistency_t_hi=0.6,
+        consistency_t_shift=1.0,
+        consistency_steps=4,
+        ode_weight=20.0,
+    )
     return DistillConfig(
         data=DataConfig(pairs=PairsConfig(count=1024, teacher_steps=25)),
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.9, 0.75, 0.5)), steps=600, lr=1e-4, ema_decay=0.0),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", equilibrium, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig(
+                "priming",
+                VSDConfig(critic_ratio=2, t_shift=1.0, ode_weight=1.0),
+                steps=400,
+                lr=5e-5,
+                critic_lr=2e-4,
+                betas=(0.9, 0.999),
+                ema_decay=0.0,
+            ),
+            PhaseConfig(
+                "equilibrium",
+                equilibrium,
+                steps=400,
+                lr=5e-5,
+                critic_lr=2e-4,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_decay=0.995,
+                ema_reset=True,
+            ),
         ],
     )
 
@@ -262,8 +329,26 @@ def pose_paper() -> DistillConfig:
     equilibrium = PoseConfig(**KEPT_LEVELS, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
     return DistillConfig(
         phases=[
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, t_shift=1.0), steps=500, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", equilibrium, steps=900, lr=5e-5, critic_lr=2e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig(
+                "priming",
+                VSDConfig(critic_ratio=2, t_shift=1.0),
+                steps=500,
+                lr=5e-5,
+                critic_lr=2e-4,
+                betas=(0.9, 0.999),
+                ema_decay=0.0,
+            ),
+            PhaseConfig(
+                "equilibrium",
+                equilibrium,
+                steps=900,
+                lr=5e-5,
+                critic_lr=2e-4,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_decay=0.995,
+                ema_reset=True,
+            ),
         ],
     )
 
@@ -297,8 +382,26 @@ def pose_wan_i2v_14b() -> DistillConfig:
     """The paper's settings for Wan2.1-I2V-14B (POSE Sec. 4.1), on a latent cache of the user's videos."""
     return DistillConfig(
         phases=[
-            PhaseConfig("priming", VSDConfig(guidance=6.0, t_shift=5.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", PoseConfig(guidance=6.0, consistency_t_shift=5.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig(
+                "priming",
+                VSDConfig(guidance=6.0, t_shift=5.0),
+                steps=500,
+                lr=1e-6,
+                critic_lr=1e-6,
+                betas=(0.9, 0.999),
+                ema_decay=0.0,
+            ),
+            PhaseConfig(
+                "equilibrium",
+                PoseConfig(guidance=6.0, consistency_t_shift=5.0),
+                steps=1000,
+                lr=2e-6,
+                critic_lr=2e-6,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_decay=0.995,
+                ema_reset=True,
+            ),
         ],
         model=ModelConfig(task="i2v", dtype="bfloat16"),
         data=DataConfig(batch_size=32),
@@ -311,8 +414,26 @@ def pose_wan_t2v_1_3b() -> DistillConfig:
     the values of diffusers' Wan2.1-T2V-1.3B example); text-to-video, so no first frame to keep."""
     return DistillConfig(
         phases=[
-            PhaseConfig("priming", VSDConfig(guidance=5.0, t_shift=3.0), steps=500, lr=1e-6, critic_lr=1e-6, betas=(0.9, 0.999), ema_decay=0.0),
-            PhaseConfig("equilibrium", PoseConfig(guidance=5.0, consistency_t_shift=3.0), steps=1000, lr=2e-6, critic_lr=2e-6, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_decay=0.995, ema_reset=True),
+            PhaseConfig(
+                "priming",
+                VSDConfig(guidance=5.0, t_shift=3.0),
+                steps=500,
+                lr=1e-6,
+                critic_lr=1e-6,
+                betas=(0.9, 0.999),
+                ema_decay=0.0,
+            ),
+            PhaseConfig(
+                "equilibrium",
+                PoseConfig(guidance=5.0, consistency_t_shift=3.0),
+                steps=1000,
+                lr=2e-6,
+                critic_lr=2e-6,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_decay=0.995,
+                ema_reset=True,
+            ),
         ],
         model=ModelConfig(task="t2v", dtype="bfloat16"),
         data=DataConfig(batch_size=32),
@@ -325,7 +446,16 @@ def pose_wan_tiny() -> DistillConfig:
     return DistillConfig(
         phases=[
             PhaseConfig("priming", VSDConfig(lora_rank=4), steps=2, lr=1e-4, critic_lr=1e-4, ema_decay=0.0),
-            PhaseConfig("equilibrium", PoseConfig(head_dim=16, queries=2), steps=2, lr=1e-4, critic_lr=1e-4, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
+            PhaseConfig(
+                "equilibrium",
+                PoseConfig(head_dim=16, queries=2),
+                steps=2,
+                lr=1e-4,
+                critic_lr=1e-4,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_reset=True,
+            ),
         ],
         data=DataConfig(batch_size=2),
         train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
@@ -339,7 +469,14 @@ def pose_tiny_test() -> DistillConfig:
         phases=[
             PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.5,)), steps=3, ema_decay=0.0),
             PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3, ema_decay=0.0),
-            PhaseConfig("equilibrium", PoseConfig(head_dim=32, queries=2, ode_weight=1.0), steps=3, betas=(0.5, 0.999), critic_betas=(0.5, 0.999), ema_reset=True),
+            PhaseConfig(
+                "equilibrium",
+                PoseConfig(head_dim=32, queries=2, ode_weight=1.0),
+                steps=3,
+                betas=(0.5, 0.999),
+                critic_betas=(0.5, 0.999),
+                ema_reset=True,
+            ),
         ],
         train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
     )
@@ -361,7 +498,18 @@ def self_forcing() -> DistillConfig:
     """The baseline of ASD: `causal-init`, then Self-Forcing's DMD on the student's own 4-level rollouts
     (methods/self_forcing.py), critic:generator 5:1 as in Self-Forcing, a LoRA fake score."""
     cfg = causal_init()
-    cfg.phases.append(PhaseConfig("self_forcing", SelfForcingConfig(critic_ratio=5, t_shift=1.0), steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), ema_decay=0.99, ema_reset=True))
+    cfg.phases.append(
+        PhaseConfig(
+            "self_forcing",
+            SelfForcingConfig(critic_ratio=5, t_shift=1.0),
+            steps=400,
+            lr=5e-5,
+            critic_lr=2e-4,
+            betas=(0.9, 0.999),
+            ema_decay=0.99,
+            ema_reset=True,
+        )
+    )
     return cfg
 
 
@@ -374,7 +522,19 @@ def asd() -> DistillConfig:
     cfg = causal_init()
     method = AsdConfig(critic_ratio=5, t_shift=1.0, alpha=0.03, max_n=3)
     disc = {"disc_head": {"betas": (0.5, 0.999)}}  # the discriminator's own betas; the fake score keeps Self-Forcing's
-    cfg.phases.append(PhaseConfig("asd", method, steps=400, lr=5e-5, critic_lr=2e-4, betas=(0.9, 0.999), role_optim=disc, ema_decay=0.99, ema_reset=True))
+    cfg.phases.append(
+        PhaseConfig(
+            "asd",
+            method,
+            steps=400,
+            lr=5e-5,
+            critic_lr=2e-4,
+            betas=(0.9, 0.999),
+            role_optim=disc,
+            ema_decay=0.99,
+            ema_reset=True,
+        )
+    )
     return cfg
 
 
@@ -385,7 +545,9 @@ def causal_test() -> DistillConfig:
         data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
         phases=[
             PhaseConfig("causal_init", CausalInitConfig(steps=2), steps=2, ema_decay=0.0),
-            PhaseConfig("asd", AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=1, head_dim=16), steps=2, ema_reset=True),
+            PhaseConfig(
+                "asd", AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=1, head_dim=16), steps=2, ema_reset=True
+            ),
         ],
         train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
     )

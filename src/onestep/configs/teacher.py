@@ -71,7 +71,16 @@ def teacher_small() -> TeacherConfig:
 
 def teacher_tiny() -> TeacherConfig:
     """For tests: a 2-block model and a few steps."""
-    return TeacherConfig(model=DiTConfig(dim=32, depth=2, heads=2, patch=(2, 4, 4)), steps=4, batch_size=2, warmup=1, log_every=1, checkpoint_every=2, probe_every=0, text_stats_prompts=64)
+    return TeacherConfig(
+        model=DiTConfig(dim=32, depth=2, heads=2, patch=(2, 4, 4)),
+        steps=4,
+        batch_size=2,
+        warmup=1,
+        log_every=1,
+        checkpoint_every=2,
+        probe_every=0,
+        text_stats_prompts=64,
+    )
 
 
 PRESETS = {"teacher-small": teacher_small, "teacher-tiny": teacher_tiny}

@@ -58,8 +58,18 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def new_manifest(teacher_hash: str, i2v: bool, settings: dict, latent_size: tuple[int, int, int], text_len: int) -> dict:
-    return {"kind": KIND, "version": VERSION, "teacher": {"hash": teacher_hash, "i2v": i2v}, "settings": settings, "latent_size": list(latent_size), "text_len": text_len, "shards": []}
+def new_manifest(
+    teacher_hash: str, i2v: bool, settings: dict, latent_size: tuple[int, int, int], text_len: int
+) -> dict:
+    return {
+        "kind": KIND,
+        "version": VERSION,
+        "teacher": {"hash": teacher_hash, "i2v": i2v},
+        "settings": settings,
+        "latent_size": list(latent_size),
+        "text_len": text_len,
+        "shards": [],
+    }
 
 
 def add_shard(cache: Path, manifest: dict, tensors: dict[str, torch.Tensor], clips: list[dict]) -> dict:
@@ -79,11 +89,17 @@ def read_manifest(cache: str | Path) -> dict:
     cache = Path(cache)
     path = cache / MANIFEST
     if not path.is_file():
-        raise UserError(f"{cache} has no {MANIFEST}: it is not a latent cache; make one with `onestep prepare --videos DIR --teacher WAN_DIR --out {cache}`")
+        raise UserError(
+            f"{cache} has no {MANIFEST}: it is not a latent cache; make one with `onestep prepare --videos DIR "
+            f"--teacher WAN_DIR --out {cache}`"
+        )
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({type(e).__name__}): prepare the cache again (finished shards are kept only with their manifest)") from e
+        raise UserError(
+            f"{path} is not valid JSON ({type(e).__name__}): prepare the cache again (finished shards are kept only "
+            "with their manifest)"
+        ) from e
     if not isinstance(manifest, dict) or manifest.get("kind") != KIND or manifest.get("version") != VERSION:
         raise UserError(f"{path} is not a version-{VERSION} onestep latent cache: prepare it again with this onestep")
     return manifest
@@ -93,10 +109,16 @@ def check_teacher(manifest: dict, cache: Path, teacher_hash: str, i2v: bool) -> 
     """A cache belongs to the teacher whose encoders made it, and to its task (T2V or I2V)."""
     made = manifest["teacher"]
     if made["hash"] != teacher_hash:
-        raise UserError(f"{cache} was prepared with another teacher (weights {made['hash']}, this teacher {teacher_hash}): prepare the videos again with this teacher")
+        raise UserError(
+            f"{cache} was prepared with another teacher (weights {made['hash']}, this teacher {teacher_hash}): "
+            "prepare the videos again with this teacher"
+        )
     if made["i2v"] != i2v:
         kind = lambda b: "image-to-video" if b else "text-to-video"  # noqa: E731
-        raise UserError(f"{cache} holds {kind(made['i2v'])} data and the teacher is {kind(i2v)}: prepare the cache with this teacher")
+        raise UserError(
+            f"{cache} holds {kind(made['i2v'])} data and the teacher is {kind(i2v)}: prepare the cache with this "
+            "teacher"
+        )
 
 
 class CacheData:
@@ -107,7 +129,10 @@ class CacheData:
         self.manifest = read_manifest(self.cache)
         want, have = list(spec.video_shape[1:]), self.manifest["latent_size"]
         if want != have:
-            raise UserError(f"{self.cache} holds latent videos of {have} and the model was built for {want}: prepare the cache at this size")
+            raise UserError(
+                f"{self.cache} holds latent videos of {have} and the model was built for {want}: prepare the cache at "
+                "this size"
+            )
         self.shards = [self._open(s["file"]) for s in self.manifest["shards"]]  # read row by row, never whole
         self.rows = [(i, r) for i, s in enumerate(self.manifest["shards"]) for r in range(len(s["clips"]))]
         if not self.rows:
@@ -124,7 +149,10 @@ class CacheData:
         try:
             return safe_open(str(self.cache / name), framework="pt")
         except Exception as e:  # missing (FileNotFoundError) or damaged (SafetensorError)
-            raise UserError(f"{self.cache / name}, a shard the manifest lists, is missing or damaged ({type(e).__name__}): restore it, or prepare the cache again into a new --out") from e
+            raise UserError(
+                f"{self.cache / name}, a shard the manifest lists, is missing or damaged ({type(e).__name__}): "
+                "restore it, or prepare the cache again into a new --out"
+            ) from e
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -160,9 +188,15 @@ class CacheData:
         t = {k: torch.cat([c[k] for c in clips]).to(self.device) for k in self.names}
         cond = Cond(t["text"].float(), t["text_mask"].bool())
         if self.i2v:
-            cond.latent, cond.latent_mask, cond.image_tokens = t["cond_latent"].float(), torch.ones(len(idx), device=self.device), t["image_tokens"].float()
+            cond.latent, cond.latent_mask, cond.image_tokens = (
+                t["cond_latent"].float(),
+                torch.ones(len(idx), device=self.device),
+                t["image_tokens"].float(),
+            )
         neg_text, neg_mask = self.negative
-        return Batch(t["latent"].float(), cond.with_negative(neg_text.float().to(self.device), neg_mask.to(self.device)))
+        return Batch(
+            t["latent"].float(), cond.with_negative(neg_text.float().to(self.device), neg_mask.to(self.device))
+        )
 
     def __call__(self, start: int) -> Iterator[Batch]:
         step = start

@@ -48,7 +48,10 @@ def check_manifest(folder: Path, want: dict) -> None:
     differ = sorted(k for k in want.keys() | have.keys() if have.get(k) != want.get(k))
     if differ:
         what = ", ".join(f"{k} {have.get(k)!r} (this run: {want.get(k)!r})" for k in differ)
-        raise UserError(f"the ODE pairs in {folder} were made with other settings: {what}; delete that folder, make new ones with `onestep pairs`, or use another --out")
+        raise UserError(
+            f"the ODE pairs in {folder} were made with other settings: {what}; delete that folder, make new ones with "
+            "`onestep pairs`, or use another --out"
+        )
 
 
 def make(teacher, batches, folder: str | Path, cfg, seed: int, made_with: dict, progress: bool = True) -> Path:
@@ -93,7 +96,10 @@ def make_chunk(teacher, path: Path, batches, cfg, seed: int, k: int) -> None:
             g = seeding.seed(seed, k, stream=seeding.PAIRS, device=x.device)
         noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
         x0 = samplers.euler(teacher, noise, cond, steps=cfg.teacher_steps, shift=cfg.shift, guidance=cfg.guidance)
-        parts.append({"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask} | ({} if cond.latent is None else {"latent": cond.latent, "latent_mask": cond.latent_mask}))
+        parts.append(
+            {"noise": noise, "x0": x0, "text": cond.text, "text_mask": cond.text_mask}
+            | ({} if cond.latent is None else {"latent": cond.latent, "latent_mask": cond.latent_mask})
+        )
     chunk = {name: torch.cat([p[name] for p in parts]).contiguous().cpu() for name in parts[0]}
     tmp = path.with_name(path.name + ".partial")
     save_file(chunk, str(tmp))
@@ -122,8 +128,16 @@ def load(folder: str | Path, count: int, want: dict | None = None, device: torch
         try:
             parts.append(load_file(str(p)))
         except Exception as e:  # SafetensorError: truncated or altered after it was written whole
-            raise UserError(f"{p} is damaged ({type(e).__name__}): run `onestep pairs` on {folder} (or the run) again, which remakes it") from e
+            raise UserError(
+                f"{p} is damaged ({type(e).__name__}): run `onestep pairs` on {folder} (or the run) again, which "
+                "remakes it"
+            ) from e
     d = {name: torch.cat([p[name] for p in parts])[:count].to(device) for name in parts[0]}
     if len(d["noise"]) < count:
-        raise UserError(f"{folder} holds {len(d['noise'])} ODE pairs and this run regresses {count}: finish them with `onestep pairs` (it resumes) or lower data.pairs.count")
-    return Pairs(d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("latent"), d.get("latent_mask")))  # chunks without a mask: every row I2V
+        raise UserError(
+            f"{folder} holds {len(d['noise'])} ODE pairs and this run regresses {count}: finish them with `onestep "
+            "pairs` (it resumes) or lower data.pairs.count"
+        )
+    return Pairs(
+        d["noise"], d["x0"], Cond(d["text"], d["text_mask"], d.get("latent"), d.get("latent_mask"))
+    )  # chunks without a mask: every row I2V

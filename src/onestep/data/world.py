@@ -29,12 +29,30 @@ class WorldData:
     """batches(start) -> iterator of Batch, with the run's ODE pairs attached when it has them."""
 
     def __init__(
-        self, *, seed: int, batch_size: int, tracks: dict, spec: ModelSpec, max_text: int, text_encoder: str = "minilm", device="cpu", pairs: Pairs | None = None,
+        self,
+        *,
+        seed: int,
+        batch_size: int,
+        tracks: dict,
+        spec: ModelSpec,
+        max_text: int,
+        text_encoder: str = "minilm",
+        device="cpu",
+        pairs: Pairs | None = None,
         p_t2v: float = 0.0,
-    ):  # fmt: skip
+    ):
         if spec.channels != 3 or spec.height != spec.width:
-            raise ValueError(f"the world renders square RGB clips; this model takes {spec.video_shape}: train it on a latent cache instead")
-        self.seed, self.batch_size, self.tracks, self.max_text, self.text_encoder = seed, batch_size, tracks, max_text, text_encoder
+            raise ValueError(
+                f"the world renders square RGB clips; this model takes {spec.video_shape}: train it on a latent cache "
+                "instead"
+            )
+        self.seed, self.batch_size, self.tracks, self.max_text, self.text_encoder = (
+            seed,
+            batch_size,
+            tracks,
+            max_text,
+            text_encoder,
+        )
         self.world = WorldConfig(spec.frames, spec.height)
         self.device, self.pairs, self.p_t2v = torch.device(device), pairs, p_t2v
         self.rows: list[int] | None = None
@@ -45,6 +63,16 @@ class WorldData:
         self.rows = [i for c in chunks for i in range(c * b, (c + 1) * b)]
 
     def __call__(self, start: int) -> Iterator[Batch]:
-        stream = WorldStream(start=start, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.world, max_text=self.max_text, text_encoder=self.text_encoder, rows=self.rows, p_t2v=self.p_t2v)
+        stream = WorldStream(
+            start=start,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            tracks=self.tracks,
+            config=self.world,
+            max_text=self.max_text,
+            text_encoder=self.text_encoder,
+            rows=self.rows,
+            p_t2v=self.p_t2v,
+        )
         for b in torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=2):
             yield as_batch(b, self.device, self.pairs)

@@ -34,20 +34,42 @@ from onestep.eval import corruptions, panel, proxies
 from onestep.world.clip import Clip
 
 QUALITY = (
-    "subject_consistency[hist]", "background_consistency[hist]", "temporal_flickering",
-    "motion_smoothness[flowinterp]", "dynamic_degree[dis]", "warp_consistency[ssim]",
+    "subject_consistency[hist]",
+    "background_consistency[hist]",
+    "temporal_flickering",
+    "motion_smoothness[flowinterp]",
+    "dynamic_degree[dis]",
+    "warp_consistency[ssim]",
 )
 I2V = ("i2v_subject[hist]", "i2v_background[hist]", "first_frame[psnr]")
 # Semantic dimension -> the panel field it reads (panel.py)
 SEMANTIC = {
-    "object_solid[gt]": "solid", "object_crisp[gt]": "crisp", "object_shape[fit]": "object_shape", "object_colour[gt]": "colour_acc",
-    "scene_fidelity[gt-ssim]": "gt_ssim", "imaging_quality[sharpness]": None,  # sharpness: computed in dimensions()
+    "object_solid[gt]": "solid",
+    "object_crisp[gt]": "crisp",
+    "object_shape[fit]": "object_shape",
+    "object_colour[gt]": "colour_acc",
+    "scene_fidelity[gt-ssim]": "gt_ssim",
+    "imaging_quality[sharpness]": None,  # sharpness: computed in dimensions()
 }
 MOTION = ("motion_following[gt]",)  # each object's path, or the camera move (set by the suite)
-CHANCE = {"object_solid[gt]": 0.0, "object_crisp[gt]": 0.0, "object_shape[fit]": 0.0, "object_colour[gt]": 1 / 6}  # 6 colours
+CHANCE = {
+    "object_solid[gt]": 0.0,
+    "object_crisp[gt]": 0.0,
+    "object_shape[fit]": 0.0,
+    "object_colour[gt]": 1 / 6,
+}  # 6 colours
 WEIGHTS = {"quality": 1.0, "i2v": 1.0, "semantic": 2.0, "motion": 1.0}  # of the Total (module docstring)
 PSNR_CEILING = 40.0  # dB: at 32x32 a frame this close to its target is indistinguishable from it
-ANCHOR_CORRUPTIONS = ("noise", "blur", "freeze", "flicker", "jitter", "frame_drop", "colour_drift", "first_frame_replace")
+ANCHOR_CORRUPTIONS = (
+    "noise",
+    "blur",
+    "freeze",
+    "flicker",
+    "jitter",
+    "frame_drop",
+    "colour_drift",
+    "first_frame_replace",
+)
 
 
 def image_similarity(video: np.ndarray, image: np.ndarray) -> dict[str, float]:
@@ -62,7 +84,13 @@ def image_similarity(video: np.ndarray, image: np.ndarray) -> dict[str, float]:
     return {"i2v_subject[hist]": float(np.mean(subject)), "i2v_background[hist]": float(np.mean(background))}
 
 
-def dimensions(video: np.ndarray, clip: Clip, motion_following: float | None, panel_row: dict[str, float] | None = None, i2v: bool = True) -> dict[str, float]:
+def dimensions(
+    video: np.ndarray,
+    clip: Clip,
+    motion_following: float | None,
+    panel_row: dict[str, float] | None = None,
+    i2v: bool = True,
+) -> dict[str, float]:
     """Every raw dimension of one video (F, H, W, 3) against its clip's condition and ground truth;
     the Semantic ones come from the clip's ground-truth panel row when it is given. Without a first
     frame (i2v False) there are no I2V dimensions."""
@@ -86,7 +114,10 @@ def anchors(clips: list[Clip], motion_fn, seed: int = 0, track: str | None = Non
     i2v = track != "t2v"
 
     def mean_rows(videos):
-        rows = [dimensions(v, c, motion_fn(v, c, p), p, i2v) for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))]
+        rows = [
+            dimensions(v, c, motion_fn(v, c, p), p, i2v)
+            for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))
+        ]
         return {k: finite_mean([r[k] for r in rows if k in r]) for k in (*QUALITY, *I2V, *SEMANTIC, *MOTION)}
 
     data = mean_rows([c.video for c in clips])
@@ -120,11 +151,14 @@ def normalise(row: dict[str, float], bounds: dict[str, tuple[float, float]]) -> 
 def scores(normalised: dict[str, float]) -> dict[str, float]:
     """Quality, I2V, Semantic, Motion and their weighted Total (WEIGHTS) of normalised dimensions; a
     score with no dimension (I2V without a first frame) is NaN and left out of the Total."""
+
     def mean(keys) -> float:
         values = [normalised[k] for k in keys if k in normalised]
         return float(np.mean(values)) if values else float("nan")
 
     out = {"quality": mean(QUALITY), "i2v": mean(I2V), "semantic": mean(SEMANTIC), "motion": mean(MOTION)}
     present = {k: v for k, v in out.items() if np.isfinite(v)}
-    total = sum(WEIGHTS[k] * v for k, v in present.items()) / sum(WEIGHTS[k] for k in present) if present else float("nan")
+    total = (
+        sum(WEIGHTS[k] * v for k, v in present.items()) / sum(WEIGHTS[k] for k in present) if present else float("nan")
+    )
     return {**out, "total": float(total)}

@@ -30,11 +30,16 @@ def draw(runs: list[tuple[str, dict[str, np.ndarray], str | None]], tracks: list
         have = [(label, videos[track]) for label, videos, _ in runs if track in videos]
         k = min(CLIPS, *(len(v) for _, v in have))
         frames, size = have[0][1].shape[1], have[0][1].shape[2]
-        truth = [to_uint8(c.video) for c in suite.heldout_clips(track, k, WorldConfig(frames=frames, size=size), library)]
+        truth = [
+            to_uint8(c.video) for c in suite.heldout_clips(track, k, WorldConfig(frames=frames, size=size), library)
+        ]
         gap = np.full((size, 2, 3), 255, np.uint8)
 
         def row(clips) -> np.ndarray:  # (H, k * (3 W + 4), 3): frames 0, middle, last of each clip
-            return np.concatenate([np.concatenate([clip[f] for f in (0, frames // 2, frames - 1)] + [gap, gap], 1) for clip in clips[:k]], 1)
+            return np.concatenate(
+                [np.concatenate([clip[f] for f in (0, frames // 2, frames - 1)] + [gap, gap], 1) for clip in clips[:k]],
+                1,
+            )
 
         rows = [row(truth), *(row(v) for _, v in have)]
         image = np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)]) for r in rows])

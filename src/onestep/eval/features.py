@@ -58,14 +58,27 @@ def labels(clip) -> dict[str, Tensor]:
     colours = torch.zeros(len(COLOURS))
     if clip.track == "photocam":
         t = clip.truth
-        return dict(track=0, move=prompts.CAMERA_MOVES.index(t["move"]), speed=int(t["speed"] == "fast"), count=0, colours=colours, shape=len(SHAPES), direction=len(prompts.DIRECTIONS))
+        return dict(
+            track=0,
+            move=prompts.CAMERA_MOVES.index(t["move"]),
+            speed=int(t["speed"] == "fast"),
+            count=0,
+            colours=colours,
+            shape=len(SHAPES),
+            direction=len(prompts.DIRECTIONS),
+        )
     objs = clip.truth["objects"]
     for o in objs:
         colours[list(COLOURS).index(o["colour"])] = 1
     first = objs[0]
     return dict(
-        track=1, move=0, speed=int(first["speed"] == "fast"), count=len(objs), colours=colours,
-        shape=SHAPES.index(first["shape"]), direction=list(prompts.DIRECTIONS).index(first["direction"]),
+        track=1,
+        move=0,
+        speed=int(first["speed"] == "fast"),
+        count=len(objs),
+        colours=colours,
+        shape=SHAPES.index(first["shape"]),
+        direction=list(prompts.DIRECTIONS).index(first["direction"]),
     )
 
 
@@ -95,7 +108,10 @@ def train_featnet(cfg: FeatnetConfig, progress=None) -> FeatureNet:
     net = FeatureNet(cfg.dim)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     rng = np.random.default_rng(cfg.seed)
-    clips = [world.sample(str(rng.choice(["shapes", "photocam"])), int(rng.integers(2**31)), "train") for _ in range(cfg.pool)]
+    clips = [
+        world.sample(str(rng.choice(["shapes", "photocam"])), int(rng.integers(2**31)), "train")
+        for _ in range(cfg.pool)
+    ]
     videos = torch.stack([frames_to_tensor(c.video) for c in clips])
     all_labels = [labels(c) for c in clips]
     targets = {k: torch.stack([torch.as_tensor(t[k]) for t in all_labels]) for k in HEADS}

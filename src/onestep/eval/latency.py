@@ -63,9 +63,13 @@ class Timing:
 
 def denoise(model: Denoiser, spec: SamplerSpec, noise: torch.Tensor, cond: Cond) -> torch.Tensor:
     if spec.kind == "euler":
-        return samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, cfg_batched=spec.cfg_batched)
+        return samplers.euler(
+            model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance, cfg_batched=spec.cfg_batched
+        )
     if spec.kind == "causal":  # block by block with its KV cache, the first block's steps included
-        times = causal.block_times(noise.shape[2] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None)
+        times = causal.block_times(
+            noise.shape[2] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None
+        )
         return causal.generate(model, noise, cond, times)
     return samplers.renoise(model, noise, cond, times=samplers.student_times(spec.steps, spec.shift))
 
@@ -93,7 +97,16 @@ def timed_runner(model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, ba
 
 
 def measure(
-    model: Denoiser, encoder: TextEncoder, spec: SamplerSpec, *, batch: int, shape: tuple, warmup: int = 1, repeats: int = 3, min_seconds: float = 2.0, max_runs: int = 1000
+    model: Denoiser,
+    encoder: TextEncoder,
+    spec: SamplerSpec,
+    *,
+    batch: int,
+    shape: tuple,
+    warmup: int = 1,
+    repeats: int = 3,
+    min_seconds: float = 2.0,
+    max_runs: int = 1000,
 ) -> Timing:
     run = timed_runner(model, encoder, spec, batch=batch, shape=shape)
     for i in range(warmup):
@@ -119,4 +132,7 @@ def interleaved_ratio(slow, fast, *, rounds: int = 5, fast_seconds: float = 0.5)
         while len(fast_times) == start or sum(t[0] for t in fast_times[start:]) < fast_seconds:
             fast_times.append(fast(len(fast_times)))
     med = lambda times, k: statistics.median(t[k] for t in times)  # noqa: E731
-    return {"speedup": med(slow_times, 0) / med(fast_times, 0), "speedup_end_to_end": med(slow_times, 1) / med(fast_times, 1)}
+    return {
+        "speedup": med(slow_times, 0) / med(fast_times, 0),
+        "speedup_end_to_end": med(slow_times, 1) / med(fast_times, 1),
+    }

@@ -54,7 +54,13 @@ def warp(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward warp: out(x) = frame(x + flow(x)), bilinear, border replicated. (H, W, C) -> (H, W, C)."""
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    out = cv2.remap(frame.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.remap(
+        frame.astype(np.float32),
+        gx + flow[..., 0],
+        gy + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return out.reshape(frame.shape)
 
 
@@ -173,7 +179,9 @@ def warp_consistency_ssim(video: np.ndarray) -> float:
 
 def _laplacian_variance(video: np.ndarray) -> float:
     """Mean over frames of the variance of the Laplacian of the grey frame."""
-    greys = [cv2.cvtColor(np.clip(f, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2GRAY).astype(np.float64) for f in video]
+    greys = [
+        cv2.cvtColor(np.clip(f, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2GRAY).astype(np.float64) for f in video
+    ]
     return float(np.mean([cv2.Laplacian(g, cv2.CV_64F).var() for g in greys]))
 
 

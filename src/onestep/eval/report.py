@@ -9,19 +9,28 @@ the video grid is a paired comparison, next to the ground-truth clip itself.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
-import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from onestep.eval import aggregate, contact_sheet, suite
 from onestep.errors import UserError
+from onestep.eval import aggregate, contact_sheet, suite
+from onestep.eval.render import (
+    Table,
+    data_uri,
+    figure,
+    fmt,
+    html_table,
+    inline_code,
+    md_table,
+    page,
+    png_of,
+    with_interval,
+)
 from onestep.files import write_atomic
 from onestep.media import to_uint8
 from onestep.world import photos as world_photos
@@ -29,16 +38,29 @@ from onestep.world.clip import WorldConfig
 
 SAMPLE_CLIPS = 6  # rows of the video grid per track
 GIF_SCALE, GIF_FPS = 4, 8
-TRACK_ORDER = suite.TRACKS
 # headline column -> metrics.json key (suite.summarise)
 HEADLINES = {
-    "Total": "total", "Quality": "quality", "I2V": "i2v", "Semantic": "semantic", "Total, shapes": "total/shapes", "Total, t2v": "total/t2v",
-    "Total, photocam": "total/photocam", "solid objects, shapes": "object_solid", "crisp objects, shapes": "object_crisp",
-    "solid objects, t2v": "t2v_object_solid", "crisp objects, t2v": "t2v_object_crisp", "shape, t2v": "t2v_object_shape_fit", "path, t2v": "t2v_object_path",
+    "Total": "total",
+    "Quality": "quality",
+    "I2V": "i2v",
+    "Semantic": "semantic",
+    "Total, shapes": "total/shapes",
+    "Total, t2v": "total/t2v",
+    "Total, photocam": "total/photocam",
+    "solid objects, shapes": "object_solid",
+    "crisp objects, shapes": "object_crisp",
+    "solid objects, t2v": "t2v_object_solid",
+    "crisp objects, t2v": "t2v_object_crisp",
+    "shape, t2v": "t2v_object_shape_fit",
+    "path, t2v": "t2v_object_path",
     "first-frame PSNR (dB)": "first_frame_psnr_db",
-    "GT PSNR (dB), photocam": "gt_psnr_db", "GT SSIM, photocam": "gt_ssim", "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
-    "motion direction acc, shapes": "motion_direction_acc", "camera move acc, photocam": "camera_motion_acc",
-    "dynamic degree": "dynamic_degree", "seconds / video": "seconds_per_video",
+    "GT PSNR (dB), photocam": "gt_psnr_db",
+    "GT SSIM, photocam": "gt_ssim",
+    "baseline: repeat frame 0, PSNR (dB)": "repeat_first_frame_psnr_db",
+    "motion direction acc, shapes": "motion_direction_acc",
+    "camera move acc, photocam": "camera_motion_acc",
+    "dynamic degree": "dynamic_degree",
+    "seconds / video": "seconds_per_video",
 }
 
 
@@ -50,30 +72,36 @@ class Run:
     label: str
 
 
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list[str] | str]  # a str row is a section heading spanning the table
-
-
 def load_runs(paths: list[Path]) -> list[Run]:
     runs = []
     for path in paths:
         try:
             metrics = json.loads((path / "metrics.json").read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{path / 'metrics.json'} does not read as JSON ({type(e).__name__}): evaluate that run again with `onestep eval`") from e
+            raise UserError(
+                f"{path / 'metrics.json'} does not read as JSON ({type(e).__name__}): evaluate that run again with "
+                "`onestep eval`"
+            ) from e
         if not isinstance(metrics, dict):
-            raise UserError(f"{path / 'metrics.json'} is not a JSON object: evaluate that run again with `onestep eval`")
+            raise UserError(
+                f"{path / 'metrics.json'} is not a JSON object: evaluate that run again with `onestep eval`"
+            )
         videos = {}
-        for track in (t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()):  # not --conditions videos
+        for track in (
+            t for t in metrics.get("tracks", []) if (path / f"videos-{t}.npz").is_file()
+        ):  # not --conditions videos
             with np.load(path / f"videos-{track}.npz") as data:
                 videos[track] = data["videos"]
         name = metrics.get("name") or Path(metrics.get("model", path.name)).name  # "name": set by `onestep demo`
-        name += " (shipped evaluation)" if "shipped" in metrics else ""  # eval/shipped.py: copied, not evaluated in this run
+        name += (
+            " (shipped evaluation)" if "shipped" in metrics else ""
+        )  # eval/shipped.py: copied, not evaluated in this run
         sampler = metrics.get("sampler", {})
-        at = f"{sampler['steps']}* (FFE)" if sampler.get("kind") == "causal" and sampler.get("first_block_steps") else f"NFE {metrics.get('nfe', '?')}"  # ASD's row names
+        at = (
+            f"{sampler['steps']}* (FFE)"
+            if sampler.get("kind") == "causal" and sampler.get("first_block_steps")
+            else f"NFE {metrics.get('nfe', '?')}"
+        )  # ASD's row names
         runs.append(Run(path, metrics, videos, f"{name} @ {at}{conditions(metrics)}"))
     labels = [r.label for r in runs]
     for r in runs:
@@ -92,19 +120,10 @@ def conditions(metrics: dict) -> str:
 # ---- tables ----
 
 
-def fmt(value) -> str:
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "—"
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def with_interval(metrics: dict, key: str) -> str:
-    lo_hi = metrics.get("intervals", {}).get(key)
-    return fmt(metrics.get(key)) + (f" [{fmt(lo_hi[0])}, {fmt(lo_hi[1])}]" if lo_hi and key in metrics else "")
-
-
 def headline_table(runs: list[Run]) -> Table:
-    rows = [[r.label, r.metrics.get("role", "—"), *(with_interval(r.metrics, k) for k in HEADLINES.values())] for r in runs]
+    rows = [
+        [r.label, r.metrics.get("role", "—"), *(with_interval(r.metrics, k) for k in HEADLINES.values())] for r in runs
+    ]
     return Table("Headlines: value [95% bootstrap interval]", ["run", "role", *HEADLINES], rows)
 
 
@@ -135,7 +154,12 @@ def language_table(runs: list[Run]) -> Table | None:
     header = ["model", "photos", "n"]
     for name in LANGUAGE:
         header += [f"{name}: template", "paraphrase", "change"]
-    return Table("Held-out language: the same clips asked for in the training grammar's words and in held-out words (eval/paraphrase.py)", header, rows)
+    return Table(
+        "Held-out language: the same clips asked for in the training grammar's words and in held-out words "
+        "(eval/paraphrase.py)",
+        header,
+        rows,
+    )
 
 
 def dimension_table(runs: list[Run], track: str) -> Table:
@@ -143,8 +167,15 @@ def dimension_table(runs: list[Run], track: str) -> Table:
     data = [r.metrics.get("per_track", {}).get(track, {}) for r in runs]
     anchors = next((d["anchors"] for d in data if d.get("anchors")), {})
     raw_keys = sorted({k for d in data for k in d.get("metrics", {})})
-    anchored = [k for k in (*aggregate.QUALITY, *aggregate.I2V, *aggregate.SEMANTIC, *aggregate.MOTION) if any(f"norm/{k}" in d.get("scores", {}) for d in data)]
-    rows: list[list[str] | str] = [[k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)] for k in ("total", "quality", "i2v", "semantic", "motion")]
+    anchored = [
+        k
+        for k in (*aggregate.QUALITY, *aggregate.I2V, *aggregate.SEMANTIC, *aggregate.MOTION)
+        if any(f"norm/{k}" in d.get("scores", {}) for d in data)
+    ]
+    rows: list[list[str] | str] = [
+        [k, "", *(fmt(d.get("scores", {}).get(k)) for d in data)]
+        for k in ("total", "quality", "i2v", "semantic", "motion")
+    ]
     rows.append("normalised dimensions: score 0-100 (raw mean)")
     for k in anchored:
         lo_hi = " → ".join(fmt(v) for v in anchors.get(k, ())) or "—"
@@ -161,21 +192,18 @@ def distance_table(runs: list[Run], track: str) -> Table:
     rows = []
     for k in names:
         floors = {fmt(d.get(f"{k}/data_floor")) for d in data if k in d}  # one value unless n or featnet differ
-        cells = [fmt(d.get(k)) + ("" if len(floors) == 1 else f" (floor {fmt(d.get(f'{k}/data_floor'))})") for d in data]
+        cells = [
+            fmt(d.get(k)) + ("" if len(floors) == 1 else f" (floor {fmt(d.get(f'{k}/data_floor'))})") for d in data
+        ]
         rows.append([k, floors.pop() if len(floors) == 1 else "differs by run", *cells])
-    return Table(f"{track}: distances to the ground truth (lower is better; the floor is a second ground-truth set)", ["distance", "data floor", *(r.label for r in runs)], rows)
+    return Table(
+        f"{track}: distances to the ground truth (lower is better; the floor is a second ground-truth set)",
+        ["distance", "data floor", *(r.label for r in runs)],
+        rows,
+    )
 
 
 # ---- plots (matplotlib's Agg canvas, no pyplot state) ----
-
-
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _colours(runs: list[Run]) -> dict[str, str]:
@@ -188,20 +216,25 @@ def quality_vs_nfe(runs: list[Run]) -> bytes:
 
     ax = Figure(figsize=(5.4, 3.4), dpi=100).subplots()
     for model, colour in _colours(runs).items():
-        ms = sorted((r.metrics for r in runs if r.metrics.get("model", "") == model and "total" in r.metrics), key=lambda m: m["nfe"])
+        ms = sorted(
+            (r.metrics for r in runs if r.metrics.get("model", "") == model and "total" in r.metrics),
+            key=lambda m: m["nfe"],
+        )
         if not ms:
             continue
         x, y = [m["nfe"] for m in ms], [m["total"] for m in ms]
         lo_hi = [m.get("intervals", {}).get("total", (m["total"], m["total"])) for m in ms]
         yerr = [[max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)], [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)]]
-        ax.errorbar(x, y, yerr=yerr, marker="o", capsize=3, color=colour, label=ms[0].get("name") or Path(model).name or "?")
+        ax.errorbar(
+            x, y, yerr=yerr, marker="o", capsize=3, color=colour, label=ms[0].get("name") or Path(model).name or "?"
+        )
     ticks = sorted({r.metrics["nfe"] for r in runs if "total" in r.metrics})
     ax.set(xscale="log", xlabel="NFE (network evaluations per video)", ylabel="Total (0-100)")
     ax.set_xticks(ticks, [str(t) for t in ticks], minor=False)
     ax.minorticks_off()
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    return _png(ax.figure)
+    return png_of(ax.figure)
 
 
 def latency(runs: list[Run]) -> bytes:
@@ -216,7 +249,7 @@ def latency(runs: list[Run]) -> bytes:
     ax.margins(x=0.15)
     for i, s in enumerate(secs):
         ax.text(s, i, f" {fmt(s)} s", va="center", fontsize=8)
-    return _png(ax.figure)
+    return png_of(ax.figure)
 
 
 # ---- videos ----
@@ -240,7 +273,10 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
     columns = {f"run{j}": (r.label, r.videos.get(track, ())) for j, r in enumerate(runs)}
     prompts = [""] * n
     photo_sets = {r.metrics.get("photos") for r in runs}
-    if len(photo_sets) == 1 and photo_sets <= {None, "external"}:  # a run on the user's photos cannot rebuild its ground truth
+    if len(photo_sets) == 1 and photo_sets <= {
+        None,
+        "external",
+    }:  # a run on the user's photos cannot rebuild its ground truth
         library = world_photos.external() if photo_sets == {"external"} else None
         config = WorldConfig(frames=have[0].shape[1], size=have[0].shape[2])
         clips = suite.heldout_clips(track, n, config, library)
@@ -260,68 +296,24 @@ def sample_section(runs: list[Run], track: str, out: Path) -> tuple[str, str]:
             data, name = gif(videos[i]), f"{track}-{i:02d}-{slug}.gif"
             write_atomic(out / "videos" / name, data)
             md_cells.append(f"![{track} {i} {slug}](videos/{name})")
-            cells.append(f'<td><img src="{data_uri("image/gif", data)}" alt="{html.escape(f"{track} clip {i}: {label}")}"></td>')
+            cells.append(
+                f'<td><img src="{data_uri("image/gif", data)}" alt="{html.escape(f"{track} clip {i}: {label}")}"></td>'
+            )
         md_rows.append([f"{i}: {prompt}" if prompt else str(i), *md_cells])
         rows.append(f"<tr><td>{i}</td>{''.join(cells)}</tr>")
-        rows.append(f'<tr class="prompt"><td></td><td colspan="{len(columns)}">{html.escape(prompt)}</td></tr>' if prompt else "")
+        rows.append(
+            f'<tr class="prompt"><td></td><td colspan="{len(columns)}">{html.escape(prompt)}</td></tr>'
+            if prompt
+            else ""
+        )
     labels = ["clip", *(label for label, _ in columns.values())]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in labels)
-    grid = f'<div class="scroll"><table class="grid" style="width:{44 + 140 * len(columns)}px"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    table = f'<table class="grid" style="width:{44 + 140 * len(columns)}px">'
+    grid = f'<div class="scroll">{table}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     return md_table(Table(f"{track}: samples", labels, md_rows)), f"<h3>{html.escape(track)}</h3>{grid}"
 
 
 # ---- writing ----
-
-
-def md_table(t: Table) -> str:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
-
-    rows = [[f"*{row}*"] + [""] * (len(t.header) - 1) if isinstance(row, str) else row for row in t.rows]
-    return "\n".join([f"**{t.caption}**", "", line(t.header), "|---" + "|---:" * (len(t.header) - 1) + "|", *map(line, rows)]) + "\n"
-
-
-def html_table(t: Table) -> str:
-    def cell(s: str) -> str:  # "v [lo, hi]" -> the interval on its own line, smaller
-        m = re.fullmatch(r"(\S+) (\[.+\])", s)
-        return f'{html.escape(m[1])}<span class="ci">{html.escape(m[2])}</span>' if m else html.escape(s)
-
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
-    body = [
-        f'<tr class="section"><td colspan="{len(t.header)}">{html.escape(row)}</td></tr>' if isinstance(row, str)
-        else "<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
-        for row in t.rows
-    ]
-    return f'<div class="scroll"><table><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-
-
-def inline_code(text: str) -> str:
-    """HTML of a line whose `spans` are code."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-
-
-def data_uri(kind: str, data: bytes) -> str:
-    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
-
-
-CSS = """
-body{margin:0;background:#fff;color:#1f2328;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}h1{font-size:26px;margin:0 0 4px}h3{font-size:16px;margin:20px 0 4px}
-h2{font-size:19px;margin:32px 0 8px;padding-bottom:4px;border-bottom:1px solid #d8dee4}.runs code{font-size:12px}
-.note,.runs,figcaption{color:#59636e;font-size:13px;margin:4px 0}
-.summary{font-size:15px;line-height:1.5;max-width:900px;margin:8px 0 16px;padding:10px 14px;background:#f6f8fa;border-left:3px solid #0969da}.scroll{overflow-x:auto}figure{margin:0}figure img{max-width:100%}
-table{border-collapse:collapse;margin:6px 0 18px;font-size:13px}caption{text-align:left;font-weight:600;padding:4px 0;color:#343a40;white-space:nowrap}
-th,td{padding:5px 10px;border-bottom:1px solid #e5e8eb;text-align:right;vertical-align:top;font-variant-numeric:tabular-nums}
-th{background:#f6f8fa;font-weight:600;font-size:12px;line-height:1.3;vertical-align:bottom;max-width:120px}
-td:first-child,th:first-child{text-align:left;white-space:nowrap;font-weight:600}tbody tr:hover{background:#f6f8fa}
-.ci{display:block;color:#6e7781;font-size:11px;white-space:nowrap}.plots{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
-tr.section td{background:#eef1f4;color:#59636e;font-style:italic;font-weight:400;text-align:left}
-table.grid{table-layout:fixed}table.grid th{background:none;text-align:center;max-width:none;white-space:normal}table.grid th:first-child{width:44px}
-table.grid td{border:none;padding:6px 4px 0;text-align:center}table.grid td:first-child{color:#59636e;vertical-align:middle}
-table.grid img,.missing{display:block;width:128px;height:128px;image-rendering:pixelated;border-radius:3px;background:#000}
-.missing{display:flex;align-items:center;justify-content:center;background:#f6f8fa;color:#8c959f}
-table.grid tr.prompt td{padding:2px 4px 10px;border-bottom:1px solid #e5e8eb;color:#59636e;font-size:12px;font-weight:400;text-align:left}
-"""
 
 
 def build_report(runs: list[Path], out: Path, title: str = "onestep report", summary: str = "") -> tuple[Path, Path]:
@@ -332,24 +324,57 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     loaded = load_runs([Path(p) for p in runs if (Path(p) / "metrics.json").is_file()])
     streams = report_stream.load([Path(p) for p in runs if (Path(p) / "stream.json").is_file()])
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    tracks = sorted({t for r in loaded for t in (*r.videos, *r.metrics.get("per_track", {}))}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
-    plots = {"quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)), "latency.png": ("Latency", latency(loaded))} if loaded else {}
+    tracks = sorted(
+        {t for r in loaded for t in (*r.videos, *r.metrics.get("per_track", {}))},
+        key=lambda t: ((*suite.TRACKS, t).index(t), t),
+    )
+    plots = (
+        {
+            "quality_vs_nfe.png": ("Total against NFE (bars: 95% interval)", quality_vs_nfe(loaded)),
+            "latency.png": ("Latency", latency(loaded)),
+        }
+        if loaded
+        else {}
+    )
     if streams:
-        plots["stream_drift.png"] = ("Quality of each segment of a stream (bars: 95% interval)", report_stream.plot(streams))
+        plots["stream_drift.png"] = (
+            "Quality of each segment of a stream (bars: 95% interval)",
+            report_stream.plot(streams),
+        )
         strip = report_stream.filmstrip(streams)
         if strip:
-            plots["stream_frames.png"] = (f"Streams, every 2nd frame, {report_stream.FILM_CLIPS} clips per track and run (white bars: training-length segments)", strip)
+            plots["stream_frames.png"] = (
+                f"Streams, every 2nd frame, {report_stream.FILM_CLIPS} clips per track and run (white bars: "
+                "training-length segments)",
+                strip,
+            )
     for name, (_, png) in plots.items():
         write_atomic(out / name, png)
-    run_lines = [(r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track") for r in loaded]
+    run_lines = [
+        (r.label, f"{r.path} · model {r.metrics.get('model', '?')} · n={r.metrics.get('n', '?')} clips per track")
+        for r in loaded
+    ]
     run_lines += [(s["label"], f"{s['model']} · n={s['n']} clips per track · {s['frames']} frames") for s in streams]
-    pairing = "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise when the runs used the same --seed."
+    pairing = (
+        "Row i of a grid is eval clip i of the track in every column: the same condition, and the same noise "
+        "when the runs used the same --seed."
+    )
 
-    sheet = contact_sheet.draw([(r.label, r.videos, r.metrics.get("photos")) for r in loaded], tracks) if loaded else None
+    sheet = (
+        contact_sheet.draw([(r.label, r.videos, r.metrics.get("photos")) for r in loaded], tracks) if loaded else None
+    )
     if sheet is not None:
         write_atomic(out / "contact_sheet.png", sheet)
-    sheet_caption = "Contact sheet: the same held-out conditions for every run (image-to-video tracks get frame 0 from the truth; t2v makes its own)"
-    md = [f"# {title}", "", *([summary, ""] if summary else []), *([f"![{sheet_caption}](contact_sheet.png)", ""] if sheet else [])]
+    sheet_caption = (
+        "Contact sheet: the same held-out conditions for every run "
+        "(image-to-video tracks get frame 0 from the truth; t2v makes its own)"
+    )
+    md = [
+        f"# {title}",
+        "",
+        *([summary, ""] if summary else []),
+        *([f"![{sheet_caption}](contact_sheet.png)", ""] if sheet else []),
+    ]
     md += [*(f"- **{label}**: {where}" for label, where in run_lines), ""]
     md += ["## Headlines", "", md_table(headline_table(loaded))] if loaded else []
     language = language_table(loaded) if loaded else None
@@ -358,17 +383,26 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     md += ["## Plots", "", *(f"![{caption}]({name})\n" for name, (caption, _) in plots.items())]
     body = [f"<h1>{html.escape(title)}</h1>", *([f'<p class="summary">{inline_code(summary)}</p>'] if summary else [])]
     if sheet is not None:
-        body.append(f'<figure><img src="{data_uri("image/png", sheet)}" alt="{html.escape(sheet_caption)}"><figcaption>{html.escape(sheet_caption)}</figcaption></figure>')
-    body += [*(f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>' for label, where in run_lines)]
+        body.append(figure(sheet, sheet_caption))
+    body += [
+        *(
+            f'<p class="runs"><b>{html.escape(label)}</b>: <code>{html.escape(where)}</code></p>'
+            for label, where in run_lines
+        )
+    ]
     if loaded:
-        body += ["<h2>Headlines</h2>", html_table(headline_table(loaded)), '<p class="note">— = not measured for this run.</p>']
+        body += [
+            "<h2>Headlines</h2>",
+            html_table(headline_table(loaded)),
+            '<p class="note">— = not measured for this run.</p>',
+        ]
     if streams:
         md += ["## Streaming", "", *(md_table(t) for t in report_stream.tables(streams))]
         body += ["<h2>Streaming</h2>", *(html_table(t) for t in report_stream.tables(streams))]
     if language is not None:
         body += ["<h2>Held-out language</h2>", html_table(language)]
     body += ["<h2>Plots</h2>", '<div class="plots">']
-    body += [f'<figure><img src="{data_uri("image/png", png)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>' for caption, png in plots.values()]
+    body += [figure(png, caption) for caption, png in plots.values()]
     body.append("</div>")
     for track in tracks:
         tables = [dimension_table(loaded, track), distance_table(loaded, track)]
@@ -379,8 +413,6 @@ def build_report(runs: list[Path], out: Path, title: str = "onestep report", sum
     sections = [sample_section(loaded, t, out) for t in tracks if any(t in r.videos for r in loaded)]
     md, body = md + [m for m, _ in sections], body + [h for _, h in sections]
 
-    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
     write_atomic(out / "report.md", "\n".join(md))
-    write_atomic(out / "report.html", page)
+    write_atomic(out / "report.html", page(title, body))
     return out / "report.md", out / "report.html"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onestep.eval.report import TRACK_ORDER, Table, _png, fmt
+from onestep.eval import suite
+from onestep.eval.render import Table, fmt, png_of
 
 
 def load(paths: list[Path]) -> list[dict]:
@@ -17,7 +18,10 @@ def load(paths: list[Path]) -> list[dict]:
     for p in paths:
         s = json.loads((p / "stream.json").read_text())
         s["path"] = str(p)
-        s["label"] = f"{s.get('name') or Path(s.get('model', p.name)).name} @ {s.get('label', '?')}, {s.get('length')}x ({p.name})"
+        s["label"] = (
+            f"{s.get('name') or Path(s.get('model', p.name)).name} @ {s.get('label', '?')}, {s.get('length')}x "
+            f"({p.name})"
+        )
         out.append(s)
     return out
 
@@ -28,7 +32,7 @@ def _cell(seg: dict, key: str) -> str:
 
 
 def tables(streams: list[dict]) -> list[Table]:
-    tracks = sorted({t for s in streams for t in s["tracks"]}, key=lambda t: ((*TRACK_ORDER, t).index(t), t))
+    tracks = sorted({t for s in streams for t in s["tracks"]}, key=lambda t: ((*suite.TRACKS, t).index(t), t))
     header = ["frames"]
     for t in tracks:
         header += [f"Quality, {t}"] + (["camera move acc, photocam"] if t == "photocam" else []) + [f"FD featnet, {t}"]
@@ -40,12 +44,27 @@ def tables(streams: list[dict]) -> list[Table]:
             row = ["{}-{}".format(first["frames"][0], first["frames"][1] - 1)]
             for t in tracks:
                 seg = s["tracks"].get(t, [{}] * s["length"])[i]
-                row += [_cell(seg, "quality")] + ([_cell(seg, "camera_acc")] if t == "photocam" else []) + [fmt(seg.get("fd[featnet]"))]
+                row += (
+                    [_cell(seg, "quality")]
+                    + ([_cell(seg, "camera_acc")] if t == "photocam" else [])
+                    + [fmt(seg.get("fd[featnet]"))]
+                )
             rows.append(row)
     drift = Table("Streaming: each training-length segment scored on its own, value [95% interval]", header, rows)
     speed = Table(
-        "Streaming speed at batch 1 (this machine)", ["run", "frames", "KV window (latent frames)", "sink frames", "time to first frame (s)", "frames / s"],
-        [[s["label"], str(s["frames"]), str(s["window"]), str(s["sink"]), fmt(s["time_to_first_frame_s"]), fmt(s["frames_per_s"])] for s in streams],
+        "Streaming speed at batch 1 (this machine)",
+        ["run", "frames", "KV window (latent frames)", "sink frames", "time to first frame (s)", "frames / s"],
+        [
+            [
+                s["label"],
+                str(s["frames"]),
+                str(s["window"]),
+                str(s["sink"]),
+                fmt(s["time_to_first_frame_s"]),
+                fmt(s["frames_per_s"]),
+            ]
+            for s in streams
+        ],
     )
     return [drift, speed]
 
@@ -61,12 +80,22 @@ def plot(streams: list[dict]) -> bytes:
             x = [(g["frames"][0] + g["frames"][1]) / 2 for g in segs]
             lo_hi = [g["intervals"]["quality"] for g in segs]
             y = [g["quality"] for g in segs]
-            ax.errorbar(x, y, yerr=[[max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)], [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)]],
-                        fmt=style, capsize=3, color=f"C{i % 10}", label=f"{s['label']}, {t}")
+            ax.errorbar(
+                x,
+                y,
+                yerr=[
+                    [max(v - lo, 0) for v, (lo, _) in zip(y, lo_hi)],
+                    [max(hi - v, 0) for v, (_, hi) in zip(y, lo_hi)],
+                ],
+                fmt=style,
+                capsize=3,
+                color=f"C{i % 10}",
+                label=f"{s['label']}, {t}",
+            )
     ax.set(xlabel="frame (segment centre)", ylabel="Quality (0-100)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7)
-    return _png(ax.figure)
+    return png_of(ax.figure)
 
 
 FILM_CLIPS = 2  # clips per track and run in the film strip

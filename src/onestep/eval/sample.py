@@ -49,7 +49,9 @@ class SamplerSpec:
         return f"{self.steps}*" if self.kind == "causal" and self.first_block_steps else str(self.nfe)
 
     @staticmethod
-    def from_nfe(nfe: int, *, student: bool, guidance: float, shift: float, causal: bool = False, first_block_steps: int = 0) -> "SamplerSpec":
+    def from_nfe(
+        nfe: int, *, student: bool, guidance: float, shift: float, causal: bool = False, first_block_steps: int = 0
+    ) -> SamplerSpec:
         """The POSE paper's count: a teacher with CFG takes nfe / 2 Euler steps; a student nfe steps
         (per block for a causal one)."""
         if causal:
@@ -89,7 +91,9 @@ def generate(
             x0 = samplers.euler(model, noise, cond, steps=spec.steps, shift=spec.shift, guidance=spec.guidance)
         elif spec.kind == "causal":
             g = seeding.clip(seed, start, "cpu", 7)
-            times = causal.block_times(shape[1] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None)
+            times = causal.block_times(
+                shape[1] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None
+            )
             x0 = causal.generate(model, noise, cond, times, generator=g)
         else:
             g = seeding.clip(seed, start, "cpu", 7)
@@ -100,7 +104,9 @@ def generate(
     return np.stack(out)
 
 
-def generate_for_clips(model: Denoiser, encoder: TextEncoder, clips: list[Clip], spec: SamplerSpec, *, i2v: bool = True, **kwargs) -> np.ndarray:
+def generate_for_clips(
+    model: Denoiser, encoder: TextEncoder, clips: list[Clip], spec: SamplerSpec, *, i2v: bool = True, **kwargs
+) -> np.ndarray:
     images = torch.stack([torch.from_numpy(c.first_frame).permute(2, 0, 1) * 2 - 1 for c in clips]) if i2v else None
     shape = (3, *clips[0].video.shape[:3])
     return generate(model, encoder, [c.prompt for c in clips], images, spec, shape=shape, **kwargs)

@@ -33,11 +33,32 @@ FOLDER = "evals"  # MODEL/evals/NAME
 KEEP_VIDEOS = 8  # clips per track kept with a shipped evaluation (the report shows 6)
 
 
-def key(weights: str, *, sampler: dict, tracks: list[str], n: int, seed: int, prompts: str, photos: str | None, world: dict, max_text: int, featnet: str) -> dict:
+def key(
+    weights: str,
+    *,
+    sampler: dict,
+    tracks: list[str],
+    n: int,
+    seed: int,
+    prompts: str,
+    photos: str | None,
+    world: dict,
+    max_text: int,
+    featnet: str,
+) -> dict:
     """Everything an evaluation's numbers depend on."""
     return {
-        "weights": weights, "version": EVAL_VERSION, "sampler": sampler, "tracks": sorted(tracks), "n": n, "seed": seed,
-        "prompts": prompts, "photos": photos, "world": world, "max_text": max_text, "featnet": featnet,
+        "weights": weights,
+        "version": EVAL_VERSION,
+        "sampler": sampler,
+        "tracks": sorted(tracks),
+        "n": n,
+        "seed": seed,
+        "prompts": prompts,
+        "photos": photos,
+        "world": world,
+        "max_text": max_text,
+        "featnet": featnet,
     }
 
 
@@ -71,7 +92,9 @@ def ship(eval_dir: Path, model_dir: Path, name: str) -> Path:
     as MODEL/evals/NAME: its key, its metrics and the first KEEP_VIDEOS videos of each track."""
     want = json.loads((eval_dir / "key.json").read_text())
     if want.get("version") != EVAL_VERSION:
-        raise ValueError(f"{eval_dir} was evaluated by evaluation version {want.get('version')}, now {EVAL_VERSION}: evaluate again")
+        raise ValueError(
+            f"{eval_dir} was evaluated by evaluation version {want.get('version')}, now {EVAL_VERSION}: evaluate again"
+        )
     dest = Path(model_dir) / FOLDER / name
     dest.mkdir(parents=True, exist_ok=True)
     for path in eval_dir.glob("videos-*.npz"):
@@ -80,7 +103,9 @@ def ship(eval_dir: Path, model_dir: Path, name: str) -> Path:
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     metrics.pop("shipped", None)
     here, model = Path.cwd().resolve(), Path(model_dir).resolve()
-    metrics["model"] = str(model.relative_to(here)) if model.is_relative_to(here) else str(model)  # no machine's own path in a shipped file
+    metrics["model"] = (
+        str(model.relative_to(here)) if model.is_relative_to(here) else str(model)
+    )  # no machine's own path in a shipped file
     metrics["videos_kept"] = KEEP_VIDEOS
     write_json(dest / "metrics.json", metrics)
     write_json(dest / "key.json", want)

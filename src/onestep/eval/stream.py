@@ -44,7 +44,10 @@ def stream_noise(seed: int, index: int, shape: tuple[int, int, int, int], frames
     head = clip_noise(seed, index, (C, min(frames, total), H, W))
     if total <= frames:
         return head
-    return torch.cat([head, torch.randn((C, total - frames, H, W), generator=clip_generator(seed, index, "cpu", EXTENSION_STREAM))], 1)
+    return torch.cat(
+        [head, torch.randn((C, total - frames, H, W), generator=clip_generator(seed, index, "cpu", EXTENSION_STREAM))],
+        1,
+    )
 
 
 def default_window(model) -> int:
@@ -55,12 +58,18 @@ def default_window(model) -> int:
 def check(model, spec: SamplerSpec, length: int, window: int | None, sink: int) -> int:
     """The window to use, or a UserError naming the problem with the settings."""
     if spec.kind != "causal":
-        raise UserError("streaming is for block-causal students: this model samples all frames at once (distill one with a causal preset: causal-init, self-forcing, asd)")
+        raise UserError(
+            "streaming is for block-causal students: this model samples all frames at once (distill one with a "
+            "causal preset: causal-init, self-forcing, asd)"
+        )
     if length < 1:
         raise UserError(f"--stream {length}: pass how many times the training length to generate (1 or more)")
     window = default_window(model) if window is None else window
     if window < 1 or not 0 <= sink < window:
-        raise UserError(f"a KV window of {window} latent frames with {sink} sink frames: use a window of 1 or more and 0 <= sink < window")
+        raise UserError(
+            f"a KV window of {window} latent frames with {sink} sink frames: use a window of 1 or more and 0 <= sink "
+            "< window"
+        )
     return window
 
 
@@ -70,13 +79,29 @@ def conditions(encoder, prompts: list[str], images: torch.Tensor | None) -> Cond
 
 
 @torch.no_grad()
-def stream(model, cond: Cond, noise: torch.Tensor, spec: SamplerSpec, *, window: int, sink: int, generator=None, on_block=None) -> torch.Tensor:
+def stream(
+    model, cond: Cond, noise: torch.Tensor, spec: SamplerSpec, *, window: int, sink: int, generator=None, on_block=None
+) -> torch.Tensor:
     """x0 (B, C, F, H, W) of `noise`, block by block, the cache rolling at `window` latent frames."""
-    times = causal.block_times(noise.shape[2] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None)
+    times = causal.block_times(
+        noise.shape[2] // causal.block_frames(model), spec.steps, spec.shift, spec.first_block_steps or None
+    )
     return causal.generate(model, noise, cond, times, generator=generator, window=window, sink=sink, on_block=on_block)
 
 
-def stream_clips(model, encoder, clips: list[Clip], spec: SamplerSpec, length: int, *, window: int, sink: int, seed: int = 0, batch_size: int = 16, progress=None) -> np.ndarray:
+def stream_clips(
+    model,
+    encoder,
+    clips: list[Clip],
+    spec: SamplerSpec,
+    length: int,
+    *,
+    window: int,
+    sink: int,
+    seed: int = 0,
+    batch_size: int = 16,
+    progress=None,
+) -> np.ndarray:
     """Videos (N, length F, H, W, 3) in [0, 1] for the clips' prompts and first frames; clip i streams
     from stream_noise(seed, i), so every model streams from the same noise, and segment 0 is the
     suite's video of the clip (eval/sample.generate_for_clips at the same seed)."""
@@ -88,7 +113,15 @@ def stream_clips(model, encoder, clips: list[Clip], spec: SamplerSpec, length: i
         images = torch.stack([torch.from_numpy(c.first_frame).permute(2, 0, 1) * 2 - 1 for c in part])
         noise = torch.stack([stream_noise(seed, start + i, shape, F) for i in range(len(part))])
         g = clip_generator(seed, start, "cpu", RENOISE_STREAM)
-        x0 = stream(model, conditions(encoder, [c.prompt for c in part], images), noise, spec, window=window, sink=sink, generator=g)
+        x0 = stream(
+            model,
+            conditions(encoder, [c.prompt for c in part], images),
+            noise,
+            spec,
+            window=window,
+            sink=sink,
+            generator=g,
+        )
         out.extend(tensor_to_frames(v) for v in x0.clamp(-1, 1))
         if progress is not None:
             progress(len(part))
@@ -116,7 +149,9 @@ def quality(rows: list[dict], bounds: dict) -> float:
     return aggregate.scores(aggregate.normalise(means, bounds))["quality"]
 
 
-def score_segments(videos: np.ndarray, clips: list[Clip], bounds: dict, featnet, length: int, seed: int = 0) -> list[dict]:
+def score_segments(
+    videos: np.ndarray, clips: list[Clip], bounds: dict, featnet, length: int, seed: int = 0
+) -> list[dict]:
     """One dict per segment: quality [interval], camera_acc [interval] (photocam), fd[featnet]."""
     rng = np.random.default_rng(seed)
     truth = features.extract(featnet, np.stack([c.video for c in clips]))
@@ -124,20 +159,30 @@ def score_segments(videos: np.ndarray, clips: list[Clip], bounds: dict, featnet,
     out = []
     for s in range(length):
         rows = segment_rows(videos, clips, s)
-        draws = [quality([rows[i] for i in rng.integers(0, len(rows), len(rows))], bounds) for _ in range(suite.BOOTSTRAP)]
+        draws = [
+            quality([rows[i] for i in rng.integers(0, len(rows), len(rows))], bounds) for _ in range(suite.BOOTSTRAP)
+        ]
         seg = {
-            "segment": s, "frames": [s * F, (s + 1) * F], "quality": quality(rows, bounds),
+            "segment": s,
+            "frames": [s * F, (s + 1) * F],
+            "quality": quality(rows, bounds),
             "intervals": {"quality": (float(np.nanpercentile(draws, 2.5)), float(np.nanpercentile(draws, 97.5)))},
-            "fd[featnet]": distance.frechet_distance(features.extract(featnet, np.ascontiguousarray(videos[:, s * F : (s + 1) * F])), truth),
+            "fd[featnet]": distance.frechet_distance(
+                features.extract(featnet, np.ascontiguousarray(videos[:, s * F : (s + 1) * F])), truth
+            ),
         }
         if all("camera_acc" in r for r in rows):
             seg["camera_acc"] = float(np.mean([r["camera_acc"] for r in rows]))
-            seg["intervals"]["camera_acc"] = suite.bootstrap({"photocam": np.array([r["camera_acc"] for r in rows])}, rng)
+            seg["intervals"]["camera_acc"] = suite.bootstrap(
+                {"photocam": np.array([r["camera_acc"] for r in rows])}, rng
+            )
         out.append(seg)
     return out
 
 
-def latency(model, encoder, spec: SamplerSpec, frames: int, *, window: int, sink: int, repeats: int = 3, i2v: bool = True) -> dict[str, float]:
+def latency(
+    model, encoder, spec: SamplerSpec, frames: int, *, window: int, sink: int, repeats: int = 3, i2v: bool = True
+) -> dict[str, float]:
     """Median over `repeats` streams of `frames` frames at batch 1: seconds to the first block's frames
     (time to first frame) and frames per second over the whole stream."""
     c = model.config
@@ -148,7 +193,19 @@ def latency(model, encoder, spec: SamplerSpec, frames: int, *, window: int, sink
     for _ in range(repeats):
         t0 = time.perf_counter()
         marks = []
-        stream(model, cond, noise, spec, window=window, sink=sink, on_block=lambda b, x: marks.append(time.perf_counter() - t0))
+        stream(
+            model,
+            cond,
+            noise,
+            spec,
+            window=window,
+            sink=sink,
+            on_block=lambda b, x: marks.append(time.perf_counter() - t0),
+        )
         first.append(marks[0])
         total.append(time.perf_counter() - t0)
-    return {"time_to_first_frame_s": float(np.median(first)), "frames_per_s": float(frames / np.median(total)), "frames": frames}
+    return {
+        "time_to_first_frame_s": float(np.median(first)),
+        "frames_per_s": float(frames / np.median(total)),
+        "frames": frames,
+    }

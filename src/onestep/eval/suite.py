@@ -80,7 +80,14 @@ def i2v(track: str) -> bool:
 PROMPTS = ("template", "paraphrase")  # the training grammar's phrasings, or the held-out ones (eval/paraphrase.py)
 
 
-def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None = None, seed: int = HELDOUT_SEED, prompts: str = "template") -> list[Clip]:
+def heldout_clips(
+    track: str,
+    n: int,
+    config: WorldConfig,
+    photos: dict | None = None,
+    seed: int = HELDOUT_SEED,
+    prompts: str = "template",
+) -> list[Clip]:
     """Eval clip i of a track: world seed `seed + i`; with prompts="paraphrase" the same clip is
     asked for in held-out words (same video, first frame and ground truth)."""
     if track == "photocam" and photos is not None:
@@ -94,11 +101,17 @@ def heldout_clips(track: str, n: int, config: WorldConfig, photos: dict | None =
 
 def anchors_name(track: str, config: WorldConfig, photos: dict | None) -> str:
     """The anchors' file name: the conditions they depend on and the code version (eval/shipped.py)."""
-    key = hashlib.sha1(json.dumps([track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), shipped.EVAL_VERSION]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(
+        json.dumps(
+            [track, config.frames, config.size, ANCHOR_CLIPS, sorted(photos or {}), shipped.EVAL_VERSION]
+        ).encode()
+    ).hexdigest()[:12]
     return f"anchors-{track}-{key}.json"
 
 
-def cached_anchors(track: str, config: WorldConfig, photos: dict | None, cache_dir: Path, shipped_dir: Path | None = None) -> dict:
+def cached_anchors(
+    track: str, config: WorldConfig, photos: dict | None, cache_dir: Path, shipped_dir: Path | None = None
+) -> dict:
     """Anchors depend only on the conditions: computed once and kept in the cache directory, or read
     from `shipped_dir` (the bundled teacher's evals/) where the same file ships."""
     name = anchors_name(track, config, photos)
@@ -138,7 +151,9 @@ class TrackResult:
         """(dimensions, per-clip values with 0 where missing, 1 where present): the rows as arrays, so a
         bootstrap draw is two sums, not a pass over dictionaries."""
         keys = list(self.bounds)
-        values = np.array([[r.get(k, np.nan) for k in keys] for r in self.rows], dtype=np.float64).reshape(len(self.rows), len(keys))
+        values = np.array([[r.get(k, np.nan) for k in keys] for r in self.rows], dtype=np.float64).reshape(
+            len(self.rows), len(keys)
+        )
         present = np.isfinite(values)
         return keys, np.where(present, values, 0.0), present.astype(np.float64)
 
@@ -155,8 +170,20 @@ class TrackResult:
 
 
 def evaluate_track(
-    model, encoder, track: str, n: int, spec: SamplerSpec, *, config: WorldConfig, featnet, photos=None, cache_dir: Path, shipped_dir: Path | None = None, seed: int = 0,
-    progress=None, prompts: str = "template"
+    model,
+    encoder,
+    track: str,
+    n: int,
+    spec: SamplerSpec,
+    *,
+    config: WorldConfig,
+    featnet,
+    photos=None,
+    cache_dir: Path,
+    shipped_dir: Path | None = None,
+    seed: int = 0,
+    progress=None,
+    prompts: str = "template",
 ) -> TrackResult:
     clips = heldout_clips(track, n, config, photos, prompts=prompts)
     t0 = time.perf_counter()
@@ -182,7 +209,9 @@ def evaluate_track(
     return TrackResult(clips, videos, rows, bounds, dists, seconds)
 
 
-def diversity(model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int, i2v: bool = True) -> dict[str, float]:
+def diversity(
+    model, encoder, clips: list[Clip], spec: SamplerSpec, featnet, seed: int, i2v: bool = True
+) -> dict[str, float]:
     """Per-condition spread across noise seeds, in featnet space and in pixels (mean pairwise distance).
 
     Compare with the teacher's: a mode-collapsed student has a spread near 0 for the same conditions.
@@ -234,5 +263,10 @@ def summarise(results: dict[str, TrackResult], spec: SamplerSpec, n: int, seed: 
     for t, res in results.items():
         keys = sorted({k for r in res.rows for k in r})
         table = {k: aggregate.finite_mean([r[k] for r in res.rows if k in r]) for k in keys}
-        out["per_track"][t] = {"metrics": table, "scores": res.scores(), "anchors": res.bounds, "distances": res.distances}
+        out["per_track"][t] = {
+            "metrics": table,
+            "scores": res.scores(),
+            "anchors": res.bounds,
+            "distances": res.distances,
+        }
     return out

@@ -14,13 +14,23 @@ from onestep.methods.self_forcing import SelfForcing, SelfForcingConfig
 from onestep.methods.vsd import VSD, VSDConfig
 
 METHODS = {
-    VSDConfig: VSD, PoseConfig: PoseEquilibrium, OdeRegressionConfig: OdeRegression, FlowMatchingConfig: FlowMatching,
-    CausalInitConfig: CausalInit, SelfForcingConfig: SelfForcing, AsdConfig: AdversarialSelfDistillation, Dmd2Config: DMD2,
-    AddConfig: ADD, AptConfig: APT, ConsistencyConfig: Consistency,
-}  # fmt: skip
+    VSDConfig: VSD,
+    PoseConfig: PoseEquilibrium,
+    OdeRegressionConfig: OdeRegression,
+    FlowMatchingConfig: FlowMatching,
+    CausalInitConfig: CausalInit,
+    SelfForcingConfig: SelfForcing,
+    AsdConfig: AdversarialSelfDistillation,
+    Dmd2Config: DMD2,
+    AddConfig: ADD,
+    AptConfig: APT,
+    ConsistencyConfig: Consistency,
+}
 
 
 def build(config):
     if type(config) not in METHODS:
-        raise ValueError(f"no method takes a {type(config).__name__}: known configs are {', '.join(c.__name__ for c in METHODS)}")
+        raise ValueError(
+            f"no method takes a {type(config).__name__}: known configs are {', '.join(c.__name__ for c in METHODS)}"
+        )
     return METHODS[type(config)](config)

@@ -49,7 +49,12 @@ class APT(PoseEquilibrium):
         adv = ns_d(d_real, d_fake)
         e_s, _ = self.perturbation(real, cond, d)
         r1 = r1_apt(lambda x: self.logits(roles, x, cond, t_r, eps_r), real, d_real, e_s).mean()
-        logs = {"apt/d_loss": adv.item(), "apt/r1": r1.item(), "apt/d_real": d_real.mean().item(), "apt/d_fake": d_fake.mean().item()}
+        logs = {
+            "apt/d_loss": adv.item(),
+            "apt/r1": r1.item(),
+            "apt/d_real": d_real.mean().item(),
+            "apt/d_fake": d_fake.mean().item(),
+        }
         return LossOutput(adv + self.cfg.r1_weight * r1, logs)
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:

@@ -57,7 +57,10 @@ class AdversarialSelfDistillation(SelfForcing):
         super().__init__(config or AsdConfig())
         self.roles = {**self.roles, "disc_head": "new"}
         if self.cfg.max_n + 1 > self.cfg.steps:
-            raise UserError(f"asd max_n {self.cfg.max_n} needs {self.cfg.max_n + 1}-step videos from a grid of {self.cfg.steps} levels: lower max_n or raise steps")
+            raise UserError(
+                f"asd max_n {self.cfg.max_n} needs {self.cfg.max_n + 1}-step videos from a grid of {self.cfg.steps} "
+                "levels: lower max_n or raise steps"
+            )
 
     # -- the method protocol (types.Method) ------------------------------------------------------
 
@@ -66,7 +69,9 @@ class AdversarialSelfDistillation(SelfForcing):
 
     def new_role(self, name: str, roles: Roles):
         if name == "disc_head":
-            return SemanticHead(roles.teacher.spec, len(self.taps(roles.teacher.spec)), queries=self.cfg.max_n, dim=self.cfg.head_dim)
+            return SemanticHead(
+                roles.teacher.spec, len(self.taps(roles.teacher.spec)), queries=self.cfg.max_n, dim=self.cfg.head_dim
+            )
         return super().new_role(name, roles)
 
     def groups(self, roles: Roles) -> dict[str, list]:
@@ -104,7 +109,10 @@ class AdversarialSelfDistillation(SelfForcing):
         n, cond = self.draw_n(d), batch.cond
         with torch.no_grad():
             fake, real = self.video(batch, roles, d, n), self.video(batch, roles, d, n + 1)
-        D_fake, D_real = self.critic(roles, cond, n, *self.renoise(fake, d)), self.critic(roles, cond, n, *self.renoise(real, d))
+        D_fake, D_real = (
+            self.critic(roles, cond, n, *self.renoise(fake, d)),
+            self.critic(roles, cond, n, *self.renoise(real, d)),
+        )
         return n, fake, real, D_real, D_fake
 
     @torch.no_grad()
@@ -123,7 +131,16 @@ class AdversarialSelfDistillation(SelfForcing):
         r1 = r1_apt(D_real, real, d_real, s * d.randn_like(real)).mean() / s**2
         r2 = r1_apt(D_fake, fake, d_fake, s * d.randn_like(fake)).mean() / s**2
         loss = adv + 0.5 * self.cfg.r_weight * (r1 + r2)
-        return LossOutput(loss, {"asd/d_loss": adv.item(), "asd/r1": r1.item(), "asd/r2": r2.item(), "asd/n": float(n), "asd/d_gap": (d_real - d_fake).mean().item()})
+        return LossOutput(
+            loss,
+            {
+                "asd/d_loss": adv.item(),
+                "asd/r1": r1.item(),
+                "asd/r2": r2.item(),
+                "asd/n": float(n),
+                "asd/d_gap": (d_real - d_fake).mean().item(),
+            },
+        )
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         dmd = super().student_loss(batch, roles, d)
@@ -133,8 +150,14 @@ class AdversarialSelfDistillation(SelfForcing):
         fake = self.video(batch, roles, d, n)
         with torch.no_grad():
             real = self.video(batch, roles, d, n + 1)
-        adv = rpgan_g(self.critic(roles, cond, n, *self.renoise(real, d))(real), self.critic(roles, cond, n, *self.renoise(fake, d))(fake))
-        return LossOutput(dmd.loss + self.cfg.alpha * adv, dmd.logs | {"asd/g_loss": adv.item(), "asd/g_scale": self.scale(adv, fake, dmd.logs["vsd/dm_loss"])})
+        adv = rpgan_g(
+            self.critic(roles, cond, n, *self.renoise(real, d))(real),
+            self.critic(roles, cond, n, *self.renoise(fake, d))(fake),
+        )
+        return LossOutput(
+            dmd.loss + self.cfg.alpha * adv,
+            dmd.logs | {"asd/g_loss": adv.item(), "asd/g_scale": self.scale(adv, fake, dmd.logs["vsd/dm_loss"])},
+        )
 
     def scale(self, adv: Tensor, fake: Tensor, dm_loss: float) -> float:
         """alpha ||d L_ASD / d x_n|| / ||d L_DMD / d x||: how hard each term pushes on the video it reads.

@@ -135,4 +135,11 @@ class Consistency:
     def disc_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         real, fake = self.sides(batch, roles, d)
         loss = hinge_d(real, fake)
-        return LossOutput(loss, {"consistency/d_hinge": loss.item(), "consistency/d_real": real.mean().item(), "consistency/d_fake": fake.mean().item()})
+        return LossOutput(
+            loss,
+            {
+                "consistency/d_hinge": loss.item(),
+                "consistency/d_real": real.mean().item(),
+                "consistency/d_fake": fake.mean().item(),
+            },
+        )

@@ -79,7 +79,11 @@ class DMD2(VSD):
     def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:
         """The classifier's paired accuracy on `batch`: real against the generator's video of the same condition."""
         fake = self.generate(batch, roles, d)
-        return {"disc/accuracy": paired_accuracy(self.logits(batch.video, batch.cond, roles, d), self.logits(fake, batch.cond, roles, d))}
+        return {
+            "disc/accuracy": paired_accuracy(
+                self.logits(batch.video, batch.cond, roles, d), self.logits(fake, batch.cond, roles, d)
+            )
+        }
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:
         x0_g = self.generate(batch, roles, d)
@@ -93,5 +97,9 @@ class DMD2(VSD):
         flow_loss = self.score_loss(x0_g, batch, roles, d)
         real, fake = self.logits(batch.video, batch.cond, roles, d), self.logits(x0_g, batch.cond, roles, d)
         adv = ns_d(real, fake)
-        logs = flow_loss.logs | {"dmd2/d_loss": adv.item(), "dmd2/d_real": real.mean().item(), "dmd2/d_fake": fake.mean().item()}
+        logs = flow_loss.logs | {
+            "dmd2/d_loss": adv.item(),
+            "dmd2/d_real": real.mean().item(),
+            "dmd2/d_fake": fake.mean().item(),
+        }
         return LossOutput(flow_loss.loss + self.cfg.gan_d_weight * adv, logs)

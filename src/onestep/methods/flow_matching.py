@@ -22,7 +22,9 @@ from onestep.seeding import Draws
 from onestep.types import Batch, Cond, Denoiser, LossOutput, Roles
 
 
-def flow_matching_loss(net: Denoiser, x0: Tensor, cond: Cond, t: Tensor, noise: Tensor, weight: Tensor | None = None) -> Tensor:
+def flow_matching_loss(
+    net: Denoiser, x0: Tensor, cond: Cond, t: Tensor, noise: Tensor, weight: Tensor | None = None
+) -> Tensor:
     """Per-sample MSE between predicted and target velocity, shape (B,); `weight` (B, 1, F, H, W)
     multiplies the squared error per pixel."""
     x_t = flow.interpolate(x0, noise, t)
@@ -66,7 +68,9 @@ class FlowMatchingConfig:
 
 
 def sample_times(tc: TimeConfig, n: int, d: Draws) -> Tensor:
-    t = flow.sample_t(d.randn(n) if tc.kind == "logit_normal" else d.rand(n), kind=tc.kind, mean=tc.mean, std=tc.std, s=tc.shift)
+    t = flow.sample_t(
+        d.randn(n) if tc.kind == "logit_normal" else d.rand(n), kind=tc.kind, mean=tc.mean, std=tc.std, s=tc.shift
+    )
     uniform = d.rand(n)
     t = torch.where(d.rand(n) < tc.uniform_fraction, uniform, t)
     return t.clamp(1e-3, 1.0)
@@ -89,7 +93,15 @@ def drop_conditions(cfg: FlowMatchingConfig, cond: Cond, d: Draws) -> Cond:
         keep = d.rand(B, mask.shape[1]).to(device) >= cfg.p_drop_token
         keep[:, 0] = True
         mask = mask & keep
-    return Cond(text, mask, cond.latent, keep_image if cond.latent is not None else None, cond.image_tokens, cond.neg_text, cond.neg_text_mask)
+    return Cond(
+        text,
+        mask,
+        cond.latent,
+        keep_image if cond.latent is not None else None,
+        cond.image_tokens,
+        cond.neg_text,
+        cond.neg_text_mask,
+    )
 
 
 class FlowMatching(StudentOnly):

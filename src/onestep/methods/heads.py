@@ -43,16 +43,22 @@ class Attention(nn.Module):
 
 
 class SemanticHead(nn.Module):
-    def __init__(self, spec: ModelSpec, n_taps: int, *, queries: int = 4, dim: int = 128, heads: int = 4, semantics: bool = True):
+    def __init__(
+        self, spec: ModelSpec, n_taps: int, *, queries: int = 4, dim: int = 128, heads: int = 4, semantics: bool = True
+    ):
         super().__init__()
         backbone_dim, patch = spec.dim, spec.patch[1:]
         self.queries = nn.Parameter(torch.randn(queries, dim) * 0.02)
         self.modality = nn.Parameter(torch.randn(3, dim) * 0.02)  # query, image, text
         self.text_proj = nn.Linear(spec.text_dim, dim) if semantics else None
-        self.image_embed = nn.Conv2d(spec.cond_channels, dim, patch, stride=patch) if spec.cond_channels and semantics else None
+        self.image_embed = (
+            nn.Conv2d(spec.cond_channels, dim, patch, stride=patch) if spec.cond_channels and semantics else None
+        )
         self.mix = Attention(dim, heads)
         self.time = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, 2 * dim))
-        self.feature_proj = nn.ModuleList([nn.Sequential(nn.LayerNorm(backbone_dim), nn.Linear(backbone_dim, dim)) for _ in range(n_taps)])
+        self.feature_proj = nn.ModuleList(
+            [nn.Sequential(nn.LayerNorm(backbone_dim), nn.Linear(backbone_dim, dim)) for _ in range(n_taps)]
+        )
         self.read = nn.ModuleList([Attention(dim, heads) for _ in range(n_taps)])
         self.out = nn.Linear(n_taps * dim, 1)
 
@@ -80,7 +86,16 @@ class ConvHead(nn.Module):
         super().__init__()
         self.grid, backbone_dim = spec.grid, spec.dim
         self.convs = nn.ModuleList(
-            [nn.Sequential(nn.Conv3d(backbone_dim, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, width, 3, padding=1), nn.SiLU(), nn.Conv3d(width, 1, 1)) for _ in range(n_taps)]
+            [
+                nn.Sequential(
+                    nn.Conv3d(backbone_dim, width, 3, padding=1),
+                    nn.SiLU(),
+                    nn.Conv3d(width, width, 3, padding=1),
+                    nn.SiLU(),
+                    nn.Conv3d(width, 1, 1),
+                )
+                for _ in range(n_taps)
+            ]
         )
 
     def forward(self, features: list[Tensor], cond: Cond, t: Tensor, image: Tensor | None) -> Tensor:

@@ -10,7 +10,8 @@ loss on a batch of pairs, one step from noise:
 The ODE maps each noise to one video, so the target is a function of the input rather than the blurry
 conditional mean a regression on data gives; this gives the one-step generator the teacher's
 noise-to-motion map before distribution matching sharpens it. With `renoise_t`, every other row
-of the global batch (the even rows, whichever micro-batch holds them) is also regressed from its target re-noised to one of those levels with fresh noise (the inputs of the
+of the global batch (the even rows, whichever micro-batch holds them) is also regressed from its target re-noised to one
+of those levels with fresh noise (the inputs of the
 re-noising few-step sampler), a term added to L.
 """
 
@@ -30,7 +31,9 @@ from onestep.types import Batch, Cond, LossOutput, Roles
 
 @dataclass
 class OdeRegressionConfig:
-    renoise_t: tuple[float, ...] = ()  # also regress x0_i from x0_i re-noised to these t (the few-step sampler's inputs)
+    renoise_t: tuple[
+        float, ...
+    ] = ()  # also regress x0_i from x0_i re-noised to these t (the few-step sampler's inputs)
 
 
 class OdeRegression(StudentOnly):

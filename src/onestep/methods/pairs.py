@@ -27,11 +27,15 @@ def one_step_loss(roles: Roles, noise: Tensor, x0: Tensor, cond: Cond) -> Tensor
 
 def need(pairs: Pairs | None) -> Pairs:
     if pairs is None:
-        raise RuntimeError("this method regresses the run's ODE pairs and the batch has none: the data config names them (data.pairs)")
+        raise RuntimeError(
+            "this method regresses the run's ODE pairs and the batch has none: the data config names them (data.pairs)"
+        )
     return pairs
 
 
-def with_anchor(loss: Tensor, logs: dict, weight: float, roles: Roles, pairs: Pairs | None, n: int, d: Draws) -> tuple[Tensor, dict]:
+def with_anchor(
+    loss: Tensor, logs: dict, weight: float, roles: Roles, pairs: Pairs | None, n: int, d: Draws
+) -> tuple[Tensor, dict]:
     """loss + weight * the one-step regression on n pairs drawn from `pairs`: the `ode_weight` term of VSD and POSE."""
     anchor = one_step_loss(roles, *need(pairs).draw(n, d))
     return loss + weight * anchor, logs | {"ode/anchor_mse": anchor.item()}

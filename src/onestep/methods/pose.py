@@ -78,12 +78,17 @@ class PoseConfig:
     consistency_t_hi: float = 0.98
     consistency_t_shift: float = 3.0
     guidance: float = 3.0  # CFG of the teacher in the consistency loss
-    consistency_steps: int = 1  # 1: Eq. 5's one x0 prediction; k > 1: k guided Euler steps from t to 0 (not in the paper)
+    consistency_steps: int = (
+        1  # 1: Eq. 5's one x0 prediction; k > 1: k guided Euler steps from t to 0 (not in the paper)
+    )
     ode_weight: float = 0.0  # > 0: also regress the run's ODE pairs (DMD's regression loss; methods/pairs.py)
 
     def __post_init__(self):
         if self.backbone not in ("ema", "teacher", "trainable") or self.head not in ("semantic", "xattn", "conv"):
-            raise UserError(f"backbone {self.backbone!r}, head {self.head!r}: backbone is ema, teacher or trainable; head is semantic, xattn or conv")
+            raise UserError(
+                f"backbone {self.backbone!r}, head {self.head!r}: backbone is ema, teacher or trainable; head is "
+                "semantic, xattn or conv"
+            )
         if self.consistency_steps < 1:
             raise UserError(f"consistency_steps = {self.consistency_steps}: use 1 (Eq. 5) or more")
 
@@ -99,7 +104,11 @@ class PoseEquilibrium:
     def __init__(self, config: PoseConfig | None = None):
         self.cfg = config or PoseConfig()
         adversarial = self.cfg.adv_weight > 0
-        self.roles = ({"disc_head": "new"} | ({"disc_backbone": "copy"} if self.cfg.backbone == "trainable" else {})) if adversarial else {}
+        self.roles = (
+            ({"disc_head": "new"} | ({"disc_backbone": "copy"} if self.cfg.backbone == "trainable" else {}))
+            if adversarial
+            else {}
+        )
         self.needs_pairs = self.cfg.ode_weight > 0
 
     # -- the method protocol (types.Method) ------------------------------------------------------
@@ -117,11 +126,16 @@ class PoseEquilibrium:
     def groups(self, roles: Roles) -> dict[str, list]:
         if not self.roles:
             return {"student": list(roles.student.parameters())}
-        disc = list(roles.disc_head.parameters()) + (list(roles.disc_backbone.parameters()) if self.cfg.backbone == "trainable" else [])
+        disc = list(roles.disc_head.parameters()) + (
+            list(roles.disc_backbone.parameters()) if self.cfg.backbone == "trainable" else []
+        )
         return {"disc_head": disc, "student": list(roles.student.parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
-        d_disc, d_student = rng(), rng()  # streams 0 and 1 with or without a discriminator: an ablation draws the same noise
+        d_disc, d_student = (
+            rng(),
+            rng(),
+        )  # streams 0 and 1 with or without a discriminator: an ablation draws the same noise
         student = Update("student", lambda: self.student_loss(batch, roles, d_student))
         return [Update("disc_head", lambda: self.disc_loss(batch, roles, d_disc)), student] if self.roles else [student]
 
@@ -148,7 +162,8 @@ class PoseEquilibrium:
         return Levels(c.disc_t_lo, c.disc_t_hi, c.disc_t_shift, c.disc_t_reference).draw(x, d)
 
     def perturbation(self, x: Tensor, cond: Cond, d: Draws) -> tuple[Tensor, Tensor]:
-        """(e_s, e_t): per-pixel noise (B, C, F, H, W) and per-frame, per-channel offsets (B, C, F, 1, 1); frame 0 clean under I2V."""
+        """(e_s, e_t): per-pixel noise (B, C, F, H, W) and per-frame, per-channel offsets (B, C, F, 1, 1); frame 0 clean
+        under I2V."""
         B, C, Fr = x.shape[:3]
         e_s, e_t = self.cfg.sigma_s * d.randn_like(x), self.cfg.sigma_t * d.randn(B, C, Fr, 1, 1, dtype=x.dtype)
         if cond.latent is not None:
@@ -199,10 +214,19 @@ class PoseEquilibrium:
         adv = hinge_d(d_real, d_fake)
         e_s, e_t = self.perturbation(real, cond, d)
         D = lambda x: self.logits(roles, x, cond, t_r, eps_r)  # noqa: E731
-        spatial, temporal = st_r1(D, real, d_real, e_s, e_t) if self.cfg.sigma_t > 0 else (r1_normalised(D, real, d_real, e_s), d_real.new_zeros(real.shape[0]))
+        spatial, temporal = (
+            st_r1(D, real, d_real, e_s, e_t)
+            if self.cfg.sigma_t > 0
+            else (r1_normalised(D, real, d_real, e_s), d_real.new_zeros(real.shape[0]))
+        )
         r1 = (spatial + temporal).mean()
         loss = adv + self.cfg.r1_weight * r1
-        logs = {"pose/d_hinge": adv.item(), "pose/st_r1": r1.item(), "pose/st_r1_spatial": spatial.mean().item(), "pose/st_r1_temporal": temporal.mean().item()}
+        logs = {
+            "pose/d_hinge": adv.item(),
+            "pose/st_r1": r1.item(),
+            "pose/st_r1_spatial": spatial.mean().item(),
+            "pose/st_r1_temporal": temporal.mean().item(),
+        }
         return LossOutput(loss, logs | {"pose/d_real": d_real.mean().item(), "pose/d_fake": d_fake.mean().item()})
 
     def student_loss(self, batch: Batch, roles: Roles, d: Draws) -> LossOutput:

@@ -10,7 +10,8 @@ distribution-matching gradient (Eq. 1) in x0 form:
 
 x0_real comes from the teacher with classifier-free guidance; x0_fake from the fake score, which is
 the teacher's frozen weights plus a zero-initialised LoRA (so it equals the teacher at step 0;
-`fake_score = "copy"`: a full trainable copy of the teacher instead), never guided, trained with the flow loss of Eq. 2: || F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
+`fake_score = "copy"`: a full trainable copy of the teacher instead), never guided, trained with the flow loss of Eq. 2:
+|| F(x_t, t) - (eps - sg(x0_g)) ||^2 on fresh (t, eps).
 The critic steps every iteration, the generator every `critic_ratio`-th (5 in DMD2 and Self-Forcing;
 POSE does not say). With `ode_weight` = w > 0 the generator also regresses the run's ODE pairs,
 L_G += w || G_x0(eps_i, 1, c_i) - x0_i ||^2 (DMD's regression loss, methods/pairs.py; not in POSE).
@@ -71,7 +72,11 @@ class VSD:
         return {"student": list(roles.student.parameters()), "fake_score": list(roles.fake_score.parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
-        ups = [Update("student", lambda: self.student_loss(batch, roles, rng()))] if step % self.cfg.critic_ratio == 0 else []
+        ups = (
+            [Update("student", lambda: self.student_loss(batch, roles, rng()))]
+            if step % self.cfg.critic_ratio == 0
+            else []
+        )
         return ups + [Update("fake_score", lambda: self.fake_score_loss(batch, roles, rng()))]
 
     def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:

@@ -22,9 +22,13 @@ class SelfAttention(nn.Module):
         self.norm_q = nn.RMSNorm(dim // heads)  # QK-norm (as Wan) keeps logits tame at high lr
         self.norm_k = nn.RMSNorm(dim // heads)
         self.out = nn.Linear(dim, dim)
-        self.attend = F.scaled_dot_product_attention  # (q, k, v, attn_mask) -> y; sequence parallelism swaps it (parallel/sequence.py)
+        self.attend = (
+            F.scaled_dot_product_attention
+        )  # (q, k, v, attn_mask) -> y; sequence parallelism swaps it (parallel/sequence.py)
 
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None, cache: LayerCache | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None, cache: LayerCache | None = None
+    ) -> Tensor:
         q, k, v = self.qkv(x).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)  # 3 x (B, h, N, d)
         q, k = apply_rope(self.norm_q(q), *rope), apply_rope(self.norm_k(k), *rope)
         if cache is not None:  # the earlier frames' keys and values first (their rotary positions applied)
@@ -65,7 +69,17 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
         self.ada = nn.Linear(dim, 6 * dim)
 
-    def forward(self, x: Tensor, c: Tensor, rope, mask, context: Tensor, context_mask: Tensor, rope_context, cache: LayerCache | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        c: Tensor,
+        rope,
+        mask,
+        context: Tensor,
+        context_mask: Tensor,
+        rope_context,
+        cache: LayerCache | None = None,
+    ) -> Tensor:
         # c: (B, N or 1, D) conditioning per token
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
         x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope, mask, cache)

@@ -16,21 +16,27 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
-def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float, frame_offset: int = 0, device=None) -> tuple[Tensor, Tensor]:
+def rope_tables(
+    grid: tuple[int, int, int], head_dim: int, theta: float, frame_offset: int = 0, device=None
+) -> tuple[Tensor, Tensor]:
     """cos, sin of 3D rotary positions, each (N, head_dim) in rotate-half layout; head_dim is split
     between axes as Wan does (frame | row | column)."""
     d_hw = 2 * (head_dim // 6)
     dims = (head_dim - 2 * d_hw, d_hw, d_hw)
     f, h, w = grid
-    pos = torch.stack(
-        torch.meshgrid(
-            torch.arange(frame_offset, frame_offset + f, device=device),
-            torch.arange(h, device=device),
-            torch.arange(w, device=device),
-            indexing="ij",
-        ),
-        dim=-1,
-    ).reshape(-1, 3).float()  # (N, 3)
+    pos = (
+        torch.stack(
+            torch.meshgrid(
+                torch.arange(frame_offset, frame_offset + f, device=device),
+                torch.arange(h, device=device),
+                torch.arange(w, device=device),
+                indexing="ij",
+            ),
+            dim=-1,
+        )
+        .reshape(-1, 3)
+        .float()
+    )  # (N, 3)
     angles = []
     for axis, d in enumerate(dims):
         freqs = theta ** (-torch.arange(0, d, 2, device=device).float() / d)  # (d / 2,)

@@ -43,7 +43,9 @@ class KVCache:
     """Keys and values of the frames before the next segment: `frames` latent frames, `tokens` tokens.
     `detach`: cached tensors carry no gradient (inference, and Self-Forcing's context)."""
 
-    def __init__(self, depth: int, tokens_per_frame: int, window: int | None = None, sink: int = 0, detach: bool = True):
+    def __init__(
+        self, depth: int, tokens_per_frame: int, window: int | None = None, sink: int = 0, detach: bool = True
+    ):
         if window is not None and window <= sink:
             raise ValueError(f"a KV window of {window} frames must exceed its {sink} sink frames")
         self.layers = [LayerCache(self) for _ in range(depth)]
@@ -73,7 +75,12 @@ class KVCache:
             n = self.tokens_per_frame
             drop = self.frames - self.window
             device = self.layers[0].k.device
-            kept = torch.cat([torch.arange(self.sink * n, device=device), torch.arange((self.sink + drop) * n, self.frames * n, device=device)])
+            kept = torch.cat(
+                [
+                    torch.arange(self.sink * n, device=device),
+                    torch.arange((self.sink + drop) * n, self.frames * n, device=device),
+                ]
+            )
             for layer in self.layers:
                 layer.keep(kept)
             self.frames = self.window

@@ -110,7 +110,10 @@ class LoraScore(nn.Module):
     def load_state_dict(self, state: dict, strict: bool = True, assign: bool = False):
         missing = [n for n in self.names if n not in state]
         if strict and (missing or set(state) - set(self.names)):
-            raise KeyError(f"LoRA state does not match this fake score: missing {missing[:3]}, unexpected {sorted(set(state) - set(self.names))[:3]}")
+            raise KeyError(
+                f"LoRA state does not match this fake score: missing {missing[:3]}, unexpected "
+                f"{sorted(set(state) - set(self.names))[:3]}"
+            )
         for n, p in zip(self.names, self.lora):
             if n in state:
                 p.data.copy_(state[n])

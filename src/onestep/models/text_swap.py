@@ -22,7 +22,9 @@ from onestep.models.video_dit import DiTConfig, VideoDiT
 from onestep.types import Cond
 
 
-def token_map(old: TextEncoder, new: TextEncoder, prompts: list[str], ridge: float = 1e-2) -> tuple[torch.Tensor, float, int]:
+def token_map(
+    old: TextEncoder, new: TextEncoder, prompts: list[str], ridge: float = 1e-2
+) -> tuple[torch.Tensor, float, int]:
     """(M, relative error, prompts used): M (new_dim + 1, old_dim) with [x_new, 1] M ~ x_old token by
     token; the error is the residual's norm over the centred targets' norm."""
     xs, ys, used = [], [], 0
@@ -44,7 +46,9 @@ def swapped(model: VideoDiT, m: torch.Tensor, new_pooled: torch.Tensor, encoder:
     """A copy of `model` that reads `encoder`'s states: every weight kept but the three first text
     layers, which are the old ones composed with x_old = a x_new + c (m = [a^T; c]); `new_pooled`
     (N, new_dim): the new encoder's pooled training prompts, for the standardisation."""
-    target = VideoDiT(DiTConfig(**{**dataclasses.asdict(model.config), "text_dim": DIMS[encoder], "text_encoder": encoder}))
+    target = VideoDiT(
+        DiTConfig(**{**dataclasses.asdict(model.config), "text_dim": DIMS[encoder], "text_encoder": encoder})
+    )
     own = target.state_dict()
     target.load_state_dict({k: v for k, v in model.state_dict().items() if own[k].shape == v.shape}, strict=False)
     a, c = m[:-1].T, m[-1]
@@ -54,7 +58,10 @@ def swapped(model: VideoDiT, m: torch.Tensor, new_pooled: torch.Tensor, encoder:
         dst.bias.copy_(src.bias + src.weight @ c)
     target.set_text_stats(new_pooled)
     mu_o, sd_o, mu_n, sd_n = model.text_mean, model.text_std, target.text_mean, target.text_std
-    src, dst = model.standardised_mlp[0], target.standardised_mlp[0]  # z_old = (a (sd_n z_new + mu_n) + c - mu_o) / sd_o
+    src, dst = (
+        model.standardised_mlp[0],
+        target.standardised_mlp[0],
+    )  # z_old = (a (sd_n z_new + mu_n) + c - mu_o) / sd_o
     dst.weight.copy_(src.weight @ (a * sd_n[None, :] / sd_o[:, None]))
     dst.bias.copy_(src.bias + src.weight @ ((a @ mu_n + c - mu_o) / sd_o))
     return target.eval().requires_grad_(False)

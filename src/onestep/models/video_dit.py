@@ -74,7 +74,9 @@ class DiTConfig:
         if self.heads < 1 or self.depth < 1 or self.dim < 1:
             raise UserError(f"dim {self.dim}, depth {self.depth}, heads {self.heads}: each must be 1 or more")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
-            raise UserError(f"dim {self.dim} must split into {self.heads} heads of even size: pick dim = heads * even number")
+            raise UserError(
+                f"dim {self.dim} must split into {self.heads} heads of even size: pick dim = heads * even number"
+            )
         if self.causal_block and (self.frames // pf) % self.causal_block:
             raise UserError(f"causal_block {self.causal_block} must divide the {self.frames // pf} latent frames")
 
@@ -83,7 +85,10 @@ class DiTConfig:
         so that overrides may set the two in either order)."""
         text.check_name(self.text_encoder)
         if self.text_dim != text.DIMS[self.text_encoder]:
-            raise UserError(f"text_dim {self.text_dim} does not fit the {self.text_encoder} text encoder's {text.DIMS[self.text_encoder]}-d states: set model.text_dim={text.DIMS[self.text_encoder]}")
+            raise UserError(
+                f"text_dim {self.text_dim} does not fit the {self.text_encoder} text encoder's "
+                f"{text.DIMS[self.text_encoder]}-d states: set model.text_dim={text.DIMS[self.text_encoder]}"
+            )
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -121,14 +126,20 @@ class VideoDiT(nn.Module):
         self.config = c = config
         pf, ph, pw = c.patch
         self.patch_embed = nn.Conv3d(2 * c.channels + 1, c.dim, kernel_size=c.patch, stride=c.patch)
-        self.image_embed = nn.Sequential(nn.Conv2d(c.channels, c.dim, kernel_size=(ph, pw), stride=(ph, pw)), nn.Flatten(2))
+        self.image_embed = nn.Sequential(
+            nn.Conv2d(c.channels, c.dim, kernel_size=(ph, pw), stride=(ph, pw)), nn.Flatten(2)
+        )
         self.image_proj = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim))
-        self.text_proj = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim))
+        self.text_proj = nn.Sequential(
+            nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim)
+        )
         self.modality = nn.Parameter(torch.zeros(2, c.dim))  # added to text (0) and image (1) tokens
         self.frame_embed = nn.Linear(64, c.dim)  # absolute (latent) frame index, sinusoidal -> learned
         self.image_to_frames = nn.Linear(c.dim, c.dim)  # first frame's patch tokens added to every frame (zero-init)
         _, h, w = c.grid
-        self.register_parameter("position_embed", nn.Parameter(torch.zeros(1, h * w, c.dim)) if c.absolute_positions else None)
+        self.register_parameter(
+            "position_embed", nn.Parameter(torch.zeros(1, h * w, c.dim)) if c.absolute_positions else None
+        )
         self.time_mlp = nn.Sequential(nn.Linear(256, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.pooled_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
         self.standardised_mlp = nn.Sequential(nn.Linear(c.text_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
@@ -174,12 +185,25 @@ class VideoDiT(nn.Module):
         want = (c.channels, c.frames, c.height, c.width)
         block = c.causal_block * c.patch[0]  # a causal model also takes any whole number of its blocks
         shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
-        segment = bool(block) and len(shape) == 4 and shape[0] == c.channels and shape[2:] == want[2:] and shape[1] > 0 and shape[1] % block == 0
+        segment = (
+            bool(block)
+            and len(shape) == 4
+            and shape[0] == c.channels
+            and shape[2:] == want[2:]
+            and shape[1] > 0
+            and shape[1] % block == 0
+        )
         if shape != want and not segment:
             more = f" or a whole number of its {block}-frame blocks" if block else ""
-            raise UserError(f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, {', '.join(map(str, want))}){more}")
+            raise UserError(
+                f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, "
+                f"{', '.join(map(str, want))}){more}"
+            )
         if cond.latent is not None and tuple(cond.latent.shape[1:]) != (c.channels, c.height, c.width):
-            raise UserError(f"first-frame image of shape {tuple(cond.latent.shape)} does not fit: expected (B, {c.channels}, {c.height}, {c.width})")
+            raise UserError(
+                f"first-frame image of shape {tuple(cond.latent.shape)} does not fit: expected (B, {c.channels}, "
+                f"{c.height}, {c.width})"
+            )
         if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
             raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
 
@@ -211,7 +235,9 @@ class VideoDiT(nn.Module):
         f, h, w = c.grid
         key = (frame_offset, frames or f, str(device))
         if key not in self._rope_cache:
-            self._rope_cache[key] = rope_tables((frames or f, h, w), c.dim // c.heads, c.rope_theta, frame_offset, device=device)
+            self._rope_cache[key] = rope_tables(
+                (frames or f, h, w), c.dim // c.heads, c.rope_theta, frame_offset, device=device
+            )
         return self._rope_cache[key]
 
     def context_rope(self, n_text: int, with_image: bool, device) -> tuple[Tensor, Tensor]:
@@ -283,7 +309,9 @@ class VideoDiT(nn.Module):
         rope = self.rope(frame_offset, x.device, f)
         rope_context = self.context_rope(cond.text.shape[1], cond.latent is not None, x.device)
         mask = self.attention_mask(x.device, f, cached)
-        return x, dict(c=cvec, rope=rope, mask=mask, context=context, context_mask=context_mask, rope_context=rope_context)
+        return x, dict(
+            c=cvec, rope=rope, mask=mask, context=context, context_mask=context_mask, rope_context=rope_context
+        )
 
     def unpatchify(self, x: Tensor, cvec: Tensor, dtype) -> Tensor:
         """Final adaLN and projection, tokens (B, N, D) -> v (B, C, F, H, W)."""
@@ -296,7 +324,9 @@ class VideoDiT(nn.Module):
         x = x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(B, c.channels, f * pf, c.height, c.width)
         return x.to(dtype)
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0, cache: KVCache | None = None) -> Tensor:
+    def forward(
+        self, x_t: Tensor, t: Tensor, cond: Cond, frame_offset: int = 0, cache: KVCache | None = None
+    ) -> Tensor:
         """v for x_t; a causal model's segment at `frame_offset` reads (and, if `cache.writing`, adds
         to) the keys and values of the frames before it in `cache`."""
         if cache is not None and not self.config.causal_block:
@@ -312,7 +342,10 @@ class VideoDiT(nn.Module):
         """The truncated forward: tokens (B, N, D) after each block in `layers`; later blocks never run."""
         want = sorted(set(layers))
         if not want or want[0] < 0 or want[-1] >= len(self.blocks):
-            raise UserError(f"feature layers {tuple(layers)} are not blocks of this {len(self.blocks)}-block model: use indices 0 to {len(self.blocks) - 1}")
+            raise UserError(
+                f"feature layers {tuple(layers)} are not blocks of this {len(self.blocks)}-block model: use indices 0 "
+                f"to {len(self.blocks) - 1}"
+            )
         x, ctx = self.embed(x_t, t, cond)
         out = {}
         for i, block in enumerate(self.blocks[: want[-1] + 1]):
@@ -328,7 +361,9 @@ class VideoDiT(nn.Module):
     @property
     def spec(self) -> ModelSpec:
         c = self.config
-        return ModelSpec("video_dit", c.channels, c.frames, c.height, c.width, c.patch, c.dim, c.depth, c.text_dim, c.channels)
+        return ModelSpec(
+            "video_dit", c.channels, c.frames, c.height, c.width, c.patch, c.dim, c.depth, c.text_dim, c.channels
+        )
 
     @property
     def causal_block(self) -> int:

@@ -47,7 +47,10 @@ LATENT_CHANNELS = 16
 
 # Every linear map inside the transformer blocks: self- and cross-attention (with I2V's added image
 # key/value), and the MLP. What a LoRA adapts (peft's regex target).
-LORA_TARGETS = r".*blocks\.\d+\.(attn1\.(to_q|to_k|to_v|to_out\.0)|attn2\.(to_q|to_k|to_v|to_out\.0|add_k_proj|add_v_proj)|ffn\.net\.(0\.proj|2))"
+LORA_TARGETS = (
+    r".*blocks\.\d+\.(attn1\.(to_q|to_k|to_v|to_out\.0)"
+    r"|attn2\.(to_q|to_k|to_v|to_out\.0|add_k_proj|add_v_proj)|ffn\.net\.(0\.proj|2))"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,11 +73,20 @@ def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
     size the VAE and the (1, 2, 2) patches cannot take."""
     if frames < 1 or (frames - 1) % 4:
         lo = max(1, (frames - 1) // 4 * 4 + 1)
-        raise UserError(f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use --frames {lo} or {lo + 4}")
+        raise UserError(
+            f"--frames {frames} is not 4k + 1 (Wan's VAE packs 4 frames per latent frame after the first): use "
+            f"--frames {lo} or {lo + 4}"
+        )
     if height < 16 or width < 16:
-        raise UserError(f"--size {height}x{width} is smaller than Wan's 16x16 pixels: pass HEIGHTxWIDTH, each a multiple of 16 (e.g. 480x832)")
+        raise UserError(
+            f"--size {height}x{width} is smaller than Wan's 16x16 pixels: pass HEIGHTxWIDTH, each a multiple of 16 "
+            "(e.g. 480x832)"
+        )
     if height % 16 or width % 16:
-        raise UserError(f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size {max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}")
+        raise UserError(
+            f"--size {height}x{width} is not divisible by 16 (8x VAE, 2x2 patches): use --size "
+            f"{max(16, height // 16 * 16)}x{max(16, width // 16 * 16)}"
+        )
     return ((frames - 1) // 4 + 1, height // 8, width // 8)
 
 
@@ -88,7 +100,9 @@ class WanModel(nn.Module):
 
     lora_targets = LORA_TARGETS
 
-    def __init__(self, transformer: nn.Module, latent_size: tuple[int, int, int], text_len: int = TEXT_LEN, causal_block: int = 0):
+    def __init__(
+        self, transformer: nn.Module, latent_size: tuple[int, int, int], text_len: int = TEXT_LEN, causal_block: int = 0
+    ):
         super().__init__()
         self.transformer = transformer
         self.latent_size = tuple(latent_size)
@@ -98,11 +112,20 @@ class WanModel(nn.Module):
         pf, ph, pw = c.patch_size
         F_, H, W = self.latent_size
         if F_ % pf or H % ph or W % pw:
-            raise UserError(f"latent video {F_}x{H}x{W} does not split into Wan's {pf}x{ph}x{pw} patches: use a height and width divisible by {8 * ph} pixels")
+            raise UserError(
+                f"latent video {F_}x{H}x{W} does not split into Wan's {pf}x{ph}x{pw} patches: use a height and width "
+                f"divisible by {8 * ph} pixels"
+            )
         if c.in_channels not in (LATENT_CHANNELS, 2 * LATENT_CHANNELS + MASK_CHANNELS):
-            raise UserError(f"a Wan transformer with {c.in_channels} input channels is neither T2V (16) nor I2V (36): pass a Wan2.1 model folder")
+            raise UserError(
+                f"a Wan transformer with {c.in_channels} input channels is neither T2V (16) nor I2V (36): pass a "
+                "Wan2.1 model folder"
+            )
         if causal_block < 0 or (causal_block and (F_ // pf) % causal_block):
-            raise UserError(f"causal_block {causal_block} must divide the {F_ // pf} latent frames: use a divisor of them (0: bidirectional)")
+            raise UserError(
+                f"causal_block {causal_block} must divide the {F_ // pf} latent frames: use a divisor of them (0: "
+                "bidirectional)"
+            )
         self.causal = wan_causal.CausalWan(transformer, causal_block, (H // ph) * (W // pw)) if causal_block else None
 
     # -- the model border (types.VideoModel) ---------------------------------------------------
@@ -120,7 +143,18 @@ class WanModel(nn.Module):
         c = self.transformer.config
         F_, H, W = self.latent_size
         dim = c.num_attention_heads * c.attention_head_dim
-        return ModelSpec("wan", c.out_channels, F_, H, W, tuple(c.patch_size), dim, c.num_layers, c.text_dim, LATENT_CHANNELS if self.i2v else 0)
+        return ModelSpec(
+            "wan",
+            c.out_channels,
+            F_,
+            H,
+            W,
+            tuple(c.patch_size),
+            dim,
+            c.num_layers,
+            c.text_dim,
+            LATENT_CHANNELS if self.i2v else 0,
+        )
 
     def condition_image(self, cond: Cond) -> Tensor | None:
         """The first latent frame of the condition video (B, 16, H, W), or None for T2V."""
@@ -140,7 +174,9 @@ class WanModel(nn.Module):
         """The tokens (B, N, D) after each block in `layers`; the blocks after the last are never run."""
         n = len(self.blocks)
         if not layers or min(layers) < 0 or max(layers) >= n:
-            raise UserError(f"feature layers {tuple(layers)} are not blocks of this {n}-block Wan model: use indices 0 to {n - 1}")
+            raise UserError(
+                f"feature layers {tuple(layers)} are not blocks of this {n}-block Wan model: use indices 0 to {n - 1}"
+            )
         out: dict[int, Tensor] = {}
 
         def hook(i: int):
@@ -165,20 +201,41 @@ class WanModel(nn.Module):
 
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         want = self.spec.video_shape
-        block = self.causal_block * self.transformer.config.patch_size[0]  # a causal model also takes any whole number of its blocks
+        block = (
+            self.causal_block * self.transformer.config.patch_size[0]
+        )  # a causal model also takes any whole number of its blocks
         shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
-        segment = bool(block) and len(shape) == 4 and shape[0] == want[0] and shape[2:] == want[2:] and shape[1] > 0 and shape[1] % block == 0
+        segment = (
+            bool(block)
+            and len(shape) == 4
+            and shape[0] == want[0]
+            and shape[2:] == want[2:]
+            and shape[1] > 0
+            and shape[1] % block == 0
+        )
         if shape != want and not segment:
             more = f" or a whole number of its {block}-frame blocks" if block else ""
-            raise UserError(f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, {', '.join(map(str, want))}){more}")
+            raise UserError(
+                f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, "
+                f"{', '.join(map(str, want))}){more}"
+            )
         if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
             raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
         if cond.text.shape[-1] != self.transformer.config.text_dim:
-            raise UserError(f"text states of width {cond.text.shape[-1]} do not fit this Wan model (text_dim {self.transformer.config.text_dim}): encode the prompts with this model's own text encoder")
+            raise UserError(
+                f"text states of width {cond.text.shape[-1]} do not fit this Wan model (text_dim "
+                f"{self.transformer.config.text_dim}): encode the prompts with this model's own text encoder"
+            )
         if cond.text.shape[1] > self.text_len:
-            raise UserError(f"{cond.text.shape[1]} text tokens are more than Wan's {self.text_len}: encode the prompts with max_sequence_length {self.text_len}")
+            raise UserError(
+                f"{cond.text.shape[1]} text tokens are more than Wan's {self.text_len}: encode the prompts with "
+                f"max_sequence_length {self.text_len}"
+            )
         if self.i2v and cond.image_tokens is None:
-            raise UserError("an image-to-video Wan model needs the first frame's CLIP tokens (Cond.image_tokens): prepare the data with this model's image encoder")
+            raise UserError(
+                "an image-to-video Wan model needs the first frame's CLIP tokens (Cond.image_tokens): prepare the "
+                "data with this model's image encoder"
+            )
 
     def text(self, cond: Cond, dtype) -> Tensor:
         """(B, text_len, text_dim): the token states with padding zeroed, padded with zeros as Wan's pipelines do."""
@@ -200,7 +257,10 @@ class WanModel(nn.Module):
         if self.causal_block:
             latent = wan_causal.condition_frames(latent, frame_offset * self.transformer.config.patch_size[0], F_)
         if latent.shape[1:] != (LATENT_CHANNELS, F_, H, W):
-            raise UserError(f"condition latent of shape {tuple(latent.shape)} does not fit: expected (B, {LATENT_CHANNELS}, {F_}, {H}, {W}), the VAE encoding of the first frame followed by zero frames")
+            raise UserError(
+                f"condition latent of shape {tuple(latent.shape)} does not fit: expected (B, {LATENT_CHANNELS}, {F_}, "
+                f"{H}, {W}), the VAE encoding of the first frame followed by zero frames"
+            )
         return torch.cat([mask * keep, latent * keep], 1)
 
     def timestep(self, t: Tensor) -> Tensor:
@@ -215,7 +275,12 @@ class WanModel(nn.Module):
         dtype = self.transformer.patch_embedding.weight.dtype
         hidden = torch.cat([x_t, self.condition_channels(x_t, cond, frame_offset)], 1) if self.i2v else x_t
         image = cond.image_tokens.to(dtype) if self.i2v else None
-        return dict(hidden_states=hidden.to(dtype), timestep=self.timestep(t), encoder_hidden_states=self.text(cond, dtype), encoder_hidden_states_image=image)
+        return dict(
+            hidden_states=hidden.to(dtype),
+            timestep=self.timestep(t),
+            encoder_hidden_states=self.text(cond, dtype),
+            encoder_hidden_states_image=image,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +293,10 @@ def transformer_dir(directory: str | Path) -> Path:
     if (directory / "model_index.json").is_file():
         sub = directory / "transformer"
         if not (sub / "config.json").is_file():
-            raise UserError(f"{directory} has model_index.json but no transformer/config.json: it is not a complete Wan diffusers folder")
+            raise UserError(
+                f"{directory} has model_index.json but no transformer/config.json: it is not a complete Wan diffusers "
+                "folder"
+            )
         return sub
     return directory
 
@@ -243,14 +311,25 @@ def is_wan(directory: str | Path) -> bool:
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({type(e).__name__}): restore it from where the model came from") from e
+        raise UserError(
+            f"{path} is not valid JSON ({type(e).__name__}): restore it from where the model came from"
+        ) from e
     if not isinstance(data, dict):
-        raise UserError(f"{path} holds a JSON {type(data).__name__}, not an object: restore it from where the model came from")
+        raise UserError(
+            f"{path} holds a JSON {type(data).__name__}, not an object: restore it from where the model came from"
+        )
     name = str(data.get("_class_name", ""))
     return name.startswith("Wan") if path == index else name == "WanTransformer3DModel"
 
 
-def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device="cpu", dtype: torch.dtype | None = None, causal_block: int = 0) -> WanModel:
+def load_wan(
+    directory: str | Path,
+    latent_size: tuple[int, int, int],
+    *,
+    device="cpu",
+    dtype: torch.dtype | None = None,
+    causal_block: int = 0,
+) -> WanModel:
     """A Wan folder's transformer as a WanModel (eval mode, frozen) for latent videos of `latent_size`,
     block-causal with `causal_block` latent frames per block (0: bidirectional)."""
     from diffusers import WanTransformer3DModel
@@ -258,13 +337,23 @@ def load_wan(directory: str | Path, latent_size: tuple[int, int, int], *, device
     folder = transformer_dir(directory)
     weights = list(folder.glob("*.safetensors"))
     if not weights:
-        raise UserError(f"{folder} has config.json but no .safetensors weights: copy the Wan transformer's weights next to it")
+        raise UserError(
+            f"{folder} has config.json but no .safetensors weights: copy the Wan transformer's weights next to it"
+        )
     try:
-        transformer, info = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype or torch.float32, output_loading_info=True)
+        transformer, info = WanTransformer3DModel.from_pretrained(
+            folder, torch_dtype=dtype or torch.float32, output_loading_info=True
+        )
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot load the Wan transformer from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}): the folder is incomplete or from another model") from e
+        raise UserError(
+            f"cannot load the Wan transformer from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}): the "
+            "folder is incomplete or from another model"
+        ) from e
     if info["missing_keys"]:  # diffusers would start them at random and only warn
-        raise UserError(f"{folder}'s weights lack {len(info['missing_keys'])} tensors of its config.json (e.g. {sorted(info['missing_keys'])[0]}): the weights come from another model; export them again")
+        raise UserError(
+            f"{folder}'s weights lack {len(info['missing_keys'])} tensors of its config.json (e.g. "
+            f"{sorted(info['missing_keys'])[0]}): the weights come from another model; export them again"
+        )
     return WanModel(transformer.to(device), latent_size, causal_block=causal_block).eval().requires_grad_(False)
 
 
@@ -283,7 +372,12 @@ def read_config(directory: str | Path) -> dict:
     sched = json.loads(scheduler.read_text()) if scheduler.is_file() else {}
     shift = sched.get("flow_shift") or sched.get("shift") or 3.0
     sampling = {"kind": "euler", "steps": 50, "guidance": 5.0, "shift": float(shift)}
-    return {"kind": KIND, "i2v": transformer.get("in_channels") != LATENT_CHANNELS, "sampling": sampling, "max_text": TEXT_LEN}
+    return {
+        "kind": KIND,
+        "i2v": transformer.get("in_channels") != LATENT_CHANNELS,
+        "sampling": sampling,
+        "max_text": TEXT_LEN,
+    }
 
 
 def weights_hash(directory: str | Path, sample: int = 1 << 20) -> str:
@@ -303,7 +397,14 @@ def weights_hash(directory: str | Path, sample: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
-def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, *, weights: dict | None = None, lora: dict | None = None) -> Path:
+def save_wan(
+    directory: str | Path,
+    model: WanModel,
+    extra: dict | None = None,
+    *,
+    weights: dict | None = None,
+    lora: dict | None = None,
+) -> Path:
     """Write the transformer as a diffusers folder (config.json + safetensors) and onestep's own
     settings (onestep.json: latent size, sampling, provenance), replacing `directory` only when all is
     written: a kill leaves the previous export.
@@ -324,11 +425,17 @@ def save_wan(directory: str | Path, model: WanModel, extra: dict | None = None, 
         model.transformer.save_pretrained(tmp, safe_serialization=True)
     else:
         model.transformer.save_config(tmp)
-        state = {k.removeprefix("transformer."): v.contiguous() for k, v in weights.items()}  # names in the adapter -> in the transformer
+        state = {
+            k.removeprefix("transformer."): v.contiguous() for k, v in weights.items()
+        }  # names in the adapter -> in the transformer
         save_file(state, str(tmp / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
     if lora is not None:
         layers = {k.removeprefix("transformer."): v.contiguous() for k, v in lora.items()}
         WanPipeline.save_lora_weights(tmp, transformer_lora_layers=layers, weight_name=LORA_FILE)
-    causal = {"causal_block": model.causal_block} if model.causal_block else {}  # a causal student loads causal again (models/io.py)
-    (tmp / "onestep.json").write_text(json.dumps({"latent_size": list(model.latent_size), **causal, **(extra or {})}, indent=2) + "\n")
+    causal = (
+        {"causal_block": model.causal_block} if model.causal_block else {}
+    )  # a causal student loads causal again (models/io.py)
+    (tmp / "onestep.json").write_text(
+        json.dumps({"latent_size": list(model.latent_size), **causal, **(extra or {})}, indent=2) + "\n"
+    )
     return replace_dir(tmp, directory)

@@ -38,7 +38,10 @@ def rope_tables(rope: nn.Module, grid: tuple[int, int, int], frame_offset: int) 
     first frame is latent frame `frame_offset` (WanRotaryPosEmbed.forward's tables, frames shifted)."""
     f, h, w = grid
     if frame_offset + f > rope.max_seq_len:
-        raise UserError(f"latent frames up to {frame_offset + f} are past Wan's {rope.max_seq_len} rotary positions: generate fewer frames")
+        raise UserError(
+            f"latent frames up to {frame_offset + f} are past Wan's {rope.max_seq_len} rotary positions: generate "
+            "fewer frames"
+        )
     tables = []
     for freqs in (rope.freqs_cos, rope.freqs_sin):
         t, r, c = freqs.split([rope.t_dim, rope.h_dim, rope.w_dim], dim=1)
@@ -105,7 +108,10 @@ class CausalWan:
         """The block mask of a segment of `tokens` queries after `cached` keys (kept for the next block)."""
         key = (tokens, cached, str(device))
         if self._mask is None or self._mask[0] != key:
-            self._mask = key, block_mask(tokens // self.tokens_per_frame, self.tokens_per_frame, self.causal_block, cached, device)
+            self._mask = (
+                key,
+                block_mask(tokens // self.tokens_per_frame, self.tokens_per_frame, self.causal_block, cached, device),
+            )
         return self._mask[1]
 
 
@@ -119,11 +125,15 @@ class CausalAttnProcessor:
     def __init__(self, state: CausalWan, index: int):
         self.state, self.index = state, index
 
-    def __call__(self, attn: nn.Module, hidden_states: Tensor, encoder_hidden_states=None, attention_mask=None, rotary_emb=None) -> Tensor:
+    def __call__(
+        self, attn: nn.Module, hidden_states: Tensor, encoder_hidden_states=None, attention_mask=None, rotary_emb=None
+    ) -> Tensor:
         if self._parallel_config is not None:
             raise UserError("a block-causal Wan student does not run sequence-parallel: use parallel.sp=1")
         x = hidden_states
-        q, k, v = attn.to_qkv(x).chunk(3, dim=-1) if attn.fused_projections else (attn.to_q(x), attn.to_k(x), attn.to_v(x))
+        q, k, v = (
+            attn.to_qkv(x).chunk(3, dim=-1) if attn.fused_projections else (attn.to_q(x), attn.to_k(x), attn.to_v(x))
+        )
         q, k = attn.norm_q(q), attn.norm_k(k)
         q, k, v = (y.unflatten(2, (attn.heads, -1)) for y in (q, k, v))  # (B, N, heads, d)
         q, k = rotate(q, *rotary_emb), rotate(k, *rotary_emb)
@@ -141,7 +151,9 @@ def forward(model, x_t: Tensor, t: Tensor, cond, frame_offset: int, cache: KVCac
     """A causal WanModel's forward of the segment x_t at latent frame `frame_offset` (causal.py's contract)."""
     causal = model.causal
     if frame_offset % causal.causal_block:
-        raise UserError(f"frame offset {frame_offset} is not at a causal block boundary: use a multiple of {causal.causal_block}")
+        raise UserError(
+            f"frame offset {frame_offset} is not at a causal block boundary: use a multiple of {causal.causal_block}"
+        )
     with causal.segment(frame_offset, cache):
         v = model.transformer(**model.inputs(x_t, t, cond, frame_offset), return_dict=False)[0].to(x_t.dtype)
     if cache is not None:

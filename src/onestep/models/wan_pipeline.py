@@ -41,7 +41,11 @@ class Encoders:
         try:
             self.pipe = (WanImageToVideoPipeline if i2v else WanPipeline).from_pretrained(teacher, transformer=None)
         except (OSError, ValueError) as e:
-            raise UserError(f"cannot load the VAE and encoders from {teacher} ({type(e).__name__}: {str(e).splitlines()[0]}): pass a complete Wan2.1 diffusers folder (vae/, text_encoder/, tokenizer/{', image_encoder/, image_processor/' if i2v else ''})") from e
+            raise UserError(
+                f"cannot load the VAE and encoders from {teacher} ({type(e).__name__}: {str(e).splitlines()[0]}): "
+                "pass a complete Wan2.1 diffusers folder (vae/, text_encoder/, "
+                f"tokenizer/{', image_encoder/, image_processor/' if i2v else ''})"
+            ) from e
         for module in self.pipe.components.values():
             if isinstance(module, torch.nn.Module):
                 module.to(device).float()  # whatever dtype the folder stores (UMT5 is often bf16)
@@ -55,8 +59,18 @@ class Encoders:
         """text (N, 512, D) with padding zeroed (`encode_prompt`), text_mask (N, 512) True on the real tokens."""
         from diffusers.pipelines.wan.pipeline_wan import prompt_clean
 
-        states, _ = self.pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN, device=self.device)
-        tokens = self.pipe.tokenizer([prompt_clean(p) for p in prompts], padding="max_length", max_length=wan.TEXT_LEN, truncation=True, add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        states, _ = self.pipe.encode_prompt(
+            prompts, do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN, device=self.device
+        )
+        tokens = self.pipe.tokenizer(
+            [prompt_clean(p) for p in prompts],
+            padding="max_length",
+            max_length=wan.TEXT_LEN,
+            truncation=True,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
         return {"text": states.float().cpu(), "text_mask": tokens.attention_mask.bool()}
 
     @torch.no_grad()
@@ -64,7 +78,9 @@ class Encoders:
         """(3, F, H, W) in [-1, 1] -> (1, 16, f, h, w): the mode of the VAE's latent distribution, normalised."""
         from diffusers.pipelines.wan.pipeline_wan_i2v import retrieve_latents
 
-        z = retrieve_latents(self.pipe.vae.encode(video[None].to(self.device, self.pipe.vae.dtype)), sample_mode="argmax")
+        z = retrieve_latents(
+            self.pipe.vae.encode(video[None].to(self.device, self.pipe.vae.dtype)), sample_mode="argmax"
+        )
         return ((z.float() - self.mean) * self.inv_std).cpu()
 
     @torch.no_grad()
@@ -77,8 +93,13 @@ class Encoders:
         height, width = first.shape[:2]
         pixels = pipe.video_processor.preprocess(image, height=height, width=width).to(self.device, torch.float32)
         g = seeding.seed(0, 0, device=self.device)  # prepare_latents also draws the (unused) noise
-        _, cond = pipe.prepare_latents(pixels, 1, wan.LATENT_CHANNELS, height, width, frames, torch.float32, self.device, g)
-        return {"cond_latent": cond[:, pipe.vae_scale_factor_temporal :].float().cpu(), "image_tokens": tokens.float().cpu()}
+        _, cond = pipe.prepare_latents(
+            pixels, 1, wan.LATENT_CHANNELS, height, width, frames, torch.float32, self.device, g
+        )
+        return {
+            "cond_latent": cond[:, pipe.vae_scale_factor_temporal :].float().cpu(),
+            "image_tokens": tokens.float().cpu(),
+        }
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> np.ndarray:
@@ -91,8 +112,6 @@ class Encoders:
         """Everything a shard holds for one clip (F, H, W, 3) uint8, each with a leading 1."""
         out = {"latent": self.latent(frames_to_tensor(frames)), **self.text([prompt])}
         return out | (self.condition(frames[0], len(frames)) if self.i2v else {})
-
-
 
 
 def frames_to_tensor(frames: np.ndarray) -> Tensor:

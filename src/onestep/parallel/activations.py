@@ -78,8 +78,19 @@ def fused_attention(*models: nn.Module):
 
     def fused(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
         if query.device.type != "meta":
-            return plain(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
-        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)[0]
+            return plain(
+                query,
+                key,
+                value,
+                attn_mask=attn_mask,
+                dropout_p=dropout_p,
+                is_causal=is_causal,
+                scale=scale,
+                enable_gqa=enable_gqa,
+            )
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale
+        )[0]
 
     holders = [m for model in models for m in model.modules() if getattr(m, "attend", None) is plain]
     F.scaled_dot_product_attention = fused
@@ -99,7 +110,9 @@ class StepActivations:
     with_checkpointing: int
 
 
-def example_inputs(model: nn.Module, batch: int, device, dtype: torch.dtype, text_tokens: int = 32) -> tuple[Tensor, Tensor, Cond]:
+def example_inputs(
+    model: nn.Module, batch: int, device, dtype: torch.dtype, text_tokens: int = 32
+) -> tuple[Tensor, Tensor, Cond]:
     """(x_t, t, cond) of the shapes `model` takes, on `device`: text states, and for image-to-video the
     condition latent (and Wan's CLIP tokens: 257 of the image encoder's width)."""
     spec = model.spec
@@ -109,13 +122,24 @@ def example_inputs(model: nn.Module, batch: int, device, dtype: torch.dtype, tex
     cond = Cond(text, torch.ones(batch, text_tokens, dtype=torch.bool, device=device))
     if spec.kind == "wan" and model.i2v:
         width = model.transformer.config.image_dim
-        cond = Cond(cond.text, cond.text_mask, torch.zeros_like(x), image_tokens=torch.zeros(batch, 257, width, device=device, dtype=dtype))
+        cond = Cond(
+            cond.text,
+            cond.text_mask,
+            torch.zeros_like(x),
+            image_tokens=torch.zeros(batch, 257, width, device=device, dtype=dtype),
+        )
     elif spec.cond_channels:
-        cond = Cond(cond.text, cond.text_mask, torch.zeros(batch, spec.cond_channels, spec.height, spec.width, device=device, dtype=dtype))
+        cond = Cond(
+            cond.text,
+            cond.text_mask,
+            torch.zeros(batch, spec.cond_channels, spec.height, spec.width, device=device, dtype=dtype),
+        )
     return x, t, cond
 
 
-def generator_step(student: nn.Module, backbone: nn.Module, taps: tuple[int, ...] | None, inputs: tuple[Tensor, Tensor, Cond]) -> StepActivations:
+def generator_step(
+    student: nn.Module, backbone: nn.Module, taps: tuple[int, ...] | None, inputs: tuple[Tensor, Tensor, Cond]
+) -> StepActivations:
     """What a generator step keeps: the student's forward (weights trained) and, with `taps`, the
     backbone's up to its last tap (weights frozen, the gradient flowing to the input only)."""
     x, t, cond = inputs

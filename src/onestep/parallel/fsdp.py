@@ -39,7 +39,9 @@ def shard_roles(roles: Roles, bf16: bool = False) -> None:
     and reduces its gradients in fp32 (FSDP2's MixedPrecisionPolicy); frozen roles keep `model.dtype`.
     """
     bases = {id(m.base): m.base for m in roles.present().values() if isinstance(m, LoraScore)}
-    for module in [m for m in roles.present().values() if not isinstance(m, LoraScore)] + [b for b in bases.values() if not any(b is m for m in roles.present().values())]:
+    for module in [m for m in roles.present().values() if not isinstance(m, LoraScore)] + [
+        b for b in bases.values() if not any(b is m for m in roles.present().values())
+    ]:
         trains = any(p.requires_grad for p in module.parameters())
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 and trains else None
         shard_module(module, mp=mp)

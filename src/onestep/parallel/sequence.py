@@ -32,7 +32,9 @@ def groups(sp: int) -> tuple[dist.ProcessGroup, int, int]:
     """(this process's sequence group, data-parallel rank, data-parallel size) for groups of `sp` consecutive ranks."""
     world, rank = dist.get_world_size(), dist.get_rank()
     if world % sp:
-        raise UserError(f"parallel.sp {sp} does not divide the {world} processes: use a process count that is a multiple of it")
+        raise UserError(
+            f"parallel.sp {sp} does not divide the {world} processes: use a process count that is a multiple of it"
+        )
     mine = None
     for start in range(0, world, sp):
         group = dist.new_group(list(range(start, start + sp)))  # every process creates every group
@@ -55,11 +57,17 @@ def ulysses(group, k: int):
         B, h, n, d = q.shape
 
         def to_heads(t):  # (B, h, n, d) -> (B, h / k, k n, d): all tokens of this process's heads
-            parts = _exchange(t.reshape(B, k, h // k, n, d).transpose(0, 1), group)  # (k, B, h/k, n, d), part j from process j
+            parts = _exchange(
+                t.reshape(B, k, h // k, n, d).transpose(0, 1), group
+            )  # (k, B, h/k, n, d), part j from process j
             return parts.permute(1, 2, 0, 3, 4).reshape(B, h // k, k * n, d)
 
-        y = F.scaled_dot_product_attention(to_heads(q), to_heads(k_), to_heads(v), attn_mask=attn_mask)  # (B, h/k, N, d)
-        parts = _exchange(y.reshape(B, h // k, k, n, d).permute(2, 0, 1, 3, 4), group)  # (k, B, h/k, n, d): head group j from process j
+        y = F.scaled_dot_product_attention(
+            to_heads(q), to_heads(k_), to_heads(v), attn_mask=attn_mask
+        )  # (B, h/k, N, d)
+        parts = _exchange(
+            y.reshape(B, h // k, k, n, d).permute(2, 0, 1, 3, 4), group
+        )  # (k, B, h/k, n, d): head group j from process j
         return parts.transpose(0, 1).reshape(B, h, n, d)
 
     return attend
@@ -67,7 +75,9 @@ def ulysses(group, k: int):
 
 def _split(heads: int, tokens: int, k: int, index: int) -> slice:
     if heads % k or tokens % k:
-        raise UserError(f"parallel.sp {k} must divide the model's {heads} heads and {tokens} tokens: use a divisor of both")
+        raise UserError(
+            f"parallel.sp {k} must divide the model's {heads} heads and {tokens} tokens: use a divisor of both"
+        )
     n = tokens // k
     return slice(index * n, (index + 1) * n)
 
@@ -129,7 +139,11 @@ def apply_wan(model: nn.Module, group, k: int, index: int, mesh) -> None:
         return hidden[:, part], text, temb, (cos[:, part], sin[:, part])
 
     cp = ContextParallelConfig(ulysses_degree=k)
-    device = torch.device(mesh.device_type, torch.accelerator.current_device_index()) if mesh.device_type != "cpu" else torch.device("cpu")
+    device = (
+        torch.device(mesh.device_type, torch.accelerator.current_device_index())
+        if mesh.device_type != "cpu"
+        else torch.device("cpu")
+    )
     cp.setup(dist.get_rank(), dist.get_world_size(), device, mesh["ring", "ulysses"])
     config = ParallelConfig(context_parallel_config=cp)
     for block in model.blocks:

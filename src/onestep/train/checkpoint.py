@@ -123,7 +123,11 @@ class Checkpointer:
     def steps(self) -> list[int]:
         if not self.directory.is_dir():
             return []
-        return sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := STEP_DIR.match(p.name)) and (p / "meta.json").is_file())
+        return sorted(
+            int(m.group(1))
+            for p in self.directory.iterdir()
+            if (m := STEP_DIR.match(p.name)) and (p / "meta.json").is_file()
+        )
 
     def latest(self) -> int | None:
         steps = self.steps()
@@ -161,7 +165,9 @@ class Checkpointer:
         barrier()
         files = digests(tmp)
         if first:
-            (tmp / "meta.json").write_text(json.dumps({"step": step, **(meta or {}), "kept": kept, "files": files}, indent=2))
+            (tmp / "meta.json").write_text(
+                json.dumps({"step": step, **(meta or {}), "kept": kept, "files": files}, indent=2)
+            )
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
             for old in [s for s in self.steps() if not self.kept(s)][: -self.keep]:
@@ -188,7 +194,10 @@ class Checkpointer:
             why = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
             if "files" not in meta:  # written before checksums: damage and another model look alike
                 raise CheckpointDamaged(f"it does not load ({why})") from e
-            raise UserError(f"checkpoint {path} does not fit this run ({why}): it was written by another model or config; start a new --out directory") from e
+            raise UserError(
+                f"checkpoint {path} does not fit this run ({why}): it was written by another model or config; start a "
+                "new --out directory"
+            ) from e
         return meta
 
     def restore(self, state_for) -> int | None:
@@ -204,10 +213,17 @@ class Checkpointer:
                 passed.append(f"{self.path(step).name} ({e})")
                 continue
             if passed and rank() == 0:
-                print(f"onestep: checkpoint {passed[-1] if len(passed) == 1 else ', '.join(passed)} is damaged: resuming from {self.path(step)}", file=sys.stderr)
+                print(
+                    f"onestep: checkpoint {passed[-1] if len(passed) == 1 else ', '.join(passed)} is damaged: "
+                    f"resuming from {self.path(step)}",
+                    file=sys.stderr,
+                )
             return step
         if steps:
-            raise UserError(f"every checkpoint in {self.directory} is damaged ({'; '.join(passed)}): delete {self.directory} to start the run again, or pass a new --out")
+            raise UserError(
+                f"every checkpoint in {self.directory} is damaged ({'; '.join(passed)}): delete {self.directory} to "
+                "start the run again, or pass a new --out"
+            )
         return None
 
 

@@ -13,7 +13,9 @@ def _add(seen: dict, t: torch.Tensor | None) -> None:
         seen.setdefault(t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
 
 
-def trainable_state_bytes(trainable: dict[str, list[nn.Parameter]], optimizers: dict[str, torch.optim.Optimizer], ema: nn.Module | None) -> dict[str, int]:
+def trainable_state_bytes(
+    trainable: dict[str, list[nn.Parameter]], optimizers: dict[str, torch.optim.Optimizer], ema: nn.Module | None
+) -> dict[str, int]:
     """Bytes of what training keeps for the trainable roles: {params, grads, optimizer, ema, total}."""
     parts = {}
     for name in ("params", "grads", "optimizer", "ema"):

@@ -33,11 +33,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_role(
-    model_dir: Path, device: torch.device, *, trainable: bool, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None, causal_block: int | None = None
-):  # fmt: skip
+    model_dir: Path,
+    device: torch.device,
+    *,
+    trainable: bool,
+    dtype: torch.dtype = torch.float32,
+    latent_size: tuple[int, int, int] | None = None,
+    causal_block: int | None = None,
+):
     """One role's network from the directory; `latent_size` is the run's latent video size (Wan folders
     need it); `causal_block` makes it block-causal (a causal student and its EMA)."""
-    model, _ = load_model(model_dir, map_location=device, dtype=None if trainable else dtype, latent_size=latent_size, causal_block=causal_block)
+    model, _ = load_model(
+        model_dir,
+        map_location=device,
+        dtype=None if trainable else dtype,
+        latent_size=latent_size,
+        causal_block=causal_block,
+    )
     return model.requires_grad_(trainable).train(trainable)
 
 
@@ -53,17 +65,39 @@ def lora_student(load, seed: int, rank: int, dtype: torch.dtype) -> tuple[LoraSc
 
 
 def student_copy(
-    model_dir: str | Path, device: torch.device, *, seed: int, dtype: torch.dtype = torch.float32, latent_size=None, student_lora_rank: int = 0, student_causal_block: int = 0, student_init: str | Path = ""
-):  # fmt: skip
+    model_dir: str | Path,
+    device: torch.device,
+    *,
+    seed: int,
+    dtype: torch.dtype = torch.float32,
+    latent_size=None,
+    student_lora_rank: int = 0,
+    student_causal_block: int = 0,
+    student_init: str | Path = "",
+):
     """A fresh, unsharded module shaped as the run's student (to load gathered weights into for export)."""
-    load = lambda **kw: load_role(Path(student_init or model_dir), device, latent_size=latent_size, causal_block=student_causal_block or None, **kw)  # noqa: E731
+    load = lambda **kw: load_role(
+        Path(student_init or model_dir),
+        device,
+        latent_size=latent_size,
+        causal_block=student_causal_block or None,
+        **kw,
+    )  # noqa: E731
     return lora_student(load, seed, student_lora_rank, dtype)[1] if student_lora_rank > 0 else load(trainable=False)
 
 
 def build_roles(
-    model_dir: str | Path, methods: list, *, seed: int, device: torch.device, dtype: torch.dtype = torch.float32, latent_size: tuple[int, int, int] | None = None, student_lora_rank: int = 0,
-    student_causal_block: int = 0, student_init: str | Path = "",
-) -> Roles:  # fmt: skip
+    model_dir: str | Path,
+    methods: list,
+    *,
+    seed: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    latent_size: tuple[int, int, int] | None = None,
+    student_lora_rank: int = 0,
+    student_causal_block: int = 0,
+    student_init: str | Path = "",
+) -> Roles:
     """The run's roles; `student_lora_rank` > 0 trains the student as a LoRA (lora_student);
     `student_causal_block` > 0 makes the student and its EMA block-causal (the teacher stays
     bidirectional); `student_init` starts them from another model directory's weights (an earlier
@@ -71,7 +105,9 @@ def build_roles(
     model_dir = Path(model_dir)
     load = lambda **kw: load_role(model_dir, device, latent_size=latent_size, **kw)  # noqa: E731
     start = Path(student_init) if student_init else model_dir
-    own = lambda **kw: load_role(start, device, latent_size=latent_size, causal_block=student_causal_block or None, **kw)  # noqa: E731
+    own = lambda **kw: load_role(
+        start, device, latent_size=latent_size, causal_block=student_causal_block or None, **kw
+    )  # noqa: E731
     if student_lora_rank > 0:
         student, ema = lora_student(own, seed, student_lora_rank, dtype)
     else:

@@ -35,13 +35,38 @@ from onestep.world.stream import batch_at
 
 def run_config(cfg: TeacherConfig) -> DistillConfig:
     """The teacher's training as a run of one `flow` phase."""
-    method = FlowMatchingConfig(p_drop_text=cfg.p_drop_text, p_drop_image=cfg.p_drop_image, motion_weight=cfg.motion_weight, p_drop_token=cfg.p_drop_token, time=cfg.time)
+    method = FlowMatchingConfig(
+        p_drop_text=cfg.p_drop_text,
+        p_drop_image=cfg.p_drop_image,
+        motion_weight=cfg.motion_weight,
+        p_drop_token=cfg.p_drop_token,
+        time=cfg.time,
+    )
     phase = PhaseConfig(
-        "flow", method, steps=cfg.steps, lr=cfg.lr, betas=cfg.betas, grad_clip=cfg.grad_clip, weight_decay=cfg.weight_decay,
-        warmup=cfg.warmup, lr_decay_from=cfg.lr_decay_from, ema_decay=cfg.ema_decay, ema_warmup=True,
-    )  # fmt: skip
+        "flow",
+        method,
+        steps=cfg.steps,
+        lr=cfg.lr,
+        betas=cfg.betas,
+        grad_clip=cfg.grad_clip,
+        weight_decay=cfg.weight_decay,
+        warmup=cfg.warmup,
+        lr_decay_from=cfg.lr_decay_from,
+        ema_decay=cfg.ema_decay,
+        ema_warmup=True,
+    )
     data = DataConfig(batch_size=cfg.batch_size, tracks=cfg.tracks, max_text=cfg.max_text)
-    return DistillConfig(phases=[phase], data=data, train=TrainConfig(seed=cfg.seed, log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every, sample_every=0, threads=cfg.threads))
+    return DistillConfig(
+        phases=[phase],
+        data=data,
+        train=TrainConfig(
+            seed=cfg.seed,
+            log_every=cfg.log_every,
+            checkpoint_every=cfg.checkpoint_every,
+            sample_every=0,
+            threads=cfg.threads,
+        ),
+    )
 
 
 def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:
@@ -49,7 +74,9 @@ def text_stats(cfg: TeacherConfig, encoder: TextEncoder) -> torch.Tensor:
     prompts: list[str] = []
     step = 0
     while len(prompts) < cfg.text_stats_prompts:
-        prompts += batch_at(step, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=WorldConfig(cfg.frames, cfg.size)).prompts
+        prompts += batch_at(
+            step, seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, config=WorldConfig(cfg.frames, cfg.size)
+        ).prompts
         step += 1
     pooled = []
     for i in range(0, len(prompts), 256):
@@ -71,13 +98,17 @@ def initial_model(cfg: TeacherConfig, encoder: TextEncoder | None) -> VideoDiT:
         source, _ = load_model(cfg.init_from, strict=False)
         if source.config.text_encoder != cfg.model.text_encoder:
             raise UserError(
-                f"init_from {cfg.init_from} reads the {source.config.text_encoder} text encoder and this model {cfg.model.text_encoder}: "
+                f"init_from {cfg.init_from} reads the {source.config.text_encoder} text encoder and this model "
+                f"{cfg.model.text_encoder}: "
                 f"move it first (scripts/swap_text_encoder.py), or set model.text_encoder={source.config.text_encoder}"
             )
         own = model.state_dict()
         lost = [k for k, v in source.state_dict().items() if k not in own or own[k].shape != v.shape]
         if lost:  # a model that gains weights starts them fresh; one that would drop trained weights is refused
-            raise UserError(f"init_from {cfg.init_from} has weights this model would drop ({', '.join(lost[:3])}): give the model the source's config, e.g. --set model.absolute_positions=true")
+            raise UserError(
+                f"init_from {cfg.init_from} has weights this model would drop ({', '.join(lost[:3])}): give the model "
+                "the source's config, e.g. --set model.absolute_positions=true"
+            )
         kept = source.state_dict()
         model.load_state_dict(kept, strict=False)
     if "text_mean" not in kept and encoder is not None:
@@ -86,10 +117,21 @@ def initial_model(cfg: TeacherConfig, encoder: TextEncoder | None) -> VideoDiT:
 
 
 def export(out: Path, ema: VideoDiT, cfg: TeacherConfig, step: int) -> None:
-    save_model(out / "model", ema, {"role": "teacher", "sampling": {"kind": "euler", **to_dict(cfg.sampling)}, "trained_steps": step, "max_text": cfg.max_text})
+    save_model(
+        out / "model",
+        ema,
+        {
+            "role": "teacher",
+            "sampling": {"kind": "euler", **to_dict(cfg.sampling)},
+            "trained_steps": step,
+            "max_text": cfg.max_text,
+        },
+    )
 
 
-def train(cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, probe=None, progress: bool = True) -> Path:
+def train(
+    cfg: TeacherConfig, out: str | Path, *, max_steps: int | None = None, probe=None, progress: bool = True
+) -> Path:
     """Run (or resume) teacher training into `out`; stops at cfg.steps or after `max_steps` more steps.
 
     probe(ema, encoder) -> {name: value} is logged as probe/name every cfg.probe_every steps.
@@ -116,10 +158,28 @@ def _train(cfg: TeacherConfig, out: Path, max_steps: int | None, probe, progress
         fresh = Checkpointer(out / "checkpoints").latest() is None
         save_model(init, initial_model(cfg, encoder if fresh else None), {"role": "init"})
     device = torch.device("cpu")
-    roles = Roles(teacher=None, student=load_role(init, device, trainable=True), ema=load_role(init, device, trainable=False))
+    roles = Roles(
+        teacher=None, student=load_role(init, device, trainable=True), ema=load_role(init, device, trainable=False)
+    )
     run = run_config(cfg)
-    data = WorldData(seed=cfg.seed, batch_size=cfg.batch_size, tracks=cfg.tracks, spec=roles.student.spec, max_text=cfg.max_text, text_encoder=cfg.model.text_encoder, device=device)
+    data = WorldData(
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        tracks=cfg.tracks,
+        spec=roles.student.spec,
+        max_text=cfg.max_text,
+        text_encoder=cfg.model.text_encoder,
+        device=device,
+    )
     probe_fn = (cfg.probe_every, lambda ema: probe(ema, encoder)) if probe is not None else None
-    trainer = Trainer(run, roles, out, data, progress=progress, on_checkpoint=lambda ema, step: export(out, ema, cfg, step), probe=probe_fn)
+    trainer = Trainer(
+        run,
+        roles,
+        out,
+        data,
+        progress=progress,
+        on_checkpoint=lambda ema, step: export(out, ema, cfg, step),
+        probe=probe_fn,
+    )
     trainer.run(max_steps)
     return out / "model"

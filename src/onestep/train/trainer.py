@@ -97,7 +97,8 @@ class TermFlag:
 
 
 class Diverged(UserError):
-    """Training stopped on a non-finite loss or gradient: one line (the CLI prints UserErrors so) naming the step and the checkpoint to resume from."""
+    """Training stopped on a non-finite loss or gradient: one line (the CLI prints UserErrors so) naming the step and
+    the checkpoint to resume from."""
 
 
 def phase_at(cfg: DistillConfig, step: int) -> tuple[int, int]:
@@ -116,13 +117,25 @@ SEPARATED = 0.6  # the summary's share of readings above this accuracy
 
 class Trainer:
     def __init__(
-        self, cfg: DistillConfig, roles: Roles, out: str | Path, data, *, progress: bool = True, sample_fn=None, export_fn=None, on_checkpoint=None, probe=None,
+        self,
+        cfg: DistillConfig,
+        roles: Roles,
+        out: str | Path,
+        data,
+        *,
+        progress: bool = True,
+        sample_fn=None,
+        export_fn=None,
+        on_checkpoint=None,
+        probe=None,
         data_parallel: tuple[int, int] | None = None,
-    ):  # fmt: skip
+    ):
         """data(start) iterates types.Batch from step `start` (the global batch; a source with
-        `shard(chunks, n_chunks)` is told this process's chunks and yields only those); export_fn(ema, step) writes the student
+        `shard(chunks, n_chunks)` is told this process's chunks and yields only those); export_fn(ema, step) writes the
+        student
         at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
-        {name: value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that take different samples
+        {name: value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that take
+        different samples
         (default: every process; the processes of a sequence-parallel group share theirs)."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
@@ -136,7 +149,10 @@ class Trainer:
         index, count = data_parallel or (self.rank, world_size())
         self.n_chunks, self.chunks = count * accum, [index * accum + m for m in range(accum)]
         if batch % self.n_chunks:
-            raise UserError(f"data.batch_size {batch} does not split into {count} processes x {accum} micro-batches: use a multiple of {self.n_chunks}")
+            raise UserError(
+                f"data.batch_size {batch} does not split into {count} processes x {accum} micro-batches: use a "
+                f"multiple of {self.n_chunks}"
+            )
         self.ckpt = Checkpointer(self.out / "checkpoints")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.phase = -1
@@ -155,7 +171,12 @@ class Trainer:
         self.base_lr = {group: s["lr"] for group, s in settings.items()}
         self.clip = {group: s["grad_clip"] for group, s in settings.items()}
         self.optimizers = {
-            group: torch.optim.AdamW(params, lr=settings[group]["lr"], betas=settings[group]["betas"], weight_decay=settings[group]["weight_decay"])
+            group: torch.optim.AdamW(
+                params,
+                lr=settings[group]["lr"],
+                betas=settings[group]["betas"],
+                weight_decay=settings[group]["weight_decay"],
+            )
             for group, params in self.groups.items()
         }
         if fresh and p.ema_reset:
@@ -163,7 +184,9 @@ class Trainer:
         self.phase = index
 
     def state(self) -> dict:
-        state = {name: m for name, m in self.roles.present().items() if name != "teacher"}  # the frozen teacher is its model dir
+        state = {
+            name: m for name, m in self.roles.present().items() if name != "teacher"
+        }  # the frozen teacher is its model dir
         for group, opt in self.optimizers.items():
             owner = self.roles.student if group == "student" else _ParamOwner(self.groups[group])
             state[f"optim/{group}"] = OptimizerState(owner, opt)
@@ -212,19 +235,32 @@ class Trainer:
         if local:
             self.data.shard(self.chunks, self.n_chunks)
         batches = self.data(start)
-        writer = SummaryWriter(str(self.out / "logs")) if self.rank == 0 else _Silent()  # process 0 logs (the values are already means over processes)
+        writer = (
+            SummaryWriter(str(self.out / "logs")) if self.rank == 0 else _Silent()
+        )  # process 0 logs (the values are already means over processes)
         logs: dict[str, list[float]] = defaultdict(list)
         t0, logged = time.time(), start
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("student loss {task.fields[loss]:.4f}"), TimeRemainingColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("student loss {task.fields[loss]:.4f}"),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, disable=not self.progress or self.rank != 0) as bar, TermFlag() as term:
-            task = bar.add_task(self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start, loss=float("nan"))
+            task = bar.add_task(
+                self.cfg.phases[self.phase].name, total=self.cfg.total_steps, completed=start, loss=float("nan")
+            )
             for step in range(start, end):
                 index, in_phase = phase_at(self.cfg, step)
                 if index != self.phase:
                     self.enter_phase(index, fresh=True)
                     bar.update(task, description=self.cfg.phases[index].name)
                 parts = self.micro_batches(next(batches), local)
-                plans = [self.methods[index].step(part, self.roles, self.streams(step, c), in_phase) for part, c in zip(parts, self.chunks)]
+                plans = [
+                    self.methods[index].step(part, self.roles, self.streams(step, c), in_phase)
+                    for part, c in zip(parts, self.chunks)
+                ]
                 for updates in zip(*plans):  # the k-th update of every micro-batch: one optimiser step
                     for name, value in self.apply(list(updates), step).items():
                         logs[name].append(value)
@@ -255,7 +291,10 @@ class Trainer:
                     self.sample_fn(self.roles.ema, self.out / "samples" / f"step_{done:06d}.gif")
                 if stop and done < end:
                     writer.close()
-                    raise Stopped(f"stopped by SIGTERM after step {done} of {self.cfg.total_steps}: {self.ckpt.path(done)} written; run the same command to resume")
+                    raise Stopped(
+                        f"stopped by SIGTERM after step {done} of {self.cfg.total_steps}: {self.ckpt.path(done)} "
+                        "written; run the same command to resume"
+                    )
         writer.close()
         return self.export_fn(self.roles.ema, end) if self.export_fn is not None else self.out
 
@@ -270,7 +309,10 @@ class Trainer:
             return {}
         if self.held is None:
             self.held = self.micro_batches(next(iter(self.data(HELD_OUT_STEP))), local)
-        parts = [method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)()) for part, c in zip(self.held, self.chunks)]
+        parts = [
+            method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)())
+            for part, c in zip(self.held, self.chunks)
+        ]
         readings = {name: float(np.mean([p[name] for p in parts])) for name in parts[0]}
         return mean_over_ranks(readings)
 
@@ -282,7 +324,10 @@ class Trainer:
         import json
 
         saved = json.loads(path.read_text()).get("discriminator", {})
-        self.readings = {phase: {name: {int(k): v for k, v in r["steps"].items() if int(k) <= start} for name, r in names.items()} for phase, names in saved.items()}
+        self.readings = {
+            phase: {name: {int(k): v for k, v in r["steps"].items() if int(k) <= start} for name, r in names.items()}
+            for phase, names in saved.items()
+        }
 
     def write_summary(self) -> None:
         """RUN/summary.json: per phase and reading, every value by step, the mean and the share above SEPARATED."""
@@ -290,7 +335,11 @@ class Trainer:
             return
         summary = {
             phase: {
-                name: {"mean": float(np.mean(list(v.values()))), f"share_above_{SEPARATED}": float(np.mean([x > SEPARATED for x in v.values()])), "steps": {str(k): x for k, x in sorted(v.items())}}
+                name: {
+                    "mean": float(np.mean(list(v.values()))),
+                    f"share_above_{SEPARATED}": float(np.mean([x > SEPARATED for x in v.values()])),
+                    "steps": {str(k): x for k, x in sorted(v.items())},
+                }
                 for name, v in names.items()
                 if v
             }
@@ -306,7 +355,9 @@ class Trainer:
 
     def streams(self, step: int, chunk: int):
         """types.Rng of chunk `chunk` of step `step`: its rows' generators, on the run's device."""
-        return seeding.streams(self.cfg.train.seed, step, chunk * (self.cfg.data.batch_size // self.n_chunks), device=self.device)
+        return seeding.streams(
+            self.cfg.train.seed, step, chunk * (self.cfg.data.batch_size // self.n_chunks), device=self.device
+        )
 
     def apply(self, updates: list, step: int) -> dict[str, float]:
         """One optimiser step of the updates' group: each micro-batch's loss backpropagated with weight
@@ -315,7 +366,11 @@ class Trainer:
         p, group = self.cfg.phases[self.phase], updates[0].group
         in_phase = phase_at(self.cfg, step)[1]
         self.only(group)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.train.precision == "bfloat16" else nullcontext()
+        autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if self.cfg.train.precision == "bfloat16"
+            else nullcontext()
+        )
         opt = self.optimizers[group]
         for g in opt.param_groups:
             g["lr"] = self.base_lr[group] * p.lr_scale(in_phase)
@@ -336,13 +391,25 @@ class Trainer:
         opt.step()
         opt.zero_grad(set_to_none=True)
         if group == "student":
-            update_ema(self.roles.ema, self.roles.student, warmup_decay(p.ema_decay, step) if p.ema_warmup else p.ema_decay)
-        return mean_over_ranks({name: float(np.mean(values)) for name, values in logs.items()} | {f"{group}/grad_norm": norm.item()})
+            update_ema(
+                self.roles.ema, self.roles.student, warmup_decay(p.ema_decay, step) if p.ema_warmup else p.ema_decay
+            )
+        return mean_over_ranks(
+            {name: float(np.mean(values)) for name, values in logs.items()} | {f"{group}/grad_norm": norm.item()}
+        )
 
     def diverged(self, step: int, what: str) -> Diverged:
         last = self.ckpt.latest()
-        where = f"the last good checkpoint is {self.ckpt.path(last)}" if last is not None else "no checkpoint was written yet"
-        return Diverged(f"training diverged at step {step}: {what}; nothing was stepped or saved after it; {where} (resume with a lower learning rate, e.g. --set PHASE.lr=..., or another grad_clip: the run's config-history.jsonl records the change)")
+        where = (
+            f"the last good checkpoint is {self.ckpt.path(last)}"
+            if last is not None
+            else "no checkpoint was written yet"
+        )
+        return Diverged(
+            f"training diverged at step {step}: {what}; nothing was stepped or saved after it; {where} (resume with a "
+            "lower learning rate, e.g. --set PHASE.lr=..., or another grad_clip: the run's config-history.jsonl "
+            "records the change)"
+        )
 
 
 class _Silent:

@@ -22,7 +22,13 @@ HUES = {name: None for name in shapes_world.COLOURS}  # filled below from the re
 for _name, _rgb in shapes_world.COLOURS.items():
     _r, _g, _b = _rgb
     _mx, _mn = max(_rgb), min(_rgb)
-    _h = ((_g - _b) / (_mx - _mn)) % 6 if _mx == _r else (_b - _r) / (_mx - _mn) + 2 if _mx == _g else (_r - _g) / (_mx - _mn) + 4
+    _h = (
+        ((_g - _b) / (_mx - _mn)) % 6
+        if _mx == _r
+        else (_b - _r) / (_mx - _mn) + 2
+        if _mx == _g
+        else (_r - _g) / (_mx - _mn) + 4
+    )
     HUES[_name] = 60.0 * _h
 SAT_MIN, VAL_MIN = 0.45, 0.35
 FILL_CLASSES = ("square", "circle", "triangle")
@@ -58,7 +64,12 @@ def classify_blob(blob: np.ndarray) -> str:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     best, best_iou = "circle", -1.0
     for shape in FILL_CLASSES:
-        template = shapes_world.shape_mask(shape, cx, cy, r, blob.shape[0] if blob.shape[0] == blob.shape[1] else max(blob.shape))[: blob.shape[0], : blob.shape[1]] > 0.5
+        template = (
+            shapes_world.shape_mask(
+                shape, cx, cy, r, blob.shape[0] if blob.shape[0] == blob.shape[1] else max(blob.shape)
+            )[: blob.shape[0], : blob.shape[1]]
+            > 0.5
+        )
         iou = (template & blob).sum() / max((template | blob).sum(), 1)
         if iou > best_iou:
             best, best_iou = shape, iou
@@ -78,7 +89,9 @@ def parse_shapes(frame: np.ndarray, min_area: float = 6.0) -> dict[str, dict]:
         if area < min_area:
             continue
         ys, xs = np.nonzero(labels == k)
-        found[name] = dict(centre=np.array([xs.mean() + 0.5, ys.mean() + 0.5]), area=area, shape=classify_blob(labels == k))
+        found[name] = dict(
+            centre=np.array([xs.mean() + 0.5, ys.mean() + 0.5]), area=area, shape=classify_blob(labels == k)
+        )
     return found
 
 
@@ -117,7 +130,11 @@ def shapes_report(video: np.ndarray, truth: dict) -> dict[str, float]:
     visible = visibility(objects, len(video), video.shape[1])
     presence, permanence, shape_ok, pos_err = [], [], [], []
     for i, o in enumerate(objects):
-        expected = float(shapes_world.shape_mask(o["shape"], video.shape[2] / 2, video.shape[1] / 2, o["radius"], video.shape[1]).sum())
+        expected = float(
+            shapes_world.shape_mask(
+                o["shape"], video.shape[2] / 2, video.shape[1] / 2, o["radius"], video.shape[1]
+            ).sum()
+        )
         always = True
         for f, parsed in enumerate(frames):
             if visible[i, f] < 0.9:
@@ -131,7 +148,8 @@ def shapes_report(video: np.ndarray, truth: dict) -> dict[str, float]:
                 pos_err.append(float(np.linalg.norm(blob["centre"] - o["centres"][f])))
         permanence.append(always)
     colour_acc = [
-        {o["colour"] for i, o in enumerate(objects) if visible[i, f] >= 0.9} <= set(p) <= true_colours for f, p in enumerate(frames)
+        {o["colour"] for i, o in enumerate(objects) if visible[i, f] >= 0.9} <= set(p) <= true_colours
+        for f, p in enumerate(frames)
     ]
     direction, bounce, speed_err = [], [], []
     for o in objects:
@@ -152,8 +170,14 @@ def shapes_report(video: np.ndarray, truth: dict) -> dict[str, float]:
             speed_err.append(abs(float(np.median(speeds)) - float(np.linalg.norm(o["steps"][0]))))
     mean = lambda x: float(np.mean(x)) if len(x) else float("nan")  # noqa: E731
     return dict(
-        presence=mean(presence), permanence=mean(permanence), colour_acc=mean(colour_acc), shape_acc=mean(shape_ok),
-        direction_acc=mean(direction), bounce_acc=mean(bounce), speed_err=mean(speed_err), position_err=mean(pos_err),
+        presence=mean(presence),
+        permanence=mean(permanence),
+        colour_acc=mean(colour_acc),
+        shape_acc=mean(shape_ok),
+        direction_acc=mean(direction),
+        bounce_acc=mean(bounce),
+        speed_err=mean(speed_err),
+        position_err=mean(pos_err),
         background_err=background_error(video, truth),
     )
 

@@ -61,7 +61,12 @@ def read_object(frame: np.ndarray, mask: np.ndarray, colour: str, expected_area:
     crisp = min(1.0, float((full & region).sum()) / max(interior, 1.0))
     ys, xs = np.nonzero(region)
     fits = template_fit(region) if solid else {}
-    return {"solid": bool(solid), "crisp": crisp, "shape": max(fits, key=fits.get) if fits else None, "centre": np.array([xs.mean() + 0.5, ys.mean() + 0.5])}
+    return {
+        "solid": bool(solid),
+        "crisp": crisp,
+        "shape": max(fits, key=fits.get) if fits else None,
+        "centre": np.array([xs.mean() + 0.5, ys.mean() + 0.5]),
+    }
 
 
 WALL_MARGIN = 1.5  # px beyond an object's half-width from a wall: closer, it may be bouncing
@@ -110,7 +115,9 @@ def objects_report(video: np.ndarray, truth: dict, i2v: bool = True) -> dict[str
     for i, o in enumerate(objects):
         coverage = shapes_world.shape_mask(o["shape"], size / 2, size / 2, o["radius"], size)
         expected, interior = float(coverage.sum()), float((coverage >= 0.99).sum())
-        reads = [read_object(video[f], masks[f][o["colour"]], o["colour"], expected, interior) for f in range(len(video))]
+        reads = [
+            read_object(video[f], masks[f][o["colour"]], o["colour"], expected, interior) for f in range(len(video))
+        ]
         for f in range(1, len(video)):
             if visible[i, f] < 0.9:
                 continue

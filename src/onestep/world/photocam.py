@@ -39,14 +39,19 @@ def camera_path(move: str, speed: str, frames: int) -> np.ndarray:
         path[:, 0 if move.startswith("pan") else 1] = sign * PAN_SPEEDS[speed] * f
     elif move in ("zoom in", "zoom out"):
         rate = ZOOM_RATES[speed]
-        path[:, 2] = rate ** f if move == "zoom in" else rate ** (-f)
+        path[:, 2] = rate**f if move == "zoom in" else rate ** (-f)
     return path
 
 
 def view_extent(path: np.ndarray, size: int) -> tuple[float, float, float, float]:
     """How far the views reach from frame 0's centre: (left, right, up, down) in world pixels."""
     half = size / 2 / path[:, 2]
-    return (float(np.max(half - path[:, 0])), float(np.max(half + path[:, 0])), float(np.max(half - path[:, 1])), float(np.max(half + path[:, 1])))
+    return (
+        float(np.max(half - path[:, 0])),
+        float(np.max(half + path[:, 0])),
+        float(np.max(half - path[:, 1])),
+        float(np.max(half + path[:, 1])),
+    )
 
 
 def render(world: np.ndarray, cx: float, cy: float, zoom: float, size: int) -> np.ndarray:
@@ -54,7 +59,9 @@ def render(world: np.ndarray, cx: float, cy: float, zoom: float, size: int) -> n
     c = (size - 1) / 2
     # output (u, v) -> world (cx + (u - c) / zoom, cy + (v - c) / zoom); warpAffine takes dst -> src
     m = np.array([[1 / zoom, 0, cx - c / zoom], [0, 1 / zoom, cy - c / zoom]], dtype=np.float64)
-    return cv2.warpAffine(world, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        world, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def visible_masks(path: np.ndarray, size: int) -> np.ndarray:

@@ -5,14 +5,26 @@ sample images) that training never sees, for the evaluation of unseen photos (`o
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 TRAIN = (
-    "astronaut", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-    "moon", "brick", "grass", "gravel", "page", "cell", "clock", "text",
+    "astronaut",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "moon",
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "cell",
+    "clock",
+    "text",
 )
 HELDOUT = ("coffee", "camera", "coins", "stereo_motorcycle")
 EXTERNAL = {  # name -> (package, path inside it)
@@ -24,7 +36,7 @@ EXTERNAL = {  # name -> (package, path inside it)
 TEXTURES = ("brick", "grass", "gravel", "moon", "cell")  # grey textures for shapes backgrounds
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1]."""
     import skimage.data
@@ -53,7 +65,9 @@ def external() -> dict[str, np.ndarray]:
         path = Path(importlib.util.find_spec(package).origin).parent / rel
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
-            raise FileNotFoundError(f"{path} is missing: reinstall {package} (the external held-out photos come with it)")
+            raise FileNotFoundError(
+                f"{path} is missing: reinstall {package} (the external held-out photos come with it)"
+            )
         out[name] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     return out
 

@@ -17,24 +17,50 @@ from onestep.world import vocabulary
 
 # Directions as unit vectors in image coordinates (x right, y down).
 DIRECTIONS = {
-    "right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1),
-    "up-right": (1, -1), "up-left": (-1, -1), "down-right": (1, 1), "down-left": (-1, 1),
+    "right": (1, 0),
+    "left": (-1, 0),
+    "up": (0, -1),
+    "down": (0, 1),
+    "up-right": (1, -1),
+    "up-left": (-1, -1),
+    "down-right": (1, 1),
+    "down-left": (-1, 1),
 }
 DIRECTION_WORDS = {
     "right": ["right", "to the right", "rightward", "towards the right", "to the right side"],
     "left": ["left", "to the left", "leftward", "towards the left", "to the left side"],
     "up": ["up", "upward", "towards the top", "to the top", "upwards to the top"],
     "down": ["down", "downward", "towards the bottom", "to the bottom", "downwards to the bottom"],
-    "up-right": ["up and to the right", "towards the top right", "diagonally up-right", "up and right", "to the upper right"],
+    "up-right": [
+        "up and to the right",
+        "towards the top right",
+        "diagonally up-right",
+        "up and right",
+        "to the upper right",
+    ],
     "up-left": ["up and to the left", "towards the top left", "diagonally up-left", "up and left", "to the upper left"],
-    "down-right": ["down and to the right", "towards the bottom right", "diagonally down-right", "down and right", "to the lower right"],
-    "down-left": ["down and to the left", "towards the bottom left", "diagonally down-left", "down and left", "to the lower left"],
+    "down-right": [
+        "down and to the right",
+        "towards the bottom right",
+        "diagonally down-right",
+        "down and right",
+        "to the lower right",
+    ],
+    "down-left": [
+        "down and to the left",
+        "towards the bottom left",
+        "diagonally down-left",
+        "down and left",
+        "to the lower left",
+    ],
 }
 SPEED_WORDS = {
     "slow": ["slowly", "gently", "at a slow pace", "slowly and steadily", "at a low speed"],
     "fast": ["fast", "quickly", "rapidly", "at a fast pace", "at a high speed"],
 }
-SPEED_PHRASES = {k: list(dict.fromkeys(v + vocabulary.SPEED[k])) for k, v in SPEED_WORDS.items()}  # with the vocabulary's
+SPEED_PHRASES = {
+    k: list(dict.fromkeys(v + vocabulary.SPEED[k])) for k, v in SPEED_WORDS.items()
+}  # with the vocabulary's
 SPEED_ADJECTIVES = {"slow": ["slow", "gentle", "slow-moving"], "fast": ["fast", "quick", "rapid"]}
 ADVERBS = {"slow": ["slowly", "gently"], "fast": ["quickly", "rapidly"]}  # words that may precede a verb
 VERBS = ["moves", "drifts", "glides", "travels", "heads", "slides", "goes", "shifts"]
@@ -46,23 +72,60 @@ ALL_DIRECTIONS = {k: list(dict.fromkeys(v + vocabulary.DIRECTION[k])) for k, v i
 CAMERA_MOVES = ("static", "pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out")
 # per move: (verbs in the third person, their -ing forms, nouns, direction words); phrases combine them
 CAMERA_PARTS = {
-    "pan left": (["pans", "turns", "swings", "moves"], ["panning", "turning", "swinging"], ["pan", "turn"], ["left", "to the left", "leftward"]),
-    "pan right": (["pans", "turns", "swings", "moves"], ["panning", "turning", "swinging"], ["pan", "turn"], ["right", "to the right", "rightward"]),
+    "pan left": (
+        ["pans", "turns", "swings", "moves"],
+        ["panning", "turning", "swinging"],
+        ["pan", "turn"],
+        ["left", "to the left", "leftward"],
+    ),
+    "pan right": (
+        ["pans", "turns", "swings", "moves"],
+        ["panning", "turning", "swinging"],
+        ["pan", "turn"],
+        ["right", "to the right", "rightward"],
+    ),
     "tilt up": (["tilts", "turns", "moves"], ["tilting", "turning"], ["tilt"], ["up", "upward", "towards the sky"]),
-    "tilt down": (["tilts", "turns", "moves"], ["tilting", "turning"], ["tilt"], ["down", "downward", "towards the ground"]),
+    "tilt down": (
+        ["tilts", "turns", "moves"],
+        ["tilting", "turning"],
+        ["tilt"],
+        ["down", "downward", "towards the ground"],
+    ),
     "zoom in": (["zooms", "pushes"], ["zooming", "pushing"], ["zoom"], ["in", "in closer", "into the scene"]),
     "zoom out": (["zooms", "pulls"], ["zooming", "pulling"], ["zoom"], ["out", "out wider", "back from the scene"]),
 }
 CAMERA_SUBJECTS = ["the camera", "the view", "the shot"]
 STATIC_WORDS = [
-    "a static shot, the camera holds still", "the camera does not move", "a still camera", "a fixed, static view",
-    "the camera stays still", "a static camera", "no camera motion", "the view is fixed", "the shot holds steady",
-    "a locked-off shot", "the camera stays put",
+    "a static shot, the camera holds still",
+    "the camera does not move",
+    "a still camera",
+    "a fixed, static view",
+    "the camera stays still",
+    "a static camera",
+    "no camera motion",
+    "the view is fixed",
+    "the shot holds steady",
+    "a locked-off shot",
+    "the camera stays put",
 ]
 # distractor clauses: scene descriptions that carry no fact of the clip
 SCENES = {
-    "shapes": ["on a grey background", "a simple animation", "flat coloured shapes", "a clean render", "in a small box", "high quality"],
-    "photocam": ["over a photo", "a photograph", "a detailed scene", "natural light", "high quality", "a real-world image"],
+    "shapes": [
+        "on a grey background",
+        "a simple animation",
+        "flat coloured shapes",
+        "a clean render",
+        "in a small box",
+        "high quality",
+    ],
+    "photocam": [
+        "over a photo",
+        "a photograph",
+        "a detailed scene",
+        "natural light",
+        "high quality",
+        "a real-world image",
+    ],
 }
 
 
@@ -135,12 +198,15 @@ def shapes_motion(rng: np.random.Generator, objects: list[dict]) -> str:
         # "two squares, the blue one moving up fast, the red one moving left slowly"
         head = f"{NUMBERS[len(objects)]} {objects[0]['shape']}s"
         parts = [
-            f"the {o['colour']} one {pick(rng, PARTICIPLES)} {pick(rng, ALL_DIRECTIONS[o['direction']])} {pick(rng, SPEED_PHRASES[o['speed']])}"
+            f"the {o['colour']} one {pick(rng, PARTICIPLES)} {pick(rng, ALL_DIRECTIONS[o['direction']])} "
+            f"{pick(rng, SPEED_PHRASES[o['speed']])}"
             for o in objects
         ]
         return head + ", " + ", ".join(parts)
     clauses = [shape_clause(rng, o["colour"], o["shape"], o["direction"], o["speed"]) for o in objects]
-    joiner = pick(rng, ["; ", ", and ", " while ", " and ", ". "]) if len(clauses) == 2 else pick(rng, ["; ", ". ", ", "])
+    joiner = (
+        pick(rng, ["; ", ", and ", " while ", " and ", ". "]) if len(clauses) == 2 else pick(rng, ["; ", ". ", ", "])
+    )
     return joiner.join(clauses)
 
 

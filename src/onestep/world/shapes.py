@@ -59,7 +59,9 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.repeat(patch[..., None], 3, axis=-1).astype(np.float32)
 
 
-def trajectory(start: np.ndarray, velocity: np.ndarray, r: float, size: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+def trajectory(
+    start: np.ndarray, velocity: np.ndarray, r: float, size: int, frames: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Centres (F, 2) and per-step velocities (F - 1, 2) with elastic bounces off the walls [r, size - r]."""
     pos, vel = start.astype(np.float64).copy(), velocity.astype(np.float64).copy()
     centres, steps = [pos.copy()], []
@@ -96,7 +98,17 @@ def sample(seed: int, split: str, config: WorldConfig) -> Clip:
         velocity = SPEEDS[speed] * unit / np.linalg.norm(unit)
         start = rng.uniform(r, size - r, size=2)
         centres, steps = trajectory(start, velocity, r, size, frames)
-        objects.append(dict(colour=str(colour), shape=shape, radius=float(r), direction=direction, speed=speed, centres=centres, steps=steps))
+        objects.append(
+            dict(
+                colour=str(colour),
+                shape=shape,
+                radius=float(r),
+                direction=direction,
+                speed=speed,
+                centres=centres,
+                steps=steps,
+            )
+        )
 
     video = np.repeat(bg[None], frames, axis=0).copy()
     for o in objects:  # later objects are drawn on top

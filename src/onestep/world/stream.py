@@ -39,13 +39,23 @@ def clip_seed(seed: int, step: int, index: int) -> int:
 
 def collate(clips: list[Clip], keep_clips: bool = False) -> Batch:
     video = torch.stack([frames_to_tensor(c.video) for c in clips])
-    return Batch(video, video[:, :, 0].clone(), [c.prompt for c in clips], [c.track for c in clips], clips if keep_clips else [])
+    return Batch(
+        video, video[:, :, 0].clone(), [c.prompt for c in clips], [c.track for c in clips], clips if keep_clips else []
+    )
 
 
 def batch_at(
-    step: int, *, seed: int, batch_size: int, tracks: dict[str, float], split: str = "train", config: WorldConfig | None = None, keep_clips: bool = False, rows: list[int] | None = None,
+    step: int,
+    *,
+    seed: int,
+    batch_size: int,
+    tracks: dict[str, float],
+    split: str = "train",
+    config: WorldConfig | None = None,
+    keep_clips: bool = False,
+    rows: list[int] | None = None,
     p_t2v: float = 0.0,
-) -> Batch:  # fmt: skip
+) -> Batch:
     """The batch of step `step`, or only its rows `rows` (a process's share: the others are not rendered);
     each row is a text-to-video row (no first frame) with probability p_t2v, drawn from its clip's seed."""
     names, weights = list(tracks), np.array(list(tracks.values()), dtype=np.float64)
@@ -64,10 +74,27 @@ class WorldStream(torch.utils.data.IterableDataset):
     """Batches for steps start, start + 1, ...; text encoded in the worker (the named encoder, cached)."""
 
     def __init__(
-        self, *, start: int, seed: int, batch_size: int, tracks: dict[str, float], config: WorldConfig, max_text: int, text_encoder: str = "minilm", rows: list[int] | None = None,
+        self,
+        *,
+        start: int,
+        seed: int,
+        batch_size: int,
+        tracks: dict[str, float],
+        config: WorldConfig,
+        max_text: int,
+        text_encoder: str = "minilm",
+        rows: list[int] | None = None,
         p_t2v: float = 0.0,
-    ):  # fmt: skip
-        self.start, self.seed, self.batch_size, self.tracks, self.config, self.max_text, self.p_t2v = start, seed, batch_size, tracks, config, max_text, p_t2v
+    ):
+        self.start, self.seed, self.batch_size, self.tracks, self.config, self.max_text, self.p_t2v = (
+            start,
+            seed,
+            batch_size,
+            tracks,
+            config,
+            max_text,
+            p_t2v,
+        )
         self.text_encoder = text_encoder
         self.rows = rows
 
@@ -79,7 +106,15 @@ class WorldStream(torch.utils.data.IterableDataset):
         encoder = TextEncoder(self.max_text, name=self.text_encoder)
         step = self.start
         while True:
-            b = batch_at(step, seed=self.seed, batch_size=self.batch_size, tracks=self.tracks, config=self.config, rows=self.rows, p_t2v=self.p_t2v)
+            b = batch_at(
+                step,
+                seed=self.seed,
+                batch_size=self.batch_size,
+                tracks=self.tracks,
+                config=self.config,
+                rows=self.rows,
+                p_t2v=self.p_t2v,
+            )
             b.text, b.text_mask = encoder(b.prompts)
             b.neg_text, b.neg_text_mask = encoder.null(1)
             yield b

@@ -1,6 +1,7 @@
 """Which noise levels of the frame-consistency target carry the camera move? (docs/pose.md)
 
-    .venv/bin/python scripts/consistency_targets.py --videos runs/eval/pose5-nfe1 [--teacher assets/teacher] [--n 48]
+    .venv/bin/python experiments/consistency_targets.py --videos runs/eval/pose5-nfe1 [--teacher assets/teacher] [--n
+    48]
 
 POSE's Eq. 5 pulls the student's x0_g towards the frozen teacher's x0 prediction at x_t = noise(sg(x0_g), t)
 and leaves t open. This script takes a student's held-out photocam videos (the `videos-photocam.npz` that
@@ -63,7 +64,9 @@ def main() -> None:
         for g in args.guidance:
             x0 = flow.x0_from_v(x_t, samplers.guided_velocity(teacher, x_t, t, cond, g), t)
             row.append(f"{camera_accuracy(x0, clips):.2f} ({((x0 - student) ** 2).mean():.4f})")
-        sdedit = samplers.euler(teacher, x_t, cond, steps=max(2, round(25 * level)), shift=3.0, guidance=3.0, t_max=level)
+        sdedit = samplers.euler(
+            teacher, x_t, cond, steps=max(2, round(25 * level)), shift=3.0, guidance=3.0, t_max=level
+        )
         print(f"{level:<5g} " + "  ".join(f"{r:<20}" for r in row) + f"{camera_accuracy(sdedit, clips):.2f}")
 
 

@@ -1,6 +1,6 @@
 """Does a teacher read the motion from the prompt? (the diagnostic of docs/teacher.md)
 
-    .venv/bin/python scripts/prompt_sensitivity.py assets/teacher [--threads 1]
+    .venv/bin/python experiments/prompt_sensitivity.py assets/teacher [--threads 1]
 
 On held-out clips (16 moving photocam clips, 16 shapes clips), the x0 prediction at t = 0.5 and 0.9
 from the same noisy video and first frame, once with the clip's prompt and once with the mirrored
@@ -39,7 +39,9 @@ def main() -> None:
     model, config = load_model(args.model)
     model.eval()
     encoder = TextEncoder.of(config)
-    moving = [c for c in (world.sample("photocam", HELDOUT + i, "heldout") for i in range(40)) if c.truth["move"] != "static"][:16]
+    moving = [
+        c for c in (world.sample("photocam", HELDOUT + i, "heldout") for i in range(40)) if c.truth["move"] != "static"
+    ][:16]
     shapes = [world.sample("shapes", HELDOUT + i, "heldout") for i in range(16)]
     late = slice(4, 8)
     for name, clips in (("photocam", moving), ("shapes", shapes)):
@@ -56,7 +58,10 @@ def main() -> None:
                 preds.append(x_t - tt.view(-1, 1, 1, 1, 1) * model(x_t, tt, Cond(text, mask, image)))
             err = [float((x[:, :, late] - x0[:, :, late]).pow(2).mean()) for x in preds]
             sensitivity = float((preds[0] - preds[1]).pow(2).mean())
-            print(f"{name} t={t}: x0 MSE frames 4-7: prompt {err[0]:.4f}, mirrored {err[1]:.4f}, repeat {repeat:.4f}; prompt sensitivity {sensitivity:.5f}")
+            print(
+                f"{name} t={t}: x0 MSE frames 4-7: prompt {err[0]:.4f}, mirrored {err[1]:.4f}, repeat {repeat:.4f}; "
+                f"prompt sensitivity {sensitivity:.5f}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How often do the run's ODE pairs make the prompt's camera move? (docs/pose.md)
 
-    .venv/bin/python scripts/pair_camera.py --run runs/pose
+    .venv/bin/python experiments/pair_camera.py --run runs/pose
 
 The ODE-pair init (`methods/ode_regression.py`) regresses the one-step generator onto the guided
 teacher's ODE solutions x0_i. This script rebuilds the training clips each chunk was made from (the
@@ -38,7 +38,14 @@ def main() -> None:
         x0 = load_file(str(path))["x0"]
         world = WorldConfig(x0.shape[2], x0.shape[3])
         for b in range(made_with["chunk_batches"]):
-            batch = batch_at(PAIR_STEPS + k * made_with["chunk_batches"] + b, seed=made_with["seed"], batch_size=batch_size, tracks=tracks, config=world, keep_clips=True)
+            batch = batch_at(
+                PAIR_STEPS + k * made_with["chunk_batches"] + b,
+                seed=made_with["seed"],
+                batch_size=batch_size,
+                tracks=tracks,
+                config=world,
+                keep_clips=True,
+            )
             for i, clip in enumerate(batch.clips):
                 move = clip.truth.get("move", "static") if clip.track == "photocam" else "static"
                 if move != "static":

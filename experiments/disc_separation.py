@@ -1,6 +1,7 @@
 """Can a fresh discriminator head tell real videos from a student's? (the probe behind docs/pose.md)
 
-    .venv/bin/python scripts/disc_separation.py runs/pose5/student --t 0.3 0.9 --lr 2e-4 [--steps 150] [--r1 split|joint --r1-weight 0.01]
+    .venv/bin/python experiments/disc_separation.py runs/pose5/student --t 0.3 0.9 --lr 2e-4 [--steps 150] [--r1
+    split|joint --r1-weight 0.01]
 
 POSE's phase II reads the generator's (EMA) weights on re-noised videos and trains only the head. This
 probe freezes a student, takes its one-step videos and real training videos for the same conditions, and
@@ -80,8 +81,12 @@ def main() -> None:
         opt.step()
         history.append((hinge_d(d_real, d_fake).item(), (d_real.mean() - d_fake.mean()).item()))
         if (step + 1) % args.every == 0:
-            h = np.array(history[-args.every:])
-            print(f"step {step + 1}: hinge {h[:, 0].mean():.3f}, D(real) - D(fake) {h[:, 1].mean():.3f} ({time.time() - start:.0f} s)", flush=True)
+            h = np.array(history[-args.every :])
+            print(
+                f"step {step + 1}: hinge {h[:, 0].mean():.3f}, D(real) - D(fake) {h[:, 1].mean():.3f} "
+                f"({time.time() - start:.0f} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

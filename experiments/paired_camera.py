@@ -1,6 +1,6 @@
 """Camera-move accuracy of two models on the same held-out clips and noise, compared clip by clip.
 
-    .venv/bin/python scripts/paired_camera.py runs/eval/with runs/eval/without [--rounds 10000]
+    .venv/bin/python experiments/paired_camera.py runs/eval/with runs/eval/without [--rounds 10000]
 
 Both directories come from `onestep eval` at the same n and seed, so clip i has the same condition and
 noise in both (eval/suite.py). Each saved photocam video is read with the world's instrument as the
@@ -24,7 +24,12 @@ from onestep.world.clip import WorldConfig
 def correct(folder: Path) -> np.ndarray:
     videos = np.load(folder / "videos-photocam.npz")["videos"]
     clips = heldout_clips("photocam", len(videos), WorldConfig(videos.shape[1], videos.shape[2]))
-    return np.array([c.truth["move"] == instruments.estimate_camera(v.astype(np.float32) / 255)["move"] for c, v in zip(clips, videos)])
+    return np.array(
+        [
+            c.truth["move"] == instruments.estimate_camera(v.astype(np.float32) / 255)["move"]
+            for c, v in zip(clips, videos)
+        ]
+    )
 
 
 def main() -> None:
@@ -40,7 +45,11 @@ def main() -> None:
     idx = rng.integers(0, len(a), size=(args.rounds, len(a)))
     diffs = a[idx].mean(1) - b[idx].mean(1)
     lo, hi = np.percentile(diffs, [2.5, 97.5])
-    print(f"{args.a}: {a.mean():.3f}   {args.b}: {b.mean():.3f}   difference {a.mean() - b.mean():+.3f} (95% paired interval {lo:+.3f} to {hi:+.3f})   only A right: {int((a & ~b).sum())}, only B right: {int((b & ~a).sum())}, n = {len(a)}")
+    print(
+        f"{args.a}: {a.mean():.3f}   {args.b}: {b.mean():.3f}   difference {a.mean() - b.mean():+.3f} (95% paired "
+        f"interval {lo:+.3f} to {hi:+.3f})   only A right: {int((a & ~b).sum())}, only B right: "
+        f"{int((b & ~a).sum())}, n = {len(a)}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How much do a model's zoom videos zoom? (docs/teacher.md)
 
-    .venv/bin/python scripts/zoom_strength.py runs/eval/v7-nfe100-n256 [more eval dirs]
+    .venv/bin/python experiments/zoom_strength.py runs/eval/v7-nfe100-n256 [more eval dirs]
 
 Reads the photocam videos an `onestep eval` run saved, rebuilds the held-out clips they were made for
 (the suite's own photos), and for each zoom clip fits the best zoom of the asked direction with the
@@ -37,8 +37,11 @@ def main() -> None:
             idx = [i for i, c in enumerate(clips) if c.truth["move"] == move]
             for name, vids in (("generated", [videos[i] for i in idx]), ("truth", [clips[i].video for i in idx])):
                 fits = np.array([best_fit(v, move) for v in vids])
-                print(f"  {move:8s} {name:9s} n={len(idx):3d}  scale/frame {np.median(fits[:, 0]):.3f}  "
-                      f"error ratio to static {np.median(fits[:, 1]):.3f}  called a move {np.mean(fits[:, 1] < instruments.STATIC_ERR_RATIO):.2f}")
+                print(
+                    f"  {move:8s} {name:9s} n={len(idx):3d}  scale/frame {np.median(fits[:, 0]):.3f}  "
+                    f"error ratio to static {np.median(fits[:, 1]):.3f}  called a move "
+                    f"{np.mean(fits[:, 1] < instruments.STATIC_ERR_RATIO):.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Where do a teacher's camera moves fail: the picture, the text encoder, or the model's reading of it?
 (docs/log/2026-12-05-camera-probes.md, docs/log/2026-12-06-text-encoder.md)
 
-    .venv/bin/python scripts/camera_probes.py prompt-loss [--model assets/teacher]
-    .venv/bin/python scripts/camera_probes.py text-probe [--reader mean|meanmax|mlp|tokens]
-    .venv/bin/python scripts/camera_probes.py text-distance [--model assets/teacher]
-    .venv/bin/python scripts/camera_probes.py finetune --steps 0                      # the model as it is
-    .venv/bin/python scripts/camera_probes.py finetune --steps 300 --zoom-share 0.5 --eval zooms
-    .venv/bin/python scripts/camera_probes.py finetune --steps 300 --aux 1.0 --eval paraphrase
-    .venv/bin/python scripts/camera_probes.py finetune --steps 600 --text sentence --save runs/s21/sentence600
-    .venv/bin/python scripts/camera_probes.py finetune --model runs/s21/sentence600 --steps 0 --text mpnet --mpnet DIR
+    .venv/bin/python experiments/camera_probes.py prompt-loss [--model assets/teacher]
+    .venv/bin/python experiments/camera_probes.py text-probe [--reader mean|meanmax|mlp|tokens]
+    .venv/bin/python experiments/camera_probes.py text-distance [--model assets/teacher]
+    .venv/bin/python experiments/camera_probes.py finetune --steps 0                      # the model as it is
+    .venv/bin/python experiments/camera_probes.py finetune --steps 300 --zoom-share 0.5 --eval zooms
+    .venv/bin/python experiments/camera_probes.py finetune --steps 300 --aux 1.0 --eval paraphrase
+    .venv/bin/python experiments/camera_probes.py finetune --steps 600 --text sentence --save runs/s21/sentence600
+    .venv/bin/python experiments/camera_probes.py finetune --model runs/s21/sentence600 --steps 0 --text mpnet --mpnet
+    DIR
 
 - `prompt-loss`: for 24 training-split photocam clips of each true move, the flow-matching loss
   (mean over t = 0.5, 0.7, 0.85, 0.95, one noise) with a training-grammar prompt of each of the seven
@@ -126,14 +127,20 @@ def prompt_loss(args) -> None:
 def fit(x_train, y_train, x_test, wd: float, hidden: int = 0) -> torch.Tensor:
     """A linear (or one-hidden-layer) classifier fitted with L-BFGS; the test set's guesses."""
     torch.manual_seed(0)
-    net = torch.nn.Linear(x_train.shape[1], 7) if not hidden else torch.nn.Sequential(torch.nn.Linear(x_train.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 7))
+    net = (
+        torch.nn.Linear(x_train.shape[1], 7)
+        if not hidden
+        else torch.nn.Sequential(torch.nn.Linear(x_train.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 7))
+    )
     if not hidden:
         torch.nn.init.zeros_(net.weight), torch.nn.init.zeros_(net.bias)
     opt = torch.optim.LBFGS(net.parameters(), max_iter=300)
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(net(x_train), y_train) + wd * sum(p.pow(2).sum() for n, p in net.named_parameters() if "weight" in n)
+        loss = F.cross_entropy(net(x_train), y_train) + wd * sum(
+            p.pow(2).sum() for n, p in net.named_parameters() if "weight" in n
+        )
         loss.backward()
         return loss
 
@@ -183,14 +190,28 @@ def text_probe(args) -> None:
     guess, on_clips = guess[: len(test_text)], guess[len(test_text) :]
     per = " ".join(f"{m}={(guess[y_test == k] == k).float().mean().item():.2f}" for k, m in enumerate(MOVES))
     name = "all-mpnet-base-v2" if mp is not None else "MiniLM"
-    print(f"{name}, reader {args.reader}, weight decay {args.wd}: held-out phrasings {(guess == y_test).float().mean().item():.3f} ({per})")
+    print(
+        f"{name}, reader {args.reader}, weight decay {args.wd}: held-out phrasings "
+        f"{(guess == y_test).float().mean().item():.3f} ({per})"
+    )
     truth = [c.truth["move"] for c in clips]
     read = np.array([MOVES[k] == t for k, t in zip(on_clips.tolist(), truth)])
     other = np.array([not t.startswith("zoom") for t in truth])
-    print(f"the suite's 256 clips in held-out words: the reader names {read.sum()} ({read[other].sum()} of {other.sum()} non-zoom)")
+    print(
+        f"the suite's 256 clips in held-out words: the reader names {read.sum()} ({read[other].sum()} of "
+        f"{other.sum()} non-zoom)"
+    )
     if args.videos:  # a model's videos of those clips (an `onestep eval --photos external --prompts paraphrase` folder)
-        made = np.array([instruments.estimate_camera(v)["move"] == t for v, t in zip(np.load(f"{args.videos}/videos-photocam.npz")["videos"], truth)])
-        print(f"non-zoom clips, the model makes the move where the reader is right: {made[other & read].sum()} of {(other & read).sum()}; where it is wrong: {made[other & ~read].sum()} of {(other & ~read).sum()}")
+        made = np.array(
+            [
+                instruments.estimate_camera(v)["move"] == t
+                for v, t in zip(np.load(f"{args.videos}/videos-photocam.npz")["videos"], truth)
+            ]
+        )
+        print(
+            f"non-zoom clips, the model makes the move where the reader is right: {made[other & read].sum()} of "
+            f"{(other & read).sum()}; where it is wrong: {made[other & ~read].sum()} of {(other & ~read).sum()}"
+        )
 
 
 PAIRS = [
@@ -252,12 +273,21 @@ def evaluate(model, enc: TextEncoder, which: str, tag: str) -> None:
         total[c.truth["move"]] += 1
         right[c.truth["move"]] += r == c.truth["move"]
     per = " ".join(f"{m}={right[m]}/{total[m]}" for m in MOVES if total[m])
-    print(f"{tag}: camera-move accuracy {sum(right.values()) / len(clips):.3f} ({per}) [{time.time() - t0:.0f} s]", flush=True)
+    print(
+        f"{tag}: camera-move accuracy {sum(right.values()) / len(clips):.3f} ({per}) [{time.time() - t0:.0f} s]",
+        flush=True,
+    )
 
 
 def finetune(args) -> None:
     model, config = load_model(args.model)
-    enc = MpnetSentenceEncoder(args.mpnet) if args.text == "mpnet" else SentenceEncoder(max_length=80) if args.text == "sentence" else TextEncoder.of(config)
+    enc = (
+        MpnetSentenceEncoder(args.mpnet)
+        if args.text == "mpnet"
+        else SentenceEncoder(max_length=80)
+        if args.text == "sentence"
+        else TextEncoder.of(config)
+    )
     if args.steps == 0:
         for which in args.eval.split(","):
             evaluate(model, enc, which, f"{args.model}, text {args.text}, {which}")
@@ -305,7 +335,13 @@ def finetune(args) -> None:
         cam = [i for i, c in enumerate(b.clips) if c.track == "photocam"]
         if args.aux > 0 and cam:
             labels = torch.tensor([MOVES.index(b.clips[i].truth["move"]) for i in cam])
-            loss = loss + args.aux * F.cross_entropy(head(text_condition(net, Cond(text[cam], mask[cam], None))), labels) * len(cam) / 16
+            loss = (
+                loss
+                + args.aux
+                * F.cross_entropy(head(text_condition(net, Cond(text[cam], mask[cam], None))), labels)
+                * len(cam)
+                / 16
+            )
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -329,7 +365,8 @@ def finetune(args) -> None:
             ema.eval(),
             enc,
             which,
-            f"{args.steps} steps, zoom share {args.zoom_share}, aux {args.aux}, token drop {args.token_drop}, text {args.text}, {which}",
+            f"{args.steps} steps, zoom share {args.zoom_share}, aux {args.aux}, token drop {args.token_drop}, text "
+            f"{args.text}, {which}",
         )
 
 
@@ -341,7 +378,9 @@ def main() -> None:
     a = sub.add_parser("text-probe")
     a.add_argument("--wd", type=float, default=1e-3)
     a.add_argument("--reader", choices=["mean", "meanmax", "mlp", "tokens"], default="mean")
-    a.add_argument("--mpnet", default="", help="read all-mpnet-base-v2's mean embedding from this folder instead of MiniLM's")
+    a.add_argument(
+        "--mpnet", default="", help="read all-mpnet-base-v2's mean embedding from this folder instead of MiniLM's"
+    )
     a.add_argument("--videos", default="", help="an eval folder of the 256 external-photo clips in held-out words")
     a = sub.add_parser("text-distance")
     a.add_argument("--model", default="assets/teacher")
@@ -355,12 +394,19 @@ def main() -> None:
     a.add_argument("--mpnet", default="", help="--text mpnet: a folder with all-mpnet-base-v2 (transformers format)")
     a.add_argument("--save", default="", help="write the fine-tuned EMA here as a model directory")
     a.add_argument("--lr", type=float, default=3e-4)
-    a.add_argument("--eval", default="paraphrase", help="comma-separated: zooms, paraphrase, template, all-paraphrase, all-template, shapes-template, shapes-paraphrase")
+    a.add_argument(
+        "--eval",
+        default="paraphrase",
+        help="comma-separated: zooms, paraphrase, template, all-paraphrase, all-template, shapes-template, "
+        "shapes-paraphrase",
+    )
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # the fine-tune's CFG drops and noise (unseeded before session 21)
-    {"prompt-loss": prompt_loss, "text-probe": text_probe, "text-distance": text_distance, "finetune": finetune}[args.probe](args)
+    {"prompt-loss": prompt_loss, "text-probe": text_probe, "text-distance": text_distance, "finetune": finetune}[
+        args.probe
+    ](args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Which camera moves does a model get wrong, and as what? (docs/pose.md)
 
-    .venv/bin/python scripts/camera_confusion.py runs/eval/student runs/eval/teacher [--start 128 --stop 256]
-    .venv/bin/python scripts/camera_confusion.py runs/eval/v8-cam-para --move "tilt up"     # each clip's prompt and reading
+    .venv/bin/python experiments/camera_confusion.py runs/eval/student runs/eval/teacher [--start 128 --stop 256]
+    .venv/bin/python experiments/camera_confusion.py runs/eval/v8-cam-para --move "tilt up"     # each clip's prompt and
+    reading
 
 Reads the photocam videos an `onestep eval` run saved (`videos-photocam.npz`), rebuilds the held-out
 clips they were made for (on the photos its key.json names: the suite's own or `--photos external`),
@@ -43,12 +44,17 @@ def main() -> None:
         _, frames, size = videos.shape[:3]
         key = json.loads((folder / "key.json").read_text()) if (folder / "key.json").is_file() else {}
         photos = world_photos.external() if key.get("photos") == "external" else None
-        clips = heldout_clips("photocam", stop, WorldConfig(frames, size), photos, prompts=key.get("prompts", "template"))[args.start :]
+        clips = heldout_clips(
+            "photocam", stop, WorldConfig(frames, size), photos, prompts=key.get("prompts", "template")
+        )[args.start :]
         read = [instruments.estimate_camera(v.astype(np.float32) / 255)["move"] for v in videos[args.start : stop]]
         pairs = Counter((c.truth["move"], r) for c, r in zip(clips, read))
         truths, guesses = sorted({t for t, _ in pairs}), sorted({g for _, g in pairs})
         right = sum(n for (t, g), n in pairs.items() if t == g)
-        print(f"{folder}: clips [{args.start}, {stop}), camera-move accuracy {right / len(clips):.3f} ({right}/{len(clips)})")
+        print(
+            f"{folder}: clips [{args.start}, {stop}), camera-move accuracy {right / len(clips):.3f} "
+            f"({right}/{len(clips)})"
+        )
         print("truth \\ read".ljust(13) + "".join(g.ljust(10) for g in guesses))
         for t in truths:
             print(t.ljust(13) + "".join(str(pairs[(t, g)]).ljust(10) for g in guesses))

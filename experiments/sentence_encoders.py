@@ -1,4 +1,4 @@
-"""The prompt as one sentence vector, for `scripts/camera_probes.py finetune --text sentence|mpnet`
+"""The prompt as one sentence vector, for `experiments/camera_probes.py finetune --text sentence|mpnet`
 (docs/log/2026-12-06-text-encoder.md): does a model that reads a sentence embedding, MiniLM's or
 all-mpnet-base-v2's, follow held-out words better than one that reads MiniLM's token states?"""
 
@@ -36,11 +36,21 @@ class MpnetSentenceEncoder(SentenceEncoder):
         super().__init__(max_length=max_length)
         self.mp_tok, self.mp = self.load(path)
         self.mp_cache: dict[str, torch.Tensor] = {}
-        fit_prompts = [p for step in range(192) for p in batch_at(step, seed=0, batch_size=16, tracks={"shapes": 0.6, "photocam": 0.4}, config=CONFIG).prompts]
+        fit_prompts = [
+            p
+            for step in range(192)
+            for p in batch_at(
+                step, seed=0, batch_size=16, tracks={"shapes": 0.6, "photocam": 0.4}, config=CONFIG
+            ).prompts
+        ]
         x, y = self.mpnet(fit_prompts), super().__call__(fit_prompts)[0][:, 0]
         x1 = torch.cat([x, torch.ones(len(x), 1)], 1)
         self.map = torch.linalg.solve(x1.T @ x1 + 1e-2 * torch.eye(x1.shape[1]), x1.T @ y)
-        print(f"mpnet -> MiniLM map: relative error {((x1 @ self.map - y).norm() / y.norm()).item():.3f} on its {len(x)} prompts", flush=True)
+        print(
+            f"mpnet -> MiniLM map: relative error {((x1 @ self.map - y).norm() / y.norm()).item():.3f} on its "
+            f"{len(x)} prompts",
+            flush=True,
+        )
 
     @staticmethod
     def load(path: str):
@@ -55,7 +65,9 @@ class MpnetSentenceEncoder(SentenceEncoder):
         """The mean-pooled embedding (sentence-transformers' pooling for this model), (N, 768)."""
         out = []
         for i in range(0, len(prompts), 128):
-            t = tokenizer(prompts[i : i + 128], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            t = tokenizer(
+                prompts[i : i + 128], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
             h, m = model(**t).last_hidden_state, t["attention_mask"][..., None].float()
             out.append((h * m).sum(1) / m.sum(1))
         return torch.cat(out)
@@ -68,4 +80,6 @@ class MpnetSentenceEncoder(SentenceEncoder):
 
     def __call__(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.mpnet(prompts)
-        return (torch.cat([x, torch.ones(len(x), 1)], 1) @ self.map)[:, None], torch.ones(len(prompts), 1, dtype=torch.bool)
+        return (torch.cat([x, torch.ones(len(x), 1)], 1) @ self.map)[:, None], torch.ones(
+            len(prompts), 1, dtype=torch.bool
+        )

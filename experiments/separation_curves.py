@@ -1,6 +1,6 @@
 """How far phase II's discriminator separates real from generated videos, run against run (png):
 
-    .venv/bin/python scripts/separation_curves.py --out docs/img/pose_separation.png \
+    .venv/bin/python experiments/separation_curves.py --out docs/img/pose_separation.png \
         "pose-tiny=runs/tiny/logs" "pose-paper=runs/paper/logs" ...
 
 Left: the hinge loss L_D without ST-R1 (2 = no separation, 0 = every logit past its margin); right:
@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
 from pose_curves import smooth  # noqa: E402
 from teacher_docs import scalars  # noqa: E402
 
@@ -40,7 +40,10 @@ def main() -> None:
         start = hinge[0, 0] - 10
         left.plot(hinge[4:, 0] - start, smooth(hinge[:, 1]), label=label)
         right.plot(real[4:, 0] - start, smooth(real[:, 1] - fake[:, 1]), label=label)
-        print(f"{label}: hinge {hinge[:5, 1].mean():.3f} -> {hinge[-5:, 1].mean():.3f}, D(real) - D(fake) {(real[:5, 1] - fake[:5, 1]).mean():.3f} -> {(real[-5:, 1] - fake[-5:, 1]).mean():.3f}")
+        print(
+            f"{label}: hinge {hinge[:5, 1].mean():.3f} -> {hinge[-5:, 1].mean():.3f}, D(real) - D(fake) "
+            f"{(real[:5, 1] - fake[:5, 1]).mean():.3f} -> {(real[-5:, 1] - fake[-5:, 1]).mean():.3f}"
+        )
     left.axhline(2.0, color="grey", lw=0.8, ls="--")
     right.axhline(0.0, color="grey", lw=0.8, ls="--")
     left.set(title="hinge loss of D (2 = no separation)", xlabel="phase II step")
