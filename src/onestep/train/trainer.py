@@ -309,10 +309,11 @@ class Trainer:
             return {}
         if self.held is None:
             self.held = self.micro_batches(next(iter(self.data(HELD_OUT_STEP))), local)
-        parts = [
-            method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)())
-            for part, c in zip(self.held, self.chunks)
-        ]
+        with self.autocast():  # the features the head reads in training, in training's precision
+            parts = [
+                method.separation(part, self.roles, self.streams(HELD_OUT_STEP, c)())
+                for part, c in zip(self.held, self.chunks)
+            ]
         readings = {name: float(np.mean([p[name] for p in parts])) for name in parts[0]}
         return mean_over_ranks(readings)
 
@@ -359,6 +360,12 @@ class Trainer:
             self.cfg.train.seed, step, chunk * (self.cfg.data.batch_size // self.n_chunks), device=self.device
         )
 
+    def autocast(self):
+        """bf16 autocast under train.precision=bfloat16 (losses and readings alike), else nothing."""
+        if self.cfg.train.precision == "bfloat16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
     def apply(self, updates: list, step: int) -> dict[str, float]:
         """One optimiser step of the updates' group: each micro-batch's loss backpropagated with weight
         1 / (micro-batches), so the gradient is that of the mean over the global batch (FSDP averages
@@ -366,11 +373,7 @@ class Trainer:
         p, group = self.cfg.phases[self.phase], updates[0].group
         in_phase = phase_at(self.cfg, step)[1]
         self.only(group)
-        autocast = (
-            torch.autocast(self.device.type, dtype=torch.bfloat16)
-            if self.cfg.train.precision == "bfloat16"
-            else nullcontext()
-        )
+        autocast = self.autocast()
         opt = self.optimizers[group]
         for g in opt.param_groups:
             g["lr"] = self.base_lr[group] * p.lr_scale(in_phase)
