@@ -1,7 +1,7 @@
 """Figures for docs/teacher.md from a teacher run: loss and probe curves (png), a sample grid (gif).
 
     .venv/bin/python scripts/teacher_docs.py --run runs/teacher --out docs/img \
-        [--prior assets/teacher-run/logs-v3:2250 --prior assets/teacher-run/logs-v4:2000 ...]
+        [--prior docs/log/teacher-runs/logs-v3:2250 --prior docs/log/teacher-runs/logs-v4:2000 ...]
 
 Each `--prior LOGDIR:STEPS` draws the logs of a run this one descends from (`init_from`), oldest
 first, STEPS being how long that run was; every later run's steps are shifted by the sum before it.
