@@ -8,7 +8,7 @@ are (B,) or (B, F) for per-frame (causal) times.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -236,30 +236,49 @@ class Batch:
         return Batch(self.video[part], self.cond.index(part), self.pairs)
 
 
-@dataclass
-class Roles:
-    """The networks of a run, each owned by its role; built from model directories, never copied.
+class Roles(Mapping[str, nn.Module]):
+    """The networks of a run by role name, each owned by its role; built from model directories, never
+    copied. Three names are reserved and read as attributes:
 
-    teacher:       frozen; always the teacher (a LoRA on its weights belongs to `fake_score` and is
-                   off whenever the teacher is called); None while a teacher is itself trained.
-    student:       the generator being trained.
-    ema:           the student's EMA; read-only (never receives gradients).
-    fake_score:    a LoRA on the frozen teacher's weights or a full trainable copy (VSD's critic).
-    disc_head:     a discriminator head (POSE's semantic head, or the conv ablation).
-    disc_backbone: a separately trained discriminator backbone (an ablation of POSE).
+    teacher: frozen; always the teacher (a LoRA on its weights belongs to another role and is off
+             whenever the teacher is called); None while a teacher is itself trained.
+    student: the generator being trained.
+    ema:     the student's EMA; read-only (never receives gradients).
+
+    Every other role is named by the method that declares it (`Method.roles`, e.g. "fake_score",
+    "disc_head") and read as `roles[name]`; `name in roles` says whether the run has it.
     """
 
-    teacher: VideoModel | None
-    student: VideoModel
-    ema: VideoModel
-    fake_score: nn.Module | None = None
-    disc_head: nn.Module | None = None
-    disc_backbone: nn.Module | None = None
+    RESERVED = ("teacher", "student", "ema")
 
-    NAMES = ("teacher", "student", "ema", "fake_score", "disc_head", "disc_backbone")
+    def __init__(self, teacher: VideoModel | None, student: VideoModel, ema: VideoModel, **others: nn.Module):
+        self.teacher, self.student, self.ema = teacher, student, ema
+        self._others: dict[str, nn.Module] = {}
+        for name, module in others.items():
+            self.add(name, module)
+
+    def add(self, name: str, module: nn.Module) -> None:
+        """A method's role, once: a reserved name or a second module under one name is a bug."""
+        if name in self.RESERVED or name in self._others:
+            raise ValueError(f"role {name!r} is reserved or already present")
+        self._others[name] = module
+
+    def __getitem__(self, name: str) -> nn.Module:
+        module = getattr(self, name) if name in self.RESERVED else self._others.get(name)
+        if module is None:
+            raise KeyError(f"no role {name!r} in this run (roles: {', '.join(self)})")
+        return module
+
+    def __iter__(self):
+        yield from (name for name in self.RESERVED if getattr(self, name) is not None)
+        yield from self._others
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
     def present(self) -> dict[str, nn.Module]:
-        return {name: m for name in self.NAMES if (m := getattr(self, name)) is not None}
+        """{name: module} of every role the run has, the reserved ones first."""
+        return dict(self.items())
 
 
 @dataclass

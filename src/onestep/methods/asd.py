@@ -75,7 +75,7 @@ class AdversarialSelfDistillation(SelfForcing):
         return super().new_role(name, roles)
 
     def groups(self, roles: Roles) -> dict[str, list]:
-        return {**super().groups(roles), "disc_head": list(roles.disc_head.parameters())}
+        return {**super().groups(roles), "disc_head": list(roles["disc_head"].parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
         critic = Update("fake_score", lambda d=rng(): self.fake_score_loss(batch, roles, d))
@@ -96,8 +96,8 @@ class AdversarialSelfDistillation(SelfForcing):
 
     def critic(self, roles: Roles, cond, n: int, t: Tensor, eps: Tensor):
         """x -> D_n(Psi(x)): the fake score's features of x re-noised to t with eps, read by the head."""
-        taps = self.taps(roles.fake_score.spec)
-        return lambda x: read(roles.fake_score, roles.disc_head, taps, x, cond, t, eps)[:, n - 1 : n]  # (B, 1)
+        taps = self.taps(roles["fake_score"].spec)
+        return lambda x: read(roles["fake_score"], roles["disc_head"], taps, x, cond, t, eps)[:, n - 1 : n]  # (B, 1)
 
     def renoise(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         c = self.cfg

@@ -73,7 +73,7 @@ class Consistency:
 
     def groups(self, roles: Roles) -> dict[str, list]:
         student = {"student": list(roles.student.parameters())}
-        return student | ({"disc_head": list(roles.disc_head.parameters())} if self.roles else {})
+        return student | ({"disc_head": list(roles["disc_head"].parameters())} if self.roles else {})
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
         d_disc, d_student = rng(), rng()  # the student's draws are the same with or without a discriminator
@@ -101,7 +101,7 @@ class Consistency:
 
     def logits(self, x0: Tensor, cond: Cond, s: Tensor, eps: Tensor, roles: Roles) -> Tensor:
         """D: the frozen teacher's features of x0 re-noised to s, read by the conv head; (B, taps)."""
-        return read(roles.teacher, roles.disc_head, self.taps(roles.teacher.spec), x0, cond, s, eps)
+        return read(roles.teacher, roles["disc_head"], self.taps(roles.teacher.spec), x0, cond, s, eps)
 
     def adv_level(self, like: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         """s ~ U{t_0..t_{N-1}} per sample and its noise."""

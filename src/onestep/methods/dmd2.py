@@ -65,7 +65,7 @@ class DMD2(VSD):
     def groups(self, roles: Roles) -> dict[str, list]:
         """The head trains with the fake score, its backbone: one critic update."""
         groups = super().groups(roles)
-        return {**groups, "fake_score": groups["fake_score"] + list(roles.disc_head.parameters())}
+        return {**groups, "fake_score": groups["fake_score"] + list(roles["disc_head"].parameters())}
 
     # -- losses ----------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ class DMD2(VSD):
         """D(x0) (B, taps): the head on the fake score's features of x0 re-noised to a uniform level."""
         c = self.cfg
         t, eps = Levels(c.gan_t_lo, c.gan_t_hi, reference=c.gan_t_reference).draw(x0, d)
-        return read(roles.fake_score, roles.disc_head, self.taps(roles.fake_score.spec), x0, cond, t, eps)
+        return read(roles["fake_score"], roles["disc_head"], self.taps(roles["fake_score"].spec), x0, cond, t, eps)
 
     @torch.no_grad()
     def separation(self, batch: Batch, roles: Roles, d: Draws) -> dict[str, float]:

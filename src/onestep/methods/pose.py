@@ -126,8 +126,8 @@ class PoseEquilibrium:
     def groups(self, roles: Roles) -> dict[str, list]:
         if not self.roles:
             return {"student": list(roles.student.parameters())}
-        disc = list(roles.disc_head.parameters()) + (
-            list(roles.disc_backbone.parameters()) if self.cfg.backbone == "trainable" else []
+        disc = list(roles["disc_head"].parameters()) + (
+            list(roles["disc_backbone"].parameters()) if self.cfg.backbone == "trainable" else []
         )
         return {"disc_head": disc, "student": list(roles.student.parameters())}
 
@@ -142,7 +142,8 @@ class PoseEquilibrium:
     # -- pieces ----------------------------------------------------------------------------------
 
     def backbone(self, roles: Roles):
-        return {"ema": roles.ema, "teacher": roles.teacher, "trainable": roles.disc_backbone}[self.cfg.backbone]
+        """The network the head reads: the EMA (POSE), the frozen teacher, or a separate trainable copy."""
+        return roles["disc_backbone" if self.cfg.backbone == "trainable" else self.cfg.backbone]
 
     def generate(self, batch: Batch, roles: Roles, d: Draws) -> Tensor:
         """One step from pure noise: x0_g = eps - 1 * G(eps, 1)."""
@@ -154,7 +155,7 @@ class PoseEquilibrium:
     def logits(self, roles: Roles, x0: Tensor, cond: Cond, t: Tensor, eps: Tensor) -> Tensor:
         """D(x0): the backbone on x0 re-noised to t, read at the taps by the head; (B, n) logits."""
         backbone = self.backbone(roles)
-        return read(backbone, roles.disc_head, self.taps(backbone.spec), x0, cond, t, eps)
+        return read(backbone, roles["disc_head"], self.taps(backbone.spec), x0, cond, t, eps)
 
     def draw(self, x: Tensor, d: Draws) -> tuple[Tensor, Tensor]:
         """(t, eps): the discriminator's level per sample and the noise that re-noises x to it."""

@@ -69,7 +69,7 @@ class VSD:
         return LoraScore(roles.teacher, self.cfg.lora_rank)
 
     def groups(self, roles: Roles) -> dict[str, list]:
-        return {"student": list(roles.student.parameters()), "fake_score": list(roles.fake_score.parameters())}
+        return {"student": list(roles.student.parameters()), "fake_score": list(roles["fake_score"].parameters())}
 
     def step(self, batch: Batch, roles: Roles, rng, step: int) -> list[Update]:
         ups = (
@@ -100,7 +100,7 @@ class VSD:
         with torch.no_grad():
             t = draw_t(self.cfg, x0_g.shape[0], d)
             x_t = flow.interpolate(x0_g, d.randn_like(x0_g), t)
-            x0_fake = flow.x0_from_v(x_t, roles.fake_score(x_t, t, cond), t)
+            x0_fake = flow.x0_from_v(x_t, roles["fake_score"](x_t, t, cond), t)
             x0_real = flow.x0_from_v(x_t, guided_velocity(roles.teacher, x_t, t, cond, self.cfg.guidance), t)
             x0_d = x0_g.double()
             normaliser = (x0_d - x0_real.double()).abs().mean(dim=(1, 2, 3, 4), keepdim=True)
@@ -122,5 +122,5 @@ class VSD:
         t = draw_t(self.cfg, x0_g.shape[0], d)
         noise = d.randn_like(x0_g)
         x_t = flow.interpolate(x0_g, noise, t)
-        loss = F.mse_loss(roles.fake_score(x_t, t, batch.cond).float(), flow.velocity(x0_g, noise).float())
+        loss = F.mse_loss(roles["fake_score"](x_t, t, batch.cond).float(), flow.velocity(x0_g, noise).float())
         return LossOutput(loss, {"vsd/fake_loss": loss.item()})

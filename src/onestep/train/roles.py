@@ -115,9 +115,9 @@ def build_roles(
     roles = Roles(teacher=load(trainable=False, dtype=dtype), student=student, ema=ema)
     for phase, method in enumerate(methods):
         for name, how in method.roles.items():
-            if getattr(roles, name) is not None:
+            if name in roles:
                 continue
             seeding.init(seed, phase)
             module = load(trainable=True) if how == "copy" else method.new_role(name, roles)
-            setattr(roles, name, module.to(device))
+            roles.add(name, module.to(device))
     return roles
