@@ -8,7 +8,7 @@ are (B,) or (B, F) for per-frame (causal) times.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -234,6 +234,17 @@ class Batch:
         b = self.video.shape[0] // n
         part = slice(k * b, (k + 1) * b)
         return Batch(self.video[part], self.cond.index(part), self.pairs)
+
+
+class DataSource(Protocol):
+    """A run's batches: `source(start)` yields the Batch of every step from `start` on, a function of
+    (seed, step) so a resumed run reads what an uninterrupted one would (data/world.py, data/cache.py)."""
+
+    def __call__(self, start: int) -> Iterator[Batch]: ...
+
+    def shard(self, chunks: list[int], n_chunks: int) -> None:
+        """From now on make or read only these chunks of each global batch (this process's share)."""
+        ...
 
 
 class Roles(Mapping[str, nn.Module]):

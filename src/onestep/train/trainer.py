@@ -32,7 +32,7 @@ from onestep.errors import UserError
 from onestep.files import write_json
 from onestep.train.checkpoint import Checkpointer, OptimizerState
 from onestep.train.ema import update_ema, warmup_decay
-from onestep.types import Roles
+from onestep.types import DataSource, Roles
 
 
 def process_rank() -> int:
@@ -121,7 +121,7 @@ class Trainer:
         cfg: DistillConfig,
         roles: Roles,
         out: str | Path,
-        data,
+        data: DataSource,
         *,
         progress: bool = True,
         sample_fn=None,
@@ -130,13 +130,12 @@ class Trainer:
         probe=None,
         data_parallel: tuple[int, int] | None = None,
     ):
-        """data(start) iterates types.Batch from step `start` (the global batch; a source with
-        `shard(chunks, n_chunks)` is told this process's chunks and yields only those); export_fn(ema, step) writes the
-        student
-        at the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) ->
-        {name: value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that take
-        different samples
-        (default: every process; the processes of a sequence-parallel group share theirs)."""
+        """data(start) iterates types.Batch from step `start` (a types.DataSource: the global batch, or,
+        once told this process's chunks by `shard`, only those); export_fn(ema, step) writes the student at
+        the end; on_checkpoint(ema, step) runs after each checkpoint; probe = (every, fn(ema) -> {name:
+        value}) logs `probe/name`; data_parallel = (this process's index, count) among the processes that
+        take different samples (default: every process; the processes of a sequence-parallel group share
+        theirs)."""
         self.cfg, self.roles, self.out, self.data = cfg, roles, Path(out), data
         self.progress, self.sample_fn, self.export_fn = progress, sample_fn, export_fn
         self.on_checkpoint, self.probe = on_checkpoint, probe
@@ -231,7 +230,7 @@ class Trainer:
         start = self.resume()
         self.load_readings(start)
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
-        local = hasattr(self.data, "shard") and self.n_chunks > 1  # a source that reads only this process's chunks
+        local = self.n_chunks > 1  # every source (types.DataSource) then reads only this process's chunks
         if local:
             self.data.shard(self.chunks, self.n_chunks)
         batches = self.data(start)
