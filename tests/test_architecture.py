@@ -38,6 +38,22 @@ def test_methods_see_models_only_through_the_adapter(path):
     assert not re.search(r"DIT_TARGETS|DiTConfig|VideoDiT", path.read_text())
 
 
+# the concrete model modules: the built-in DiT (video_dit, dit_folder) and Wan (wan, wan_causal, wan_pipeline, wan_tiny)
+CONCRETE_MODELS = ("onestep.models.video_dit", "onestep.models.dit_folder", "onestep.models.wan")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*modules("commands"), *modules("parallel"), *modules("eval"), SRC / "models" / "io.py"],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_commands_see_models_only_through_their_kind(path):
+    """commands/, parallel/, eval/ and models/io.py ask a kind's bundle (models/kinds.py), never a
+    concrete model module."""
+    found = [m for m in imports(path) if m.startswith(CONCRETE_MODELS)]
+    assert not found, found
+
+
 @pytest.mark.parametrize(
     "layer,forbidden", [("train", "onestep.commands"), ("data", "onestep.train"), ("models", "onestep.methods")]
 )

@@ -15,6 +15,7 @@ from onestep.commands import prepare
 from onestep.data.cache import CacheData, read_manifest
 from onestep.errors import UserError
 from onestep.models import wan, wan_tiny
+from onestep.models.wan_pipeline import Encoders
 
 FPS = 8  # the test videos' frame rate: 12 frames, 1.5 s
 SETTINGS = {"frames": 5, "fps": 4, "size": "32x48"}  # frames 0, 2, 4, 6, 8 of each video; latents (2, 4, 6)
@@ -252,7 +253,7 @@ def test_a_crash_mid_shard_loses_only_that_shard(videos, teachers, tmp_path, mon
     """A run that dies while encoding its second shard (an exception from the encoder, as a kill would
     stop it) leaves the first shard listed and intact; the next run encodes only the rest."""
     cache, quiet = tmp_path / "cache", {"progress": False, "say": lambda _: None}
-    encode, calls = prepare.Encoders.clip, []
+    encode, calls = Encoders.clip, []
 
     def dying(self, frames, prompt):
         calls.append(prompt)
@@ -260,12 +261,12 @@ def test_a_crash_mid_shard_loses_only_that_shard(videos, teachers, tmp_path, mon
             raise KeyboardInterrupt
         return encode(self, frames, prompt)
 
-    monkeypatch.setattr(prepare.Encoders, "clip", dying)
+    monkeypatch.setattr(Encoders, "clip", dying)
     with pytest.raises(KeyboardInterrupt):
         prepare.run(videos=videos, teacher=teachers[True], out=cache, shard_size=2, **quiet, **SETTINGS)
     assert [c["source"] for s in read_manifest(cache)["shards"] for c in s["clips"]] == ["a.mp4", "b.mov"]
     shard0 = (cache / "shard_00000.safetensors").read_bytes()
-    monkeypatch.setattr(prepare.Encoders, "clip", encode)
+    monkeypatch.setattr(Encoders, "clip", encode)
     rest = prepare.run(videos=videos, teacher=teachers[True], out=cache, shard_size=2, **quiet, **SETTINGS)
     assert rest["cached"] == 1 and rest["total"] == 3 and (cache / "shard_00000.safetensors").read_bytes() == shard0
     assert not list(cache.glob("*.partial"))

@@ -134,9 +134,10 @@ def test_onestep_sample_of_the_export_is_the_pipelines_one_step_video(wan_run, t
     from typer.testing import CliRunner
 
     from onestep.cli import app
-    from onestep.commands.sample import sampler_for, wan_video
+    from onestep.commands.sample import codec_video, sampler_for
     from onestep.eval.sample import clip_noise
     from onestep.models.io import read_config
+    from onestep.models.kinds import KINDS
 
     _, run, _ = wan_run
     folder = export.run(run_dir=run, out=tmp_path / "export")
@@ -146,8 +147,8 @@ def test_onestep_sample_of_the_export_is_the_pipelines_one_step_video(wan_run, t
         image = tmp_path / "first.png"
         Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)).save(image)
         kwargs = {"image": Image.open(image).convert("RGB")}
-    ours, shape = wan_video(
-        folder, config, "a red ball rolls left", image, sampler_for(config, 1, None, None), 0, None, None
+    ours, shape = codec_video(
+        folder, KINDS["wan"], config, "a red ball rolls left", image, sampler_for(config, 1, None, None), 0, None, None
     )
     pipe = (WanImageToVideoPipeline if config["i2v"] else WanPipeline).from_pretrained(folder).to("cpu")
     noise = clip_noise(0, 0, (16, 3, 4, 4))[None]

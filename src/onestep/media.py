@@ -12,6 +12,17 @@ import numpy as np
 from onestep.errors import UserError
 
 
+def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
+    """--size '480x832' -> (480, 832) (height, width)."""
+    if isinstance(size, str):
+        try:
+            h, w = (int(s) for s in size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size {size!r} is not HEIGHTxWIDTH: pass e.g. --size 480x832") from None
+        return h, w
+    return tuple(size)
+
+
 def read_image(path: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, str | None]:
     """An RGB image as (H, W, 3) float32 in [0, 1], resized and centre-cropped to `size` (H, W).
 

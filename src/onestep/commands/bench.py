@@ -39,13 +39,14 @@ def run(
     teacher_nfes: tuple[int, ...] = (100, 4, 1),
     say=print,
 ) -> dict:
-    from onestep.models.io import read_config
+    from onestep.models.kinds import kind_of
 
     for d in (model_dir, teacher_dir or paths.TEACHER):
-        if read_config(d)["kind"] != "video_dit":
+        kind = kind_of(d)
+        if kind.data != "world":
             raise UserError(
-                f"{d} is a Wan model: `onestep bench` times built-in DiT models on the embedded world's clips; time a "
-                "Wan folder with benchmarks/wan.py"
+                f"{d} is a {kind.title} model: `onestep bench` times built-in DiT models on the embedded world's "
+                "clips; time a Wan folder with benchmarks/wan.py"
             )
     model, config = load_model(model_dir)
     teacher, tconfig = load_model(teacher_dir or paths.TEACHER)

@@ -26,7 +26,8 @@ from onestep.commands import distill
 from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
 from onestep.files import held, write_json
-from onestep.models.io import read_config, weights_hash
+from onestep.models.io import weights_hash
+from onestep.models.kinds import kind_of
 
 DEFAULT_BUDGET = (
     300  # steps per preset: Table 1's six presets train and evaluate in about an hour on 2 cores (docs/results.md)
@@ -123,7 +124,7 @@ def run(
             "or more"
         )
     teacher = Path(teacher or paths.TEACHER)
-    if read_config(teacher)["kind"] != "video_dit":
+    if kind_of(teacher).data != "world":
         raise UserError(
             f"{teacher} is not a built-in DiT teacher: onestep compare evaluates on the embedded world; pass a "
             "onestep teacher such as assets/teacher"

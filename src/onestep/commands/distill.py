@@ -22,6 +22,7 @@ from onestep.data.world import WorldData
 from onestep.errors import UserError
 from onestep.files import held, write_json
 from onestep.models.io import read_config, save_model, weights_hash
+from onestep.models.kinds import kind_of
 from onestep.models.text import reads
 from onestep.parallel import launch
 from onestep.parallel.checkpointing import checkpoint_roles
@@ -45,20 +46,22 @@ def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path 
 
 
 def checked_latent_size(cfg: DistillConfig) -> tuple[int, int, int] | None:
-    """The run's latent video size: its cache's, for a teacher that needs one (Wan); None for the built-in
-    DiT. Refuses, before anything is loaded, a teacher without the data it needs, a preset for the other
-    task, and a cache made by another teacher or for the other task."""
-    teacher = read_config(cfg.model.teacher)
+    """The run's latent video size: its cache's, for a teacher of a kind that trains on one (Wan); None
+    for a kind that trains on the embedded world (the built-in DiT). Refuses, before anything is
+    loaded, a teacher without the data it needs, a preset for the other task, and a cache made by
+    another teacher or for the other task."""
+    kind = kind_of(cfg.model.teacher)
+    teacher = kind.read_config(Path(cfg.model.teacher))
     if not cfg.data.cache:
-        if teacher["kind"] != "video_dit":
+        if kind.data != "world":
             raise UserError(
-                f"{cfg.model.teacher} is a {teacher['kind']} model: it trains on a latent cache; make one with "
+                f"{cfg.model.teacher} is a {kind.name} model: it trains on a latent cache; make one with "
                 "`onestep prepare` and pass --data CACHE"
             )
         return None
-    if teacher["kind"] == "video_dit":
+    if kind.data == "world":
         raise UserError(
-            f"the built-in DiT {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out "
+            f"the {kind.title} {cfg.model.teacher} trains on the embedded world, not on a latent cache: leave out "
             "--data"
         )
     task = "i2v" if teacher["i2v"] else "t2v"
@@ -299,10 +302,9 @@ def check_student_init(cfg) -> None:
 
 
 def sequence_parallel(roles, sp: int) -> tuple[int, int]:
-    """Split every network of the run (built-in DiT or Wan) over sequence groups of `sp` processes;
-    returns (data-parallel index, count) for the trainer's chunks."""
+    """Split every network of the run over sequence groups of `sp` processes, each by its kind's plan
+    (parallel/sequence.py); returns (data-parallel index, count) for the trainer's chunks."""
     from onestep.models.lora import LoraScore
-    from onestep.models.wan import WanModel
     from onestep.parallel import sequence
 
     group, index, count = sequence.groups(sp)
@@ -311,10 +313,8 @@ def sequence_parallel(roles, sp: int) -> tuple[int, int]:
         for m in (r.base if isinstance(r, LoraScore) else r for r in roles.present().values())
         if hasattr(m, "blocks")
     }
-    wan = any(isinstance(m, WanModel) for m in models.values())
-    mesh = sequence.wan_mesh(sp, next(roles.student.parameters()).device.type) if wan else None
     for model in models.values():
-        sequence.apply(model, group, sp, launch.rank() % sp, mesh)
+        sequence.apply(model, group, sp, launch.rank() % sp)
     return index, count
 
 
@@ -387,10 +387,11 @@ def check_resume(out: Path, resolved: dict) -> dict:
 def pairs(*, teacher: Path | None, out: Path, preset: str, overrides: list[str], progress: bool = True) -> Path:
     """`onestep pairs`: the ODE pairs of a preset's data config, for `--set data.pairs.path=OUT`."""
     cfg = resolve(preset, teacher, overrides)
-    if read_config(cfg.model.teacher)["kind"] != "video_dit":
+    kind = kind_of(cfg.model.teacher)
+    if kind.data != "world":
         raise UserError(
-            f"{cfg.model.teacher} is a Wan model: ODE pairs are made on the embedded world with a built-in DiT "
-            "teacher; a Wan run trains on its latent cache with a preset without an ode phase"
+            f"{cfg.model.teacher} is a {kind.title} model: ODE pairs are made on the embedded world with a built-in "
+            "DiT teacher; a Wan run trains on its latent cache with a preset without an ode phase"
         )
     torch.set_num_threads(cfg.train.threads)
     return make_pairs(cfg, Path(out), pairs_manifest(cfg), progress=progress)

@@ -196,7 +196,8 @@ def run(
     import torch
 
     from onestep.commands.featnet import load as load_featnet
-    from onestep.models.io import load_model, read_config
+    from onestep.models.io import load_model
+    from onestep.models.kinds import kind_of
     from onestep.models.text import TextEncoder
 
     for t in tracks:
@@ -215,8 +216,9 @@ def run(
     if Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out {out} is a file: pass a folder for the evaluation")
     # read and check every input before generating anything, so a bad input costs nothing
-    if read_config(model_dir)["kind"] != "video_dit":
-        return evaluate_wan(model_dir, nfe, conditions, out, seed, name)
+    kind = kind_of(model_dir)
+    if kind.data != "world":  # the suite's tracks are the world's clips
+        return evaluate_codec(model_dir, kind, nfe, conditions, out, seed, name)
     model, config = load_model(model_dir)
     spec = sampler_for(config, nfe, None, None, first_block_steps)
     if stream is not None:
@@ -229,10 +231,10 @@ def run(
             f"note: {model_dir} never trained text-to-video (its run gave every clip its first frame): its "
             f"{', '.join(untrained)} numbers measure a condition it never saw"
         )
-    mc = model.config
-    wc = WorldConfig(frames=mc.frames, size=mc.height)
+    _, frames, height, width = model.spec.video_shape
+    wc = WorldConfig(frames=frames, size=height)
     user_photos = photo_library(photos)
-    user_conditions = load_conditions(conditions, (mc.height, mc.width)) if conditions is not None else None
+    user_conditions = load_conditions(conditions, (height, width)) if conditions is not None else None
     net = None if user_conditions is not None else load_featnet(featnet or paths.FEATNET)
     out.mkdir(parents=True, exist_ok=True)
     key = None
@@ -357,23 +359,23 @@ def evaluate_stream(
     return result
 
 
-def evaluate_wan(
-    model_dir: Path, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None
+def evaluate_codec(
+    model_dir: Path, kind, nfe: int | None, conditions: Path | None, out: Path, seed: int, name: str | None
 ) -> dict:
-    """A Wan folder on the user's own conditions (`--conditions`): the metrics that need no ground truth,
-    on videos sampled as `onestep sample` samples them (its own encoders and VAE, at the export's size
-    or 81 x 480x832). The embedded world's tracks are 32 x 32 clips of that world: not for Wan."""
-    from onestep.commands.sample import WanSampler
-    from onestep.models.io import read_config
+    """A folder of a kind that trains on a latent cache (Wan) on the user's own conditions
+    (`--conditions`): the metrics that need no ground truth, on videos sampled as `onestep sample`
+    samples them (its own encoders and VAE, at the export's size or the codec's default, 81 x 480x832
+    for Wan). The embedded world's tracks are 32 x 32 clips of that world: not for such a model."""
+    from onestep.commands.sample import CodecSampler
 
     if conditions is None:
         raise UserError(
-            f"{model_dir} is a Wan model, and the suite's tracks are the embedded world's 32x32 clips: evaluate it on "
-            "your own prompts and first frames with --conditions FILE.jsonl"
+            f"{model_dir} is a {kind.title} model, and the suite's tracks are the embedded world's 32x32 clips: "
+            "evaluate it on your own prompts and first frames with --conditions FILE.jsonl"
         )
-    config = read_config(model_dir)
+    config = kind.read_config(Path(model_dir))
     spec = sampler_for(config, nfe, None, None)
-    sampler = WanSampler(model_dir, config)
+    sampler = CodecSampler(model_dir, kind, config)
     user_conditions = load_conditions(conditions, (sampler.height, sampler.width))
     make = lambda conds: np.stack([sampler(prompt, image, spec, seed, i) for i, (prompt, image) in enumerate(conds)])  # noqa: E731
     out.mkdir(parents=True, exist_ok=True)

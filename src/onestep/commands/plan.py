@@ -1,8 +1,8 @@
 """`onestep plan PRESET --gpus N [--gpu-mem GB]`: the memory of each role per GPU, before renting them.
 
-The run's roles are built on the meta device (no weights read or allocated) from the teacher's
-folder, or for the Wan presets without one from Wan2.1's published configs, and each is counted as
-onestep holds it (docs/scale.md):
+The run's roles are built on the meta device (no weights read or allocated) by the teacher's kind
+(models/kinds.py `meta`) from its folder's config, or for the Wan presets without one from Wan2.1's
+published configs, and each is counted as onestep holds it (docs/scale.md):
 
     frozen (teacher; a LoRA student's base):   dtype bytes / parameter        (model.dtype)
     trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two
@@ -23,68 +23,34 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from onestep import methods
+from onestep import methods, paths
 from onestep.configs.distill import DistillConfig
 from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
+from onestep.media import parse_size
+from onestep.models import kinds
 from onestep.models.lora import LoraScore
 from onestep.types import Roles
 
 GB = 1e9
-# Wan2.1's transformers (the folders' transformer/config.json), for planning without the weights
-WAN = {
-    "pose-wan-i2v-14b": dict(
-        num_attention_heads=40,
-        attention_head_dim=128,
-        in_channels=36,
-        ffn_dim=13824,
-        num_layers=40,
-        image_dim=1280,
-        added_kv_proj_dim=5120,
-    ),
-    "pose-wan-t2v-1.3b": dict(
-        num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30
-    ),
-}
-WAN_COMMON = dict(
-    patch_size=(1, 2, 2),
-    out_channels=16,
-    text_dim=4096,
-    freq_dim=256,
-    cross_attn_norm=True,
-    qk_norm="rms_norm_across_heads",
-)
+# the published teacher a preset was written for (models/kinds.py `published`), planned without its folder
+PUBLISHED = {"pose-wan-i2v-14b": "Wan2.1-I2V-14B", "pose-wan-t2v-1.3b": "Wan2.1-T2V-1.3B"}
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 
 
-def meta_model(preset: str, teacher: Path | None, latent) -> nn.Module:
-    """The teacher's network on the meta device; latent() -> the latent video size a Wan model is built for."""
-    from onestep.models.io import read_config
+def meta_model(preset: str, teacher: Path | None, frames: int, size: str) -> nn.Module:
+    """The teacher's network on the meta device, from its folder's config (or the published config of
+    the preset's teacher); a kind with a codec builds it for the latent video of `frames` x `size`."""
 
-    if teacher is None and preset in WAN:
-        from diffusers import WanTransformer3DModel
+    def latent(kind):
+        return kind.codec.latent_size(frames, *parse_size(size)) if kind.codec is not None else None
 
-        from onestep.models.wan import WanModel
-
-        with torch.device("meta"):
-            return WanModel(WanTransformer3DModel(**WAN_COMMON, **WAN[preset]), latent())
-    if teacher is None:
-        from onestep import paths
-
-        teacher = paths.TEACHER
-    config = read_config(teacher)
-    with torch.device("meta"):
-        if config["kind"] == "wan":
-            from diffusers import WanTransformer3DModel
-
-            from onestep.models.wan import WanModel, transformer_dir
-
-            return WanModel(
-                WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(transformer_dir(teacher))), latent()
-            )
-        from onestep.models.video_dit import DiTConfig, VideoDiT
-
-        return VideoDiT(DiTConfig(**config["model"]))
+    if teacher is None and preset in PUBLISHED:
+        kind = kinds.published(PUBLISHED[preset])
+        return kind.meta(kind.published[PUBLISHED[preset]], latent(kind))
+    teacher = Path(teacher or paths.TEACHER)
+    kind = kinds.kind_of(teacher)
+    return kind.meta(teacher, latent(kind))
 
 
 def count(module: nn.Module) -> int:
@@ -146,7 +112,6 @@ def plan(
 ) -> tuple[list[str], dict]:
     """(Markdown lines, figures in bytes) of `preset` (with `--set` overrides) on `gpus` GPUs."""
     from onestep.configs.base import override, parse_overrides
-    from onestep.models.wan import latent_size, parse_size
 
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
@@ -158,7 +123,7 @@ def plan(
             f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} "
             "micro-batches: use a GPU count that divides it"
         )
-    make = lambda: meta_model(preset, teacher, lambda: latent_size(frames, *parse_size(size)))  # noqa: E731
+    make = lambda: meta_model(preset, teacher, frames, size)  # noqa: E731
     model = make()
     roles = role_bytes(cfg, make)
     ac = cfg.parallel.activation_checkpointing if checkpointing is None else checkpointing

@@ -1,9 +1,10 @@
 """`onestep prepare`: encode a folder of captioned videos once with a Wan teacher into a latent cache.
 
 Training on real videos never runs the VAE or the encoders: this command writes what they compute
-into CACHE/ in the format of data/cache.py (read by `CacheData`). The encoders are the Wan diffusers
-folder's own, loaded with diffusers' Wan pipeline minus its transformer, and called through the
-pipeline's own code so the cache holds what the pipeline would compute (../shared/METHODS.md 7):
+into CACHE/ in the format of data/cache.py (read by `CacheData`). The encoders are the teacher
+folder's own, its kind's codec (models/kinds.py; models/wan_pipeline.py for Wan): loaded with
+diffusers' Wan pipeline minus its transformer, and called through the pipeline's own code so the
+cache holds what the pipeline would compute (../shared/METHODS.md 7):
 
 - text: `pipe.encode_prompt(max_sequence_length=512)` (UMT5 states, padding zeroed, (N, 512, D)) and
   the mask of the real tokens from the pipeline's tokenizer call (the same `prompt_clean`).
@@ -12,7 +13,7 @@ pipeline's own code so the cache holds what the pipeline would compute (../share
   channel as the pipeline does: (z - latents_mean) * (1 / latents_std).
 - image-to-video: `pipe.encode_image(first frame)` (CLIP penultimate tokens) and the condition latent
   from `pipe.prepare_latents` (the first frame followed by zero pixels, encoded and normalised), less
-  the 4 mask channels that the adapter (models/wan.py) rebuilds.
+  the 4 mask channels that the Wan adapter rebuilds.
 
 Clips: every video in VIDEOS (sorted, not recursive) with a caption: NAME.txt beside it, or its row
 of the folder's metadata.csv or metadata.jsonl (`file_name` and `text`, Hugging Face's video-folder
@@ -47,8 +48,8 @@ from onestep.data.cache import (
 )
 from onestep.errors import UserError
 from onestep.files import held, write_json
-from onestep.models import wan
-from onestep.models.wan_pipeline import Encoders
+from onestep.media import parse_size
+from onestep.models import kinds
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 DEFAULT_NEGATIVE = ""  # the Wan pipelines define no default negative prompt: encode_prompt uses "" when none is given
@@ -63,8 +64,9 @@ class Skip(Exception):
 # Settings
 
 
-def check_settings(frames: int, fps: float, height: int, width: int, shard_size: int) -> None:
-    wan.latent_size(frames, height, width)  # refuses what the VAE cannot take
+def check_settings(codec, frames: int, fps: float, height: int, width: int, shard_size: int) -> None:
+    if codec is not None:
+        codec.latent_size(frames, height, width)  # refuses what the VAE cannot take
     if not fps > 0 or fps == float("inf"):  # NaN too
         raise UserError(f"--fps {fps} is not positive: pass the frame rate to sample the videos at, e.g. --fps 16")
     if shard_size < 1:
@@ -239,20 +241,22 @@ def run(
     many newly cached clips (their shards written), to be resumed later.
     """
     videos, teacher, out = Path(videos), Path(teacher), Path(out)
-    height, width = wan.parse_size(size)
-    check_settings(frames, fps, height, width, shard_size)
+    height, width = parse_size(size)
+    kind = kinds.detected(teacher)
+    codec = kind.codec if kind is not None and kind.codec is not None and kind.codec.in_folder(teacher) else None
+    check_settings(codec, frames, fps, height, width, shard_size)
     if not videos.is_dir():
         raise UserError(
             f"--videos {videos} is not a folder: pass the folder holding the videos and their captions (NAME.txt or "
             "metadata.csv)"
         )
-    if not (teacher / "model_index.json").is_file() or not wan.is_wan(teacher):
+    if codec is None:
         raise UserError(
             f"--teacher {teacher} is not a Wan diffusers folder (model_index.json naming a Wan pipeline): pass a "
             "Wan2.1 T2V or I2V Diffusers folder"
         )
     negative = DEFAULT_NEGATIVE if negative is None else negative
-    teacher_hash, i2v = wan.weights_hash(teacher), wan.read_config(teacher)["i2v"]
+    teacher_hash, i2v = kind.weights_hash(teacher), kind.read_config(teacher)["i2v"]
     settings = {"frames": frames, "fps": float(fps), "height": height, "width": width}
 
     found = list_videos(videos)
@@ -273,14 +277,14 @@ def run(
         if todo or fresh_negative:
             out.mkdir(parents=True, exist_ok=True)
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-            encoders = Encoders(teacher, i2v, device)
+            encoders = codec(teacher, i2v, device)
             if fresh_negative:  # negative.safetensors before the manifest: a listed cache always reads
                 atomic_save(encoders.text([negative]), out / NEGATIVE)
                 manifest = {
                     **(
                         manifest
                         or new_manifest(
-                            teacher_hash, i2v, settings, wan.latent_size(frames, height, width), wan.TEXT_LEN
+                            teacher_hash, i2v, settings, codec.latent_size(frames, height, width), codec.max_text
                         )
                     ),
                     "negative": negative,
@@ -315,7 +319,7 @@ def run(
 
 
 def encode(
-    encoders: Encoders,
+    encoders,
     todo: list[Path],
     out: Path,
     manifest: dict,

@@ -1,6 +1,7 @@
 """`onestep sample`: one video from a prompt (and an optional first frame) with any model directory:
-a onestep model, or a Wan diffusers folder (the teacher's, or `onestep export`'s), whose own text and
-image encoders and VAE encode the condition and decode the latents (models/wan_pipeline.py)."""
+a onestep model, which samples the world's pixels, or a folder of a kind with a codec (a Wan diffusers
+folder, the teacher's or `onestep export`'s), whose own text and image encoders and VAE encode the
+condition and decode the latents (models/kinds.py `codec`; models/wan_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import torch
 
 from onestep.errors import UserError
 from onestep.eval.sample import SamplerSpec, generate
-from onestep.media import read_image, write_video
-from onestep.models.io import load_model, read_config
+from onestep.media import parse_size, read_image, write_video
+from onestep.models.io import load_model
+from onestep.models.kinds import kind_of
 from onestep.models.text import TextEncoder
 from onestep.types import Cond
 
@@ -96,10 +98,13 @@ def run(
         raise UserError(f"--seed {seed}: use 0 or more")
     if cfg is not None and not (math.isfinite(cfg) and cfg > 0):
         raise UserError(f"--cfg {cfg}: use a positive guidance scale (1 = none)")
-    config = read_config(model_dir)
-    if config["kind"] == "wan":
+    kind = kind_of(model_dir)
+    config = kind.read_config(Path(model_dir))
+    if kind.codec is not None:
         spec = sampler_for(config, nfe, steps, cfg)
-        video, (frames, height, width) = wan_video(model_dir, config, prompt, image, spec, seed, frames, size, say)
+        video, (frames, height, width) = codec_video(
+            model_dir, kind, config, prompt, image, spec, seed, frames, size, say
+        )
         write_video(out, video, fps=16, scale=1)
         say(
             f"wrote {out} ({spec.nfe} NFE: {spec.steps} {spec.kind} step(s), guidance {spec.guidance}; {frames} "
@@ -109,13 +114,11 @@ def run(
     if frames is not None or size is not None:
         raise UserError("--frames and --size are for Wan models: the built-in DiT makes videos of its own size")
     model, config = load_model(model_dir)
-    mc = model.config
-    first = first_frame(image, (mc.height, mc.width), say)
+    shape = model.spec.video_shape  # (C, F, H, W)
+    first = first_frame(image, shape[2:], say)
     spec = sampler_for(config, nfe, steps, cfg, first_block_steps)
     encoder = TextEncoder.of(config)
-    video = generate(
-        model, encoder, [prompt], first, spec, seed=seed, shape=(mc.channels, mc.frames, mc.height, mc.width)
-    )[0]
+    video = generate(model, encoder, [prompt], first, spec, seed=seed, shape=shape)[0]
     if not np.isfinite(video).all():
         raise UserError(
             f"{model_dir} made a video with non-finite values (NaN or inf weights?): nothing was written; check the "
@@ -127,27 +130,25 @@ def run(
     return out
 
 
-class WanSampler:
-    """A Wan diffusers folder ready to sample: its transformer behind the adapter, its own encoders and
-    VAE (models/wan_pipeline.py), at `frames` x `size` (default: an export's own size, else 81 x 480x832)."""
+class CodecSampler:
+    """A folder of a kind with a codec ready to sample: its network, and its own encoders and VAE (the
+    kind's `codec`, models/wan_pipeline.py for Wan), at `frames` x `size` (default: an export's own
+    size, else the codec's default, 81 x 480x832 for Wan)."""
 
-    def __init__(self, model_dir: Path, config: dict, frames: int | None = None, size: str | None = None):
-        from onestep.models.wan import latent_size, parse_size
-        from onestep.models.wan_pipeline import Encoders
-
-        if not (Path(model_dir) / "model_index.json").is_file():
+    def __init__(self, model_dir: Path, kind, config: dict, frames: int | None = None, size: str | None = None):
+        codec = kind.codec
+        if not codec.in_folder(Path(model_dir)):
             raise UserError(
-                f"{model_dir} is a Wan transformer without its VAE and encoders: sample from the teacher's pipeline "
-                "folder or an `onestep export` of the run"
+                f"{model_dir} is a {kind.title} transformer without its VAE and encoders: sample from the teacher's "
+                "pipeline folder or an `onestep export` of the run"
             )
-        f, h, w = config.get("latent_size") or (0, 0, 0)
-        self.frames, (self.height, self.width) = (
-            frames if frames is not None else ((f - 1) * 4 + 1 if f else 81),
-            parse_size(size or (f"{h * 8}x{w * 8}" if h else "480x832")),
-        )
-        self.latent = latent_size(self.frames, self.height, self.width)
+        f, h, w = codec.pixel_size(config["latent_size"]) if config.get("latent_size") else codec.default_size
+        self.frames = frames if frames is not None else f
+        self.height, self.width = parse_size(size) if size else (h, w)
+        self.latent = codec.latent_size(self.frames, self.height, self.width)
         self.model, _ = load_model(model_dir, latent_size=self.latent)
-        self.encoders, self.i2v, self.name = Encoders(Path(model_dir), config["i2v"], "cpu"), config["i2v"], model_dir
+        self.encoders, self.i2v = codec(Path(model_dir), config["i2v"], "cpu"), config["i2v"]
+        self.name, self.title = model_dir, kind.title
         self.negative = self.encoders.text([""])
 
     def __call__(self, prompt: str, first, spec: SamplerSpec, seed: int, index: int = 0):
@@ -161,18 +162,19 @@ class WanSampler:
         if self.i2v:
             if first is None:
                 raise UserError(
-                    f"{self.name} is an image-to-video Wan model: "
+                    f"{self.name} is an image-to-video {self.title} model: "
                     'give the first frame (--image, or "image" in --conditions)'
                 )
             c = self.encoders.condition((first * 255).round().astype("uint8"), self.frames)
             cond = Cond(text["text"], text["text_mask"], c["cond_latent"], image_tokens=c["image_tokens"])
         cond = cond.with_negative(self.negative["text"], self.negative["text_mask"])
-        x0 = denoise(self.model, spec, clip_noise(seed, index, (16, *self.latent))[None], cond)
+        x0 = denoise(self.model, spec, clip_noise(seed, index, (self.model.spec.channels, *self.latent))[None], cond)
         return self.encoders.decode(x0)[0]
 
 
-def wan_video(
+def codec_video(
     model_dir: Path,
+    kind,
     config: dict,
     prompt: str,
     image: Path | None,
@@ -185,10 +187,10 @@ def wan_video(
     """(frames (F, H, W, 3) in [0, 1], (F, H, W)) of one prompt (and first frame) from `clip_noise(seed, 0)`."""
     if image is not None and not config["i2v"]:
         raise UserError(
-            f"{model_dir} is a text-to-video Wan model and takes no first frame: drop --image, or sample an "
-            "image-to-video Wan folder"
+            f"{model_dir} is a text-to-video {kind.title} model and takes no first frame: drop --image, or sample an "
+            f"image-to-video {kind.title} folder"
         )
-    sampler = WanSampler(model_dir, config, frames, size)
+    sampler = CodecSampler(model_dir, kind, config, frames, size)
     first = None
     if image is not None:
         first, note = read_image(image, (sampler.height, sampler.width))

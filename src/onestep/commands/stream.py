@@ -19,6 +19,7 @@ from onestep.errors import UserError
 from onestep.eval import stream as stream_eval
 from onestep.media import tensor_to_frames, to_uint8
 from onestep.models.io import load_model
+from onestep.models.kinds import kind_of
 from onestep.models.text import TextEncoder
 from onestep.seeding import clip as clip_generator
 
@@ -86,10 +87,11 @@ def run(
         raise UserError(
             f"cannot stream to {out.name}: --stream writes a fragmented .mp4 as blocks finish; use an .mp4 --out"
         )
+    kind = kind_of(model_dir)
     model, config = load_model(model_dir)
-    if config["kind"] != "video_dit":
+    if kind.data != "world":
         raise UserError(
-            f"{model_dir} is a {config['kind']} model: --stream is for a block-causal student of the built-in DiT"
+            f"{model_dir} is a {kind.name} model: --stream is for a block-causal student of the built-in DiT"
         )
     if config.get("sampling", {}).get("kind") != "causal":
         raise UserError(

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.errors import UserError
-from onestep.models import text
+from onestep.models import shared, text
 from onestep.models.dit_blocks import Block, modulate
 from onestep.models.embeddings import rope_tables, timestep_embedding
 from onestep.models.kv_cache import KVCache
@@ -183,29 +183,14 @@ class VideoDiT(nn.Module):
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
         c = self.config
         want = (c.channels, c.frames, c.height, c.width)
-        block = c.causal_block * c.patch[0]  # a causal model also takes any whole number of its blocks
-        shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
-        segment = (
-            bool(block)
-            and len(shape) == 4
-            and shape[0] == c.channels
-            and shape[2:] == want[2:]
-            and shape[1] > 0
-            and shape[1] % block == 0
-        )
-        if shape != want and not segment:
-            more = f" or a whole number of its {block}-frame blocks" if block else ""
-            raise UserError(
-                f"video of shape {tuple(x_t.shape)} does not fit this model: expected (B, "
-                f"{', '.join(map(str, want))}){more}"
-            )
+        # a causal model also takes any whole number of its blocks
+        shared.check_video(x_t, want, c.causal_block * c.patch[0], "video", "this model")
         if cond.latent is not None and tuple(cond.latent.shape[1:]) != (c.channels, c.height, c.width):
             raise UserError(
                 f"first-frame image of shape {tuple(cond.latent.shape)} does not fit: expected (B, {c.channels}, "
                 f"{c.height}, {c.width})"
             )
-        if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
-            raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
+        shared.check_batch(x_t, t, cond)
 
     def condition_video(self, x_t: Tensor, cond: Cond, frame_offset: int = 0) -> Tensor:
         """[mask | condition video] channels (B, 1 + C, F, H, W) in Wan's I2V layout (zero for a
@@ -262,9 +247,7 @@ class VideoDiT(nn.Module):
         if not c.causal_block:
             return None
         f, h, w = c.grid
-        block_of_token = (torch.arange(frames or f, device=device) // c.causal_block).repeat_interleave(h * w)
-        mask = block_of_token[None, :] <= block_of_token[:, None]
-        return torch.cat([mask.new_ones(mask.shape[0], cached), mask], 1) if cached else mask
+        return shared.block_mask(frames or f, h * w, c.causal_block, cached, device)
 
     def conditioning(self, t: Tensor, cond: Cond, frames: int | None = None) -> Tensor:
         """Per-frame conditioning vectors (B, F', D): time embedding + pooled text embedding; `frames`:
@@ -378,3 +361,10 @@ class VideoDiT(nn.Module):
         d = asdict(self.config)
         d["patch"] = list(d["patch"])
         return d
+
+
+def example_cond(model: VideoDiT, cond: Cond) -> Cond:
+    """`cond` with a zero first frame (B, C, H, W) beside its text: the inputs of an image-to-video call
+    at the model's shapes (parallel/activations.py counts what such a call keeps)."""
+    s = model.spec
+    return Cond(cond.text, cond.text_mask, cond.text.new_zeros(cond.batch_size, s.cond_channels, s.height, s.width))

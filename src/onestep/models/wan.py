@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from onestep.errors import UserError
 from onestep.files import replace_dir
-from onestep.models import wan_causal
+from onestep.models import shared, wan_causal
 from onestep.types import Cond, ModelSpec
 
 KIND = "wan"
@@ -55,17 +55,6 @@ LORA_TARGETS = (
 
 # ---------------------------------------------------------------------------------------------
 # Pixel videos and their latents (Wan2.1's VAE: 4x in time after the first frame, 8x in space)
-
-
-def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
-    """'480x832' -> (480, 832) (height, width)."""
-    if isinstance(size, str):
-        try:
-            h, w = (int(s) for s in size.lower().split("x"))
-        except ValueError:
-            raise UserError(f"--size {size!r} is not HEIGHTxWIDTH: pass e.g. --size 480x832") from None
-        return h, w
-    return tuple(size)
 
 
 def latent_size(frames: int, height: int, width: int) -> tuple[int, int, int]:
@@ -200,27 +189,10 @@ class WanModel(nn.Module):
     # -- Wan's inputs ------------------------------------------------------------------------------
 
     def check_input(self, x_t: Tensor, t: Tensor, cond: Cond) -> None:
-        want = self.spec.video_shape
-        block = (
-            self.causal_block * self.transformer.config.patch_size[0]
-        )  # a causal model also takes any whole number of its blocks
-        shape = tuple(x_t.shape[1:]) if x_t.ndim == 5 else ()
-        segment = (
-            bool(block)
-            and len(shape) == 4
-            and shape[0] == want[0]
-            and shape[2:] == want[2:]
-            and shape[1] > 0
-            and shape[1] % block == 0
-        )
-        if shape != want and not segment:
-            more = f" or a whole number of its {block}-frame blocks" if block else ""
-            raise UserError(
-                f"latent video of shape {tuple(x_t.shape)} does not fit this Wan model: expected (B, "
-                f"{', '.join(map(str, want))}){more}"
-            )
-        if t.shape[0] != x_t.shape[0] or cond.batch_size != x_t.shape[0]:
-            raise UserError(f"batch sizes differ: video {x_t.shape[0]}, t {t.shape[0]}, cond {cond.batch_size}")
+        # a causal model also takes any whole number of its blocks
+        block = self.causal_block * self.transformer.config.patch_size[0]
+        shared.check_video(x_t, self.spec.video_shape, block, "latent video", "this Wan model")
+        shared.check_batch(x_t, t, cond)
         if cond.text.shape[-1] != self.transformer.config.text_dim:
             raise UserError(
                 f"text states of width {cond.text.shape[-1]} do not fit this Wan model (text_dim "
@@ -308,16 +280,7 @@ def is_wan(directory: str | Path) -> bool:
     path = index if index.is_file() else config
     if not path.is_file():
         return False
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(
-            f"{path} is not valid JSON ({type(e).__name__}): restore it from where the model came from"
-        ) from e
-    if not isinstance(data, dict):
-        raise UserError(
-            f"{path} holds a JSON {type(data).__name__}, not an object: restore it from where the model came from"
-        )
+    data = shared.read_json(path)
     name = str(data.get("_class_name", ""))
     return name.startswith("Wan") if path == index else name == "WanTransformer3DModel"
 
@@ -355,6 +318,76 @@ def load_wan(
             f"{sorted(info['missing_keys'])[0]}): the weights come from another model; export them again"
         )
     return WanModel(transformer.to(device), latent_size, causal_block=causal_block).eval().requires_grad_(False)
+
+
+def load(
+    directory: str | Path,
+    device="cpu",
+    dtype: torch.dtype | None = None,
+    latent_size: tuple[int, int, int] | None = None,
+    causal_block: int | None = None,
+    strict: bool = True,
+) -> WanModel:
+    """`load_wan` at the run's latent size and causal block, else the ones an export names (onestep.json).
+    `strict` changes nothing: a tensor the weights lack is always refused (load_wan)."""
+    config = read_config(directory)
+    latent_size = latent_size or config.get("latent_size")
+    if latent_size is None:
+        raise UserError(
+            f"{directory} is a Wan model: give the latent video size (the run's data or --frames/--size) to load it"
+        )
+    block = config.get("causal_block", 0) if causal_block is None else causal_block  # an export of a causal student
+    return load_wan(directory, latent_size, device=device, dtype=dtype, causal_block=block)
+
+
+# Wan2.1's published transformers (their folders' transformer/config.json), for `onestep plan` without the weights
+_PUBLISHED_COMMON = dict(
+    patch_size=(1, 2, 2),
+    out_channels=16,
+    text_dim=4096,
+    freq_dim=256,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+)
+PUBLISHED = {
+    "Wan2.1-I2V-14B": dict(
+        _PUBLISHED_COMMON,
+        num_attention_heads=40,
+        attention_head_dim=128,
+        in_channels=36,
+        ffn_dim=13824,
+        num_layers=40,
+        image_dim=1280,
+        added_kv_proj_dim=5120,
+    ),
+    "Wan2.1-T2V-1.3B": dict(
+        _PUBLISHED_COMMON, num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30
+    ),
+}
+
+
+def meta(source: str | Path | dict, latent_size: tuple[int, int, int]) -> WanModel:
+    """The transformer of a Wan folder, or of a config of PUBLISHED, on the meta device: nothing is
+    read but its config.json (`onestep plan`)."""
+    from diffusers import WanTransformer3DModel
+
+    with torch.device("meta"):
+        if isinstance(source, dict):
+            return WanModel(WanTransformer3DModel(**source), latent_size)
+        config = WanTransformer3DModel.load_config(transformer_dir(source))
+        return WanModel(WanTransformer3DModel.from_config(config), latent_size)
+
+
+def example_cond(model: WanModel, cond: Cond) -> Cond:
+    """`cond` with zero image-to-video inputs beside its text (the condition latent of the video's shape
+    and 257 CLIP tokens of the image encoder's width); `cond` itself for text-to-video
+    (parallel/activations.py counts what a call keeps)."""
+    if not model.i2v:
+        return cond
+    B = cond.batch_size
+    latent = cond.text.new_zeros(B, *model.spec.video_shape)
+    tokens = cond.text.new_zeros(B, 257, model.transformer.config.image_dim)
+    return Cond(cond.text, cond.text_mask, latent, image_tokens=tokens)
 
 
 def read_config(directory: str | Path) -> dict:

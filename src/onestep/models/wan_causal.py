@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from onestep.errors import UserError
+from onestep.models import shared
 from onestep.models.kv_cache import KVCache
 
 
@@ -57,14 +58,6 @@ def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
     cos, sin = cos[..., 0::2], sin[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2).type_as(x)
-
-
-def block_mask(frames: int, tokens_per_frame: int, causal_block: int, cached: int, device) -> Tensor:
-    """(N, cached + N) boolean mask of a segment of `frames` latent frames: a query block sees its own
-    and earlier blocks of `causal_block` frames, and all `cached` tokens before the segment."""
-    block = (torch.arange(frames, device=device) // causal_block).repeat_interleave(tokens_per_frame)
-    mask = block[None, :] <= block[:, None]
-    return torch.cat([mask.new_ones(mask.shape[0], cached), mask], 1)
 
 
 def condition_frames(latent: Tensor, frame_offset: int, frames: int) -> Tensor:
@@ -110,7 +103,9 @@ class CausalWan:
         if self._mask is None or self._mask[0] != key:
             self._mask = (
                 key,
-                block_mask(tokens // self.tokens_per_frame, self.tokens_per_frame, self.causal_block, cached, device),
+                shared.block_mask(
+                    tokens // self.tokens_per_frame, self.tokens_per_frame, self.causal_block, cached, device
+                ),
             )
         return self._mask[1]
 

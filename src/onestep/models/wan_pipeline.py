@@ -1,4 +1,6 @@
-"""A Wan diffusers folder's VAE, text encoder and (I2V) image encoder, called as its pipeline calls them.
+"""A Wan diffusers pipeline folder: its VAE, text encoder and (I2V) image encoder, called as its
+pipeline calls them (`Encoders`, the `wan` kind's codec), and a distilled student exported into one
+(`export`).
 
 `onestep prepare` encodes videos with them into a latent cache; `onestep sample` encodes a prompt and
 a first frame with them and decodes the sampled latents. Everything goes through the pipeline's own
@@ -17,6 +19,9 @@ code (../shared/METHODS.md 7), so what onestep computes is what the pipeline wou
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +37,25 @@ class Encoders:
     """A Wan diffusers folder's VAE, text encoder and (I2V) image encoder, called as its pipeline calls them.
 
     Loaded in float32 (the pipelines' examples load the VAE and image encoder so; the text encoder too,
-    so the states are exact), without the transformer.
+    so the states are exact), without the transformer. The class also says what the VAE's compression
+    makes of a pixel video (`latent_size`, `pixel_size`) and where it is found (`in_folder`).
     """
+
+    max_text = wan.TEXT_LEN  # tokens per prompt
+    default_size = (81, 480, 832)  # (frames, height, width): the Wan2.1 pipelines' default video
+    latent_size = staticmethod(wan.latent_size)
+
+    @staticmethod
+    def pixel_size(latent_size) -> tuple[int, int, int]:
+        """The pixel video (frames, height, width) whose latents are (frames, height, width) `latent_size`."""
+        f, h, w = latent_size
+        return (f - 1) * 4 + 1, h * 8, w * 8
+
+    @staticmethod
+    def in_folder(folder: Path) -> bool:
+        """Whether `folder` is a pipeline folder (model_index.json beside vae/, text_encoder/, ...), not a
+        lone transformer."""
+        return (Path(folder) / "model_index.json").is_file()
 
     def __init__(self, teacher: Path, i2v: bool, device: str | torch.device):
         from diffusers import WanImageToVideoPipeline, WanPipeline
@@ -60,12 +82,12 @@ class Encoders:
         from diffusers.pipelines.wan.pipeline_wan import prompt_clean
 
         states, _ = self.pipe.encode_prompt(
-            prompts, do_classifier_free_guidance=False, max_sequence_length=wan.TEXT_LEN, device=self.device
+            prompts, do_classifier_free_guidance=False, max_sequence_length=self.max_text, device=self.device
         )
         tokens = self.pipe.tokenizer(
             [prompt_clean(p) for p in prompts],
             padding="max_length",
-            max_length=wan.TEXT_LEN,
+            max_length=self.max_text,
             truncation=True,
             add_special_tokens=True,
             return_attention_mask=True,
@@ -117,3 +139,77 @@ class Encoders:
 def frames_to_tensor(frames: np.ndarray) -> Tensor:
     """(F, H, W, 3) uint8 -> (3, F, H, W) in [-1, 1] (as the pipelines' VideoProcessor: x / 255 * 2 - 1)."""
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255.0 * 2.0 - 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# A distilled student as a pipeline folder (`onestep export`)
+
+SCHEDULER = {
+    "_class_name": "FlowMatchEulerDiscreteScheduler",
+    "num_train_timesteps": 1000,
+    "shift": 1.0,
+    "use_dynamic_shifting": False,
+}
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Hard-link (or copy, across file systems) every file of src into dst."""
+    for path in src.rglob("*"):
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+def export(student: Path, teacher: Path, tmp: Path, format: str, exported_from: str) -> None:
+    """Write the run's `student` folder (RUN/student) into the new folder `tmp` for diffusers, with its
+    onestep settings and the run it came from (`exported_from`) in tmp/onestep.json.
+
+    format "lora": the adapter of a LoRA student alone (pytorch_lora_weights.safetensors, what
+    `pipe.load_lora_weights` reads on the teacher's pipeline). format "diffusers": the teacher's
+    pipeline folder with the student's transformer in place of the teacher's and a
+    `FlowMatchEulerDiscreteScheduler` at the student's shift: at one step the scheduler's update
+    x - (1 - 0) v is the student's sample x0 = noise - G(noise, 1), so `WanPipeline.from_pretrained(tmp)
+    (..., num_inference_steps=1, guidance_scale=1.0)` reproduces it. The other components (VAE, text
+    encoder, tokenizer, image encoder) are the teacher's files, hard linked where the file system allows
+    (no second copy of a 20 GB text encoder), else copied.
+    """
+    settings = {**json.loads((student / "onestep.json").read_text()), "exported_from": exported_from}
+    if format == "lora":
+        if not (student / wan.LORA_FILE).is_file():
+            raise UserError(
+                f"{student.parent} trained its student in full, so it has no LoRA: export --format diffusers, or "
+                "distill with --set model.student_lora_rank=R"
+            )
+        tmp.mkdir(parents=True)
+        shutil.copy2(student / wan.LORA_FILE, tmp / wan.LORA_FILE)
+        (tmp / "onestep.json").write_text(json.dumps({**settings, "base": str(teacher)}, indent=2) + "\n")
+        return
+    if format != "diffusers":
+        raise UserError(
+            f"--format {format!r}: use diffusers (a pipeline folder) or lora (the adapter for pipe.load_lora_weights)"
+        )
+    index = json.loads((teacher / "model_index.json").read_text())
+    for name, entry in index.items():
+        if name.startswith("_") or name in ("transformer", "scheduler") or entry in (None, [None, None]):
+            continue
+        link_tree(teacher / name, tmp / name)
+    (tmp / "transformer").mkdir(parents=True)
+    for path in student.iterdir():
+        if path.name not in ("onestep.json", wan.LORA_FILE):
+            shutil.copy2(path, tmp / "transformer" / path.name)
+    (tmp / "scheduler").mkdir()
+    shift = settings.get("sampling", {}).get("shift", 1.0)
+    (tmp / "scheduler" / "scheduler_config.json").write_text(json.dumps({**SCHEDULER, "shift": shift}, indent=2) + "\n")
+    index["scheduler"] = ["diffusers", SCHEDULER["_class_name"]]
+    (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (tmp / "onestep.json").write_text(json.dumps(settings, indent=2) + "\n")
+    if not wan.is_wan(tmp):
+        raise UserError(
+            f"the export in {tmp} is not a Wan folder: the teacher's model_index.json names {index.get('_class_name')}"
+        )

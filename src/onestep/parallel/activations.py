@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from onestep.models.kinds import kind_of_model
 from onestep.types import Cond
 
 
@@ -113,27 +114,15 @@ class StepActivations:
 def example_inputs(
     model: nn.Module, batch: int, device, dtype: torch.dtype, text_tokens: int = 32
 ) -> tuple[Tensor, Tensor, Cond]:
-    """(x_t, t, cond) of the shapes `model` takes, on `device`: text states, and for image-to-video the
-    condition latent (and Wan's CLIP tokens: 257 of the image encoder's width)."""
+    """(x_t, t, cond) of the shapes `model` takes, on `device`: text states, and the zero image-to-video
+    inputs its kind names (models/kinds.py `example_cond`: the built-in DiT's first frame; Wan I2V's
+    condition latent and CLIP tokens)."""
     spec = model.spec
     x = torch.zeros(batch, *spec.video_shape, device=device, dtype=dtype)
     t = torch.full((batch,), 0.5, device=device, dtype=dtype)
     text = torch.zeros(batch, text_tokens, spec.text_dim, device=device, dtype=dtype)
     cond = Cond(text, torch.ones(batch, text_tokens, dtype=torch.bool, device=device))
-    if spec.kind == "wan" and model.i2v:
-        width = model.transformer.config.image_dim
-        cond = Cond(
-            cond.text,
-            cond.text_mask,
-            torch.zeros_like(x),
-            image_tokens=torch.zeros(batch, 257, width, device=device, dtype=dtype),
-        )
-    elif spec.cond_channels:
-        cond = Cond(
-            cond.text,
-            cond.text_mask,
-            torch.zeros(batch, spec.cond_channels, spec.height, spec.width, device=device, dtype=dtype),
-        )
+    cond = kind_of_model(model).example_cond(model, cond)
     return x, t, cond
 
 

@@ -19,6 +19,8 @@ the generator's feeds the discriminator, so only its attention is used.)
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -91,13 +93,20 @@ def _gather_after(block: nn.Module, group) -> None:
     block.register_forward_hook(leave, with_kwargs=True)
 
 
-def apply(model: nn.Module, group, k: int, index: int, mesh=None) -> None:
-    """Make `model` (a VideoDiT, or a WanModel with `mesh`) run its blocks sequence-parallel over
-    `group` (this process: part `index`)."""
-    from onestep.models.wan import WanModel
+def apply(model: nn.Module, group, k: int, index: int) -> None:
+    """Make `model` run its blocks sequence-parallel over `group` (this process: part `index`), by its
+    kind's plan (models/kinds.py: `split_dit` or `split_wan` below)."""
+    from onestep.models.kinds import kind_of_model
 
-    if isinstance(model, WanModel):
-        return apply_wan(model, group, k, index, mesh)
+    kind = kind_of_model(model)
+    if kind.sequence_parallel is None:
+        raise UserError(f"a {kind.title} model does not run sequence-parallel: use parallel.sp=1")
+    kind.sequence_parallel(model, group, k, index)
+
+
+def split_dit(model: nn.Module, group, k: int, index: int) -> None:
+    """The built-in DiT's plan: its blocks' inputs split, its self-attention's `attend` the Ulysses
+    exchange above."""
     tokens = model.config.grid[0] * model.config.grid[1] * model.config.grid[2]
     part = _split(model.config.heads, tokens, k, index)
 
@@ -114,6 +123,7 @@ def apply(model: nn.Module, group, k: int, index: int, mesh=None) -> None:
         _gather_after(block, group)
 
 
+@functools.cache
 def wan_mesh(k: int, device_type: str):
     """The (data, ring, ulysses) mesh of diffusers' context parallelism: groups of k consecutive ranks."""
     from torch.distributed.device_mesh import init_device_mesh
@@ -121,12 +131,13 @@ def wan_mesh(k: int, device_type: str):
     return init_device_mesh(device_type, (dist.get_world_size() // k, 1, k), mesh_dim_names=("data", "ring", "ulysses"))
 
 
-def apply_wan(model: nn.Module, group, k: int, index: int, mesh) -> None:
+def split_wan(model: nn.Module, group, k: int, index: int) -> None:
     """The same split for diffusers' Wan blocks, called block(hidden_states, text, temb, (cos, sin)):
     entering, this process's tokens of the hidden states, of per-token time embeddings (B, N, 6, D)
     and of the rotary tables (1, N, 1, d); self-attention by diffusers' own Ulysses attention
-    (context parallelism's templated attention, on the native backend) over the mesh's ulysses
-    dimension; cross-attention on the local queries; leaving, the parts gathered."""
+    (context parallelism's templated attention, on the native backend) over the ulysses dimension of
+    the mesh every Wan network of the run shares (`wan_mesh`, made once); cross-attention on the local
+    queries; leaving, the parts gathered."""
     from diffusers.models._modeling_parallel import ContextParallelConfig, ParallelConfig
 
     c = model.transformer.config
@@ -138,6 +149,7 @@ def apply_wan(model: nn.Module, group, k: int, index: int, mesh) -> None:
         temb = temb[:, part] if temb.ndim == 4 else temb
         return hidden[:, part], text, temb, (cos[:, part], sin[:, part])
 
+    mesh = wan_mesh(k, next(model.parameters()).device.type)
     cp = ContextParallelConfig(ulysses_degree=k)
     device = (
         torch.device(mesh.device_type, torch.accelerator.current_device_index())
