@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from tests.every_method_run import contracts
@@ -46,12 +47,17 @@ def launch(args: list[str], processes: int, timeout: int = 400) -> None:
 
 
 def assert_same_students(ours: Path, theirs: Path, teacher: Path, names) -> None:
+    """The students moved (by ~lr) and agree to 2e-5 but for at most 0.1% of entries, none past 1e-4:
+    Adam's first steps move an entry by about lr whatever its gradient's size, so an entry whose gradient
+    is at float-noise level (the processes sum in another order) moves by noise (`add`: 3.2e-5 on 0.03%
+    of the output layer's entries, every other tensor within 6e-6)."""
     start = load_file(teacher / "model.safetensors")
     for name in names:
         a, b = (load_file(run / name / "student" / "model.safetensors") for run in (ours, theirs))
         moved = max((b[k] - start[k]).abs().max().item() for k in start if k in b)
-        differ = max((a[k] - b[k]).abs().max().item() for k in b)
-        assert moved > 1e-3 and differ < 2e-5, (name, moved, differ)
+        differ = torch.cat([(a[k] - b[k]).abs().flatten() for k in b])
+        off = (differ > 2e-5).float().mean().item()
+        assert moved > 1e-3 and off < 1e-3 and differ.max() < 1e-4, (name, moved, differ.max().item(), off)
 
 
 @pytest.fixture(scope="module")
