@@ -47,6 +47,7 @@ def invoke(*args):
     return r.exit_code, r.output + (str(r.exception) if r.exception and not isinstance(r.exception, SystemExit) else "")
 
 
+@pytest.mark.slow  # end to end: two presets trained, evaluated and tabulated (make test-slow)
 def test_compare_trains_evaluates_tabulates_and_resumes(small_eval, tmp_path, monkeypatch):
     teacher = tiny_teacher_dir(tmp_path / "teacher")
     out = tmp_path / "cmp"

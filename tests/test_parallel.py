@@ -199,11 +199,11 @@ def test_plan_counts_what_training_holds(teacher, tmp_path):
     assert abs(planned - held["total"]) <= 0.2 * held["total"], (planned, held)
     # activations: what a real generator step of the same batch keeps for its backward, counted on the
     # real tensors with the student's gradients open, against plan's count on the meta device
-    from onestep.configs.presets import PRESETS
+    from onestep.configs.presets import preset
     from onestep.parallel.activations import Held, example_inputs
     from onestep.types import Batch
 
-    x, _, cond = example_inputs(roles.student, PRESETS["pose-test"]().data.batch_size, "cpu", torch.float32)
+    x, _, cond = example_inputs(roles.student, preset("pose-test").data.batch_size, "cpu", torch.float32)
     batch = Batch(torch.randn_like(x), cond.with_negative(torch.zeros_like(cond.text[:1]), cond.text_mask[:1]))
     trainer.only("student")
     with Held(list(roles.present().values())).active() as step:
@@ -213,6 +213,7 @@ def test_plan_counts_what_training_holds(teacher, tmp_path):
     assert big["roles"]["student"] == 16 * 16_394_878_784 and "does not fit" in lines[-1]
 
 
+@pytest.mark.slow  # three 2-process runs; one-process kills and 2-to-1 resumes stay in make test (make test-slow)
 def test_a_process_killed_mid_run_resumes_to_the_uninterrupted_weights(teacher, tmp_path):
     """SIGKILL one of two processes once a checkpoint exists; torchrun ends the other; the same command
     resumes from the last checkpoint to the weights of a run never interrupted."""

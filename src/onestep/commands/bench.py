@@ -6,10 +6,9 @@ evaluations, the POSE paper's count and its 890 s) and as one forward of batch 2
 `speedup` is against the first, measured once more with the two sides' timed runs interleaved
 (`latency.interleaved_ratio`; `speedup_rows` is the plain ratio of the two rows), and
 `speedup_cfg_batched` is against the second. A block-causal student also streams 4x its training
-length at batch 1: time to first frame and frames per second (eval/stream.py). On a GPU at 14B a forward is
-compute-bound and the two
-cost the same; on this CPU a batch-2 forward of the tiny model costs far less than two batch-1
-forwards, so the batched teacher is the stricter reference.
+length at batch 1: time to first frame and frames per second (eval/stream.py). On a GPU at 14B a
+forward is compute-bound and the two cost the same; on this CPU a batch-2 forward of the tiny model
+costs far less than two batch-1 forwards, so the batched teacher is the stricter reference.
 """
 
 from __future__ import annotations

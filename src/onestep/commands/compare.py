@@ -23,7 +23,8 @@ from pathlib import Path
 
 from onestep import methods, paths
 from onestep.commands import distill
-from onestep.configs.presets import PRESETS
+from onestep.configs.presets import PRESETS, TEST_PRESETS
+from onestep.configs.presets import preset as preset_config
 from onestep.errors import UserError
 from onestep.files import held, write_json
 from onestep.models.io import weights_hash
@@ -51,7 +52,7 @@ def scaled_steps(phases, budget: int) -> dict[str, int]:
 
 
 def overrides(preset: str, budget: int, threads: int) -> list[str]:
-    steps = scaled_steps(PRESETS[preset]().phases, budget)
+    steps = scaled_steps(preset_config(preset).phases, budget)
     return [f"{name}.steps={n}" for name, n in steps.items()] + [f"train.threads={threads}", "train.sample_every=0"]
 
 
@@ -113,7 +114,7 @@ def run(
     overrides)` and `evaluate(model_dir, nfe, folder, name)` are the CLI's, with their progress bars."""
     from onestep.eval import report_compare
 
-    unknown = [p for p in presets if p not in PRESETS]
+    unknown = [p for p in presets if p not in PRESETS and p not in TEST_PRESETS]
     if unknown:
         raise UserError(f"unknown preset(s) {', '.join(unknown)}: choose from {', '.join(PRESETS)}")
     if len(set(presets)) != len(presets) or not presets:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from onestep import methods, paths
+from onestep.configs import presets
 from onestep.configs.base import override, parse_overrides, to_dict
 from onestep.configs.distill import DistillConfig
-from onestep.configs.presets import PRESETS
 from onestep.data import cache as latent_cache
 from onestep.data import pairs as ode_pairs
 from onestep.data.world import WorldData
@@ -32,9 +32,7 @@ from onestep.train.roles import DTYPES, build_roles, load_role, resolve_device, 
 
 def resolve(preset: str, teacher: Path | None, overrides: list[str], data: Path | None = None) -> DistillConfig:
     """The preset with the overrides applied, the teacher, the cache, max_text and the text encoder filled in."""
-    if preset not in PRESETS:
-        raise UserError(f"unknown distillation preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    cfg = override(PRESETS[preset](), parse_overrides(overrides))
+    cfg = override(presets.preset(preset), parse_overrides(overrides))
     model_dir = Path(teacher or cfg.model.teacher or paths.TEACHER)
     teacher = read_config(model_dir)
     encoder, tokens = reads(teacher)

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from onestep import methods, paths
+from onestep.configs import presets
 from onestep.configs.distill import DistillConfig
-from onestep.configs.presets import PRESETS
 from onestep.errors import UserError
 from onestep.media import parse_size
 from onestep.models import kinds
@@ -113,11 +113,9 @@ def plan(
     """(Markdown lines, figures in bytes) of `preset` (with `--set` overrides) on `gpus` GPUs."""
     from onestep.configs.base import override, parse_overrides
 
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     if gpus < 1:
         raise UserError(f"--gpus {gpus}: pass 1 or more")
-    cfg = override(PRESETS[preset](), parse_overrides(list(overrides)))
+    cfg = override(presets.preset(preset), parse_overrides(list(overrides)))
     if cfg.data.batch_size % (gpus * cfg.train.accum):
         raise UserError(
             f"data.batch_size {cfg.data.batch_size} does not split over {gpus} GPUs x {cfg.train.accum} "

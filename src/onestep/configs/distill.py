@@ -5,10 +5,9 @@ section.key=value` addresses any field; a phase by its name ("priming.steps=10")
 
 Presets are Python functions. `pose-paper` is POSE as the paper wrote it on the embedded teacher
 (the bundled student); `pose-tiny` adds three things the paper does not have (its docstring);
-`pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam betas (0.9, 0.999) /
-(0.5, 0.999), EMA
-0.995, shift 5); `pose-wan-t2v-1.3b` the same schedule for Wan2.1-T2V-1.3B; both train on a latent cache
-(`--data CACHE`). `pose-wan-tiny` is the tests' size.
+`pose-wan-i2v-14b` carries the paper's settings (batch 32, 500 + 1000 steps, lr 1e-6 / 2e-6, Adam
+betas (0.9, 0.999) / (0.5, 0.999), EMA 0.995, shift 5); `pose-wan-t2v-1.3b` the same schedule for
+Wan2.1-T2V-1.3B; both train on a latent cache (`--data CACHE`).
 """
 
 from __future__ import annotations
@@ -441,47 +440,6 @@ def pose_wan_t2v_1_3b() -> DistillConfig:
     )
 
 
-def pose_wan_tiny() -> DistillConfig:
-    """Tests: `pose-wan-i2v-14b`'s phases for two steps each on a tiny random Wan (models/wan_tiny.py)."""
-    return DistillConfig(
-        phases=[
-            PhaseConfig("priming", VSDConfig(lora_rank=4), steps=2, lr=1e-4, critic_lr=1e-4, ema_decay=0.0),
-            PhaseConfig(
-                "equilibrium",
-                PoseConfig(head_dim=16, queries=2),
-                steps=2,
-                lr=1e-4,
-                critic_lr=1e-4,
-                betas=(0.5, 0.999),
-                critic_betas=(0.5, 0.999),
-                ema_reset=True,
-            ),
-        ],
-        data=DataConfig(batch_size=2),
-        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
-    )
-
-
-def pose_tiny_test() -> DistillConfig:
-    """Tests: three steps of each phase, four ODE pairs (regressed in every phase), a tiny discriminator head."""
-    return DistillConfig(
-        data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
-        phases=[
-            PhaseConfig("ode", OdeRegressionConfig(renoise_t=(0.5,)), steps=3, ema_decay=0.0),
-            PhaseConfig("priming", VSDConfig(critic_ratio=2, lora_rank=4, ode_weight=1.0), steps=3, ema_decay=0.0),
-            PhaseConfig(
-                "equilibrium",
-                PoseConfig(head_dim=32, queries=2, ode_weight=1.0),
-                steps=3,
-                betas=(0.5, 0.999),
-                critic_betas=(0.5, 0.999),
-                ema_reset=True,
-            ),
-        ],
-        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
-    )
-
-
 def causal_init() -> DistillConfig:
     """ASD's first stage on the embedded teacher: a block-causal student (one latent frame, 2 video
     frames, per block: 4 blocks) regresses 192 of the guided teacher's ODE solutions (10 Euler steps,
@@ -538,31 +496,13 @@ def asd() -> DistillConfig:
     return cfg
 
 
-def causal_test() -> DistillConfig:
-    """Tests: two steps each of the causal init and ASD on the tests' tiny teacher, four ODE pairs."""
-    return DistillConfig(
-        model=ModelConfig(student_causal_block=1),
-        data=DataConfig(batch_size=2, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),
-        phases=[
-            PhaseConfig("causal_init", CausalInitConfig(steps=2), steps=2, ema_decay=0.0),
-            PhaseConfig(
-                "asd", AsdConfig(critic_ratio=1, lora_rank=4, steps=2, max_n=1, head_dim=16), steps=2, ema_reset=True
-            ),
-        ],
-        train=TrainConfig(log_every=1, checkpoint_every=2, sample_every=0, threads=1),
-    )
-
-
 PRESETS = {
     "pose-tiny": pose_tiny,
     "pose-paper": pose_paper,
     "pose-demo": pose_demo,
     "pose-wan-i2v-14b": pose_wan_i2v_14b,
     "pose-wan-t2v-1.3b": pose_wan_t2v_1_3b,
-    "pose-wan-tiny": pose_wan_tiny,
-    "pose-test": pose_tiny_test,
     "causal-init": causal_init,
     "self-forcing": self_forcing,
     "asd": asd,
-    "causal-test": causal_test,
 }
