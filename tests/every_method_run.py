@@ -21,7 +21,7 @@ def contracts() -> dict[str, object]:
 
 
 def preset(method_config, batch: int) -> DistillConfig:
-    causal = getattr(methods.build(method_config), "causal_student", False)
+    causal = methods.build(method_config).causal_student
     return DistillConfig(
         model=ModelConfig(student_causal_block=1 if causal else 0),
         data=DataConfig(batch_size=batch, pairs=PairsConfig(count=4, chunk_batches=1, teacher_steps=2)),

@@ -34,7 +34,7 @@ def block_times(blocks: int, steps: int, shift: float, first_block_steps: int | 
 def causal_block(model) -> int:
     """Latent frames per causal block of `model` (every VideoModel says; a LoRA its base's), 0 for a
     bidirectional one."""
-    return getattr(model, "causal_block", 0) or 0
+    return model.causal_block or 0
 
 
 def block_frames(model) -> int:

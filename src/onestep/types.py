@@ -179,11 +179,13 @@ class VideoModel(Protocol):
         heads that read the image.
     lora_targets: the module names (a regex) a LoRA adapts.
     blocks: the ModuleList that sharding wraps per block.
+    causal_block: latent frames per block of a block-causal model (causal.py), 0 for a bidirectional one.
     """
 
     spec: ModelSpec
     lora_targets: str
     blocks: nn.ModuleList
+    causal_block: int
 
     def __call__(self, x_t: Tensor, t: Tensor, cond: Cond) -> Tensor: ...
 
@@ -332,6 +334,7 @@ class Method(Protocol):
     name: str
     roles: dict[str, str]
     needs_pairs: bool
+    causal_student: bool  # True: its student must be block-causal (model.student_causal_block > 0)
 
     def new_role(self, name: str, roles: Roles) -> nn.Module: ...
 

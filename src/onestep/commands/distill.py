@@ -171,7 +171,7 @@ def checked(cfg: DistillConfig, preset: str) -> tuple[int, int, int] | None:
     """Refuse, before the run folder is touched, a config whose parts do not fit together; returns the
     run's latent size (checked_latent_size)."""
     phases = [methods.build(p.method) for p in cfg.phases]
-    causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and getattr(m, "causal_student", False)]
+    causal = [p.name for p, m in zip(cfg.phases, phases) if p.steps > 0 and m.causal_student]
     if causal and not cfg.model.student_causal_block:
         raise UserError(
             f"phase {causal[0]} trains a block-causal student and model.student_causal_block is 0: --set "

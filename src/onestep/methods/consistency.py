@@ -57,6 +57,7 @@ def huber(a: Tensor, b: Tensor, c: float) -> Tensor:
 
 class Consistency:
     name = "consistency"
+    causal_student = False
     needs_pairs = False
 
     def __init__(self, config: ConsistencyConfig | None = None):

@@ -100,6 +100,7 @@ def st_r1(D: Callable[[Tensor], Tensor], x: Tensor, d_x: Tensor, e_s: Tensor, e_
 
 class PoseEquilibrium:
     name = "pose"
+    causal_student = False
 
     def __init__(self, config: PoseConfig | None = None):
         self.cfg = config or PoseConfig()

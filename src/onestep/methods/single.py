@@ -10,6 +10,7 @@ class StudentOnly:
 
     needs_pairs = False
     roles: dict[str, str] = {}
+    causal_student = False
 
     def new_role(self, name: str, roles: Roles):
         raise KeyError(f"{type(self).__name__} builds no role of its own, not {name!r}")

@@ -57,6 +57,7 @@ def draw_t(cfg, n: int, d: Draws) -> Tensor:
 
 class VSD:
     name = "vsd"
+    causal_student = False
 
     def __init__(self, config: VSDConfig | None = None):
         self.cfg = config or VSDConfig()
