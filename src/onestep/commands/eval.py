@@ -168,6 +168,25 @@ def untrained_tracks(config: dict, tracks: list[str]) -> list[str]:
     return [t for t in tracks if ("i2v" if suite.i2v(t) else "t2v") not in trained]
 
 
+def check_request(tracks: list[str], prompts: str, conditions: Path | None, n: int, out: Path) -> None:
+    """A one-line UserError for a request no mode can serve."""
+    for t in tracks:
+        if t not in suite.TRACKS:
+            raise UserError(f"unknown track {t!r}: use {', '.join(suite.TRACKS)} or all")
+    if prompts not in suite.PROMPTS:
+        raise UserError(
+            f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)"
+        )
+    if prompts != "template" and conditions is not None:
+        raise UserError(
+            "--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own"
+        )
+    if n < 2:
+        raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"--out {out} is a file: pass a folder for the evaluation")
+
+
 def run(
     *,
     model_dir: Path,
@@ -189,10 +208,12 @@ def run(
     window: int | None = None,
     sink: int = 0,
 ) -> dict:
-    """Evaluate `model_dir` into `out`; an evaluation shipped with the model whose key equals this
-    one's (eval/shipped.py) is copied instead unless `fresh`. `name`: the run's name in a report.
-    `stream`: instead, stream videos that many times the training length and score each segment
-    (eval/stream.py) into out/stream.json."""
+    """Evaluate `model_dir` into `out`, in one of five modes, each its own function: a codec kind's
+    videos of `--conditions` (evaluate_codec), a causal student's stream (`stream`: that many times
+    the training length, each segment scored, evaluate_stream), the user's conditions
+    (evaluate_user_conditions), or the suite's tracks (evaluate_suite), whose evaluation shipped with
+    the model is copied instead when its key equals this one's (eval/shipped.py) unless `fresh`.
+    `name`: the run's name in a report."""
     import torch
 
     from onestep.commands.featnet import load as load_featnet
@@ -200,22 +221,7 @@ def run(
     from onestep.models.kinds import kind_of
     from onestep.models.text import TextEncoder
 
-    for t in tracks:
-        if t not in suite.TRACKS:
-            raise UserError(f"unknown track {t!r}: use {', '.join(suite.TRACKS)} or all")
-    if prompts not in suite.PROMPTS:
-        raise UserError(
-            f"unknown --prompts {prompts!r}: use template (the training grammar) or paraphrase (held-out phrasings)"
-        )
-    if prompts != "template" and conditions is not None:
-        raise UserError(
-            "--prompts paraphrase rewords the held-out clips' prompts: drop --conditions, whose prompts are your own"
-        )
-    if n < 2:
-        raise UserError(f"--n {n} is too few clips for intervals: pass --n 2 or more")
-    if Path(out).exists() and not Path(out).is_dir():
-        raise UserError(f"--out {out} is a file: pass a folder for the evaluation")
-    # read and check every input before generating anything, so a bad input costs nothing
+    check_request(tracks, prompts, conditions, n, out)  # every input before anything is generated
     kind = kind_of(model_dir)
     if kind.data != "world":  # the suite's tracks are the world's clips
         return evaluate_codec(model_dir, kind, nfe, conditions, out, seed, name)
@@ -271,30 +277,9 @@ def run(
         )
 
     if user_conditions is not None:
-        metrics, videos = evaluate_conditions(dit_videos(model, encoder, spec, wc, seed), user_conditions, spec)
-        np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
+        metrics = evaluate_user_conditions(model, encoder, spec, wc, seed, user_conditions, out)
     else:
-        results = {}
-        for track in tracks:
-            results[track] = suite.evaluate_track(
-                model,
-                encoder,
-                track,
-                n,
-                spec,
-                config=wc,
-                featnet=net,
-                photos=user_photos,
-                cache_dir=paths.CACHE,
-                shipped_dir=paths.EVALS,
-                seed=seed,
-                progress=progress,
-                prompts=prompts,
-            )
-            np.savez_compressed(
-                out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8)
-            )
-        metrics = suite.summarise(results, spec, n, seed)
+        metrics = evaluate_suite(model, encoder, spec, wc, tracks, n, seed, net, user_photos, prompts, out, progress)
     metrics["model"] = str(model_dir)
     if name:
         metrics["name"] = name
@@ -309,6 +294,38 @@ def run(
     if key is not None:
         write_json(out / "key.json", key)
     return metrics
+
+
+def evaluate_user_conditions(model, encoder, spec, config: WorldConfig, seed: int, conditions, out: Path) -> dict:
+    """`--conditions`: the model's videos of the user's prompts (and first frames), scored without ground
+    truth; the videos into out/videos-conditions.npz."""
+    metrics, videos = evaluate_conditions(dit_videos(model, encoder, spec, config, seed), conditions, spec)
+    np.savez_compressed(out / "videos-conditions.npz", videos=(videos * 255).round().astype(np.uint8))
+    return metrics
+
+
+def evaluate_suite(model, encoder, spec, config: WorldConfig, tracks, n, seed, featnet, photos, prompts, out, progress):
+    """The suite's held-out tracks (eval/suite.py): each track's videos into out/videos-TRACK.npz, the
+    metrics with bootstrap intervals over all of them."""
+    results = {}
+    for track in tracks:
+        results[track] = suite.evaluate_track(
+            model,
+            encoder,
+            track,
+            n,
+            spec,
+            config=config,
+            featnet=featnet,
+            photos=photos,
+            cache_dir=paths.CACHE,
+            shipped_dir=paths.EVALS,
+            seed=seed,
+            progress=progress,
+            prompts=prompts,
+        )
+        np.savez_compressed(out / f"videos-{track}.npz", videos=(results[track].videos * 255).round().astype(np.uint8))
+    return suite.summarise(results, spec, n, seed)
 
 
 def evaluate_stream(
