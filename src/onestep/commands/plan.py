@@ -4,9 +4,8 @@ The run's roles are built on the meta device (no weights read or allocated) by t
 (models/kinds.py `meta`) from its folder's config, or for the Wan presets without one from Wan2.1's
 published configs, and each is counted as onestep holds it (docs/scale.md):
 
-    frozen (teacher; a LoRA student's base):   dtype bytes / parameter        (model.dtype)
-    trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes           (fp32 weights, gradients, Adam's two
-    moments)
+    frozen (teacher; a LoRA student's base):   dtype bytes / parameter   (model.dtype)
+    trained (student, LoRA adapters, heads):   4 + 4 + 8 = 16 bytes      (fp32 weights, gradients, Adam's moments)
     EMA of a full student:                     4 bytes;  of a LoRA student: its base (dtype) + 4 per adapter parameter
 
 Every role is sharded evenly over the N GPUs (FSDP2); a GPU gathers one unit (a block, or a model's

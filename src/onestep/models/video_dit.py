@@ -60,7 +60,7 @@ class DiTConfig:
     causal_block: int = 0  # frames per causal block; 0 = bidirectional
     rope_theta: float = 10000.0
     # a learned (row, column) embedding on every token (zero-init): rotary positions are relative, so
-    # without it a token knows its place only from the grid's edges (teacher v8: docs/teacher.md)
+    # without it a token knows its place only from the grid's edges (docs/teacher.md)
     absolute_positions: bool = False
 
     def __post_init__(self):
