@@ -265,8 +265,7 @@ def pose_tiny() -> DistillConfig:
     regressing the ODE pairs (`ode_weight`, DMD's regression loss: 1 in phase I, 20 in phase II), and
     phase II takes its consistency target from 4 guided teacher steps rather than one x0 prediction:
     together they hold the camera moves the init taught while the phases sharpen the video. Phase I
-    runs 400 steps: the anchored distribution matching is what makes the moves readable (camera 0.57
-    after the init, 0.67 after 200 steps of phase I, 0.76 after 400).
+    runs 400 steps: the anchored distribution matching is what makes the moves readable (docs/pose.md).
     """
     equilibrium = PoseConfig(
         **KEPT_LEVELS,
@@ -320,10 +319,9 @@ def pose_paper() -> DistillConfig:
     steps rather than the paper's 1e-6 / 2e-6 for 14B; critic:generator 2:1 in phase I; distribution-
     matching times unshifted; the discriminator's inputs at t ~ U[0.3, 0.9] on the model's clips
     (KEPT_LEVELS); the consistency target's t ~ U[0.2, 0.6], where the guided teacher's x0 still carries
-    the camera move; ST-R1's weight eta = 0.01; the trainer's gradient clip at 1 (docs/pose.md). The
-    level rule's levels with no clip on phase II's student (PoseConfig's default levels and the paper's
-    missing clip) made a discriminator that separates (held-out accuracy 0.70) and a worse student
-    (Total 48.0 against 50.8, t2v 29.9 against 36.4; docs/pose.md), so this preset keeps these.
+    the camera move; ST-R1's weight eta = 0.01; the trainer's gradient clip at 1. The level rule's
+    levels with no clip on phase II's student (PoseConfig's defaults) separate real from generated
+    videos but make a worse student; docs/pose.md has both measurements.
     """
     equilibrium = PoseConfig(**KEPT_LEVELS, consistency_t_lo=0.2, consistency_t_hi=0.6, consistency_t_shift=1.0)
     return DistillConfig(
@@ -474,9 +472,7 @@ def self_forcing() -> DistillConfig:
 def asd() -> DistillConfig:
     """ASD: `self-forcing` with the n-step vs (n+1)-step relativistic GAN added (n in 1..3), the same
     steps, learning rates and data: the two differ by the adversarial term alone. alpha 0.03: of 1, 0.1
-    and 0.03 on the embedded teacher, the one that did not lower Total (at 1 the student's gradient
-    norm was 4x Self-Forcing's from the start and 10-90x once the discriminator separated, and the
-    run lost 2.7 points; docs/asd.md)."""
+    and 0.03 on the embedded teacher, the one that did not lower Total (docs/asd.md)."""
     cfg = causal_init()
     method = AsdConfig(critic_ratio=5, t_shift=1.0, alpha=0.03, max_n=3)
     disc = {"disc_head": {"betas": (0.5, 0.999)}}  # the discriminator's own betas; the fake score keeps Self-Forcing's
