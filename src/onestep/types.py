@@ -244,8 +244,9 @@ class DataSource(Protocol):
 
     def __call__(self, start: int) -> Iterator[Batch]: ...
 
-    def shard(self, chunks: list[int], n_chunks: int) -> None:
-        """From now on make or read only these chunks of each global batch (this process's share)."""
+    def shard(self, chunks: list[int], n_chunks: int) -> bool:
+        """From now on make or read only these chunks of each global batch (this process's share);
+        False: this source cannot, and yields the global batch for the trainer to slice."""
         ...
 
 

@@ -174,9 +174,10 @@ class CacheData:
             self._orders = {epoch: torch.randperm(len(self), generator=seeding.seed(self.seed, epoch, stream=ORDER))}
         return self._orders[epoch]
 
-    def shard(self, chunks: list[int], n_chunks: int) -> None:
+    def shard(self, chunks: list[int], n_chunks: int) -> bool:
         """Read only these chunks of each global batch (this process's share), in this order."""
         self.part = (chunks, n_chunks)
+        return True
 
     def batch(self, step: int) -> Batch:
         idx = self.indices(step).tolist()

@@ -57,10 +57,11 @@ class WorldData:
         self.device, self.pairs, self.p_t2v = torch.device(device), pairs, p_t2v
         self.rows: list[int] | None = None
 
-    def shard(self, chunks: list[int], n_chunks: int) -> None:
+    def shard(self, chunks: list[int], n_chunks: int) -> bool:
         """Render only these chunks of each global batch (this process's share), in this order."""
         b = self.batch_size // n_chunks
         self.rows = [i for c in chunks for i in range(c * b, (c + 1) * b)]
+        return True
 
     def __call__(self, start: int) -> Iterator[Batch]:
         stream = WorldStream(

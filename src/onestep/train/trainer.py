@@ -230,9 +230,7 @@ class Trainer:
         start = self.resume()
         self.load_readings(start)
         end = self.cfg.total_steps if max_steps is None else min(self.cfg.total_steps, start + max_steps)
-        local = self.n_chunks > 1  # every source (types.DataSource) then reads only this process's chunks
-        if local:
-            self.data.shard(self.chunks, self.n_chunks)
+        local = self.n_chunks > 1 and self.data.shard(self.chunks, self.n_chunks)  # batches of these chunks only
         batches = self.data(start)
         writer = (
             SummaryWriter(str(self.out / "logs")) if self.rank == 0 else _Silent()
