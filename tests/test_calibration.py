@@ -9,46 +9,36 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from onestep.eval import aggregate, corruptions, panel
-from onestep.eval.suite import TRACKS, heldout_clips, i2v, motion_following
+from onestep.eval import aggregate
+from onestep.eval.suite import TRACKS, heldout_clips
 from onestep.world.clip import WorldConfig
 
 N = 16
 TEACHER = Path(__file__).parent / "data" / "calibration_teacher.npz"
 
 
-def total(videos, clips, bounds, track) -> float:
-    rows = [
-        {**p, **aggregate.dimensions(v, c, motion_following(v, c, p), p, i2v(track))}
-        for v, c, p in zip(videos, clips, panel.panel(np.stack(videos), clips, track))
-    ]
-    means = {k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in bounds}
-    return aggregate.scores(aggregate.normalise(means, bounds))["total"]
-
-
 @pytest.fixture(scope="module")
 def totals() -> dict[str, float]:
-    """{input: Total averaged over the three tracks}, anchors on the same clips."""
+    """{input: Total averaged over the three tracks}, anchors on the same clips (their truth and
+    corruptions are inputs too, each scored once)."""
     teacher = np.load(TEACHER)
     out: dict[str, list[float]] = {}
     for track in TRACKS:
         clips = heldout_clips(track, N, WorldConfig())
-        bounds = aggregate.anchors(clips, motion_following, track=track)
-        truth = [c.video for c in clips]
-        rng = np.random.default_rng(0)
-        inputs = {
-            "truth": truth,
+        inputs = aggregate.anchor_inputs(clips)
+        truth = inputs["truth"]
+        inputs |= {
             "blur": [np.stack([ndimage.gaussian_filter(f, (1.0, 1.0, 0)) for f in v]) for v in truth],
             "repeat": [np.repeat(v[:1], len(v), 0) for v in truth],
-            **{
-                name: [corruptions.CORRUPTIONS[name](v, 1.0, rng) for v in truth]
-                for name in aggregate.ANCHOR_CORRUPTIONS
-            },
             "teacher-1": list(teacher[f"{track}_1"].astype(np.float32) / 255),
             "teacher-100": list(teacher[f"{track}_100"].astype(np.float32) / 255),
         }
-        for name, videos in inputs.items():
-            out.setdefault(name, []).append(total(videos, clips, bounds, track))
+        means = {
+            name: aggregate.mean_dimensions(aggregate.rows(videos, clips, track)) for name, videos in inputs.items()
+        }
+        bounds = aggregate.bounds_of(means)
+        for name, m in means.items():
+            out.setdefault(name, []).append(aggregate.scores(aggregate.normalise(m, bounds))["total"])
     return {name: float(np.mean(v)) for name, v in out.items()}
 
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from onestep import paths, world
 from onestep.cli import app
-from onestep.eval import aggregate, panel, suite
-from onestep.eval.suite import TrackResult, motion_following
+from onestep.eval import aggregate, suite
+from onestep.eval.suite import TrackResult
 from onestep.models.io import save_model
 from onestep.models.video_dit import DiTConfig, VideoDiT
 
@@ -67,15 +67,12 @@ def test_eval_writes_every_required_key(model_dir, tmp_path):
 
 
 def rows_of(videos, clips, track=None):
-    return [
-        aggregate.dimensions(v, c, motion_following(v, c, p), p) | p
-        for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))
-    ]
+    return aggregate.rows(videos, clips, track)
 
 
 def ground_truth_result(track, n=6):
     clips = suite.heldout_clips(track, n, world.WorldConfig())
-    bounds = aggregate.anchors(clips, motion_following, track=track)
+    bounds = aggregate.anchors(clips, track=track)
     rows = rows_of([c.video for c in clips], clips, track)
     return clips, bounds, TrackResult(clips, np.stack([c.video for c in clips]), rows, bounds, {}, 0.0)
 

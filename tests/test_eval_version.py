@@ -18,9 +18,9 @@ from scipy import ndimage
 
 from onestep import paths
 from onestep.commands.featnet import load as load_featnet
-from onestep.eval import aggregate, features, panel, shipped
+from onestep.eval import aggregate, features, shipped
 from onestep.eval.sample import SamplerSpec, generate_for_clips
-from onestep.eval.suite import TRACKS, heldout_clips, i2v, motion_following
+from onestep.eval.suite import TRACKS, heldout_clips, i2v
 from onestep.models.text import TextEncoder
 from onestep.models.video_dit import VideoDiT
 from onestep.world.clip import WorldConfig
@@ -52,7 +52,7 @@ def fingerprint() -> dict[str, float]:
     out: dict[str, float] = {}
     for track in TRACKS:
         clips = heldout_clips(track, 2, WorldConfig())
-        bounds = aggregate.anchors(clips, motion_following, track=track)
+        bounds = aggregate.anchors(clips, track=track)
         videos = {
             "truth": [c.video for c in clips],
             "blur": [np.stack([ndimage.gaussian_filter(f, (1.0, 1.0, 0)) for f in c.video]) for c in clips],
@@ -60,10 +60,7 @@ def fingerprint() -> dict[str, float]:
         for name, spec in SAMPLERS.items():
             videos[name] = list(generate_for_clips(tiny(causal=name == "causal"), encoder, clips, spec, i2v=i2v(track)))
         for name, vids in videos.items():
-            rows = [
-                {**p, **aggregate.dimensions(v, c, motion_following(v, c, p), p, i2v(track))}
-                for v, c, p in zip(vids, clips, panel.panel(np.stack(vids), clips, track))
-            ]
+            rows = aggregate.rows(vids, clips, track)
             means = {
                 k: aggregate.finite_mean([r[k] for r in rows if k in r]) for k in sorted({k for r in rows for k in r})
             }

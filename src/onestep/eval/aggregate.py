@@ -28,6 +28,9 @@ The per-dimension table is always printed beside them: an aggregate hides which 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from onestep.eval import corruptions, panel, proxies
@@ -108,26 +111,60 @@ def dimensions(
     return row
 
 
-def anchors(clips: list[Clip], motion_fn, seed: int = 0, track: str | None = None) -> dict[str, tuple[float, float]]:
-    """{dimension: (lo, hi)}: hi from the ground truth, lo the worst fixed corruption of it (or chance).
-    motion_fn(video, clip, panel_row) -> the motion-following value; `track` the suite's (panel.PANELS)."""
-    i2v = track != "t2v"
+def motion_following(video: np.ndarray, clip: Clip, panel_row: dict) -> float | None:
+    """Does the video move as the prompt says: each object's path (world/objects.py), or the camera move."""
+    if clip.track == "shapes":
+        return panel_row.get("path")
+    if clip.track == "photocam":
+        return panel_row.get("camera_acc")
+    return None
 
-    def mean_rows(videos):
-        rows = [
-            dimensions(v, c, motion_fn(v, c, p), p, i2v)
-            for v, c, p in zip(videos, clips, panel.panel(videos, clips, track))
-        ]
-        return {k: finite_mean([r[k] for r in rows if k in r]) for k in (*QUALITY, *I2V, *SEMANTIC, *MOTION)}
 
-    data = mean_rows([c.video for c in clips])
+def row(video: np.ndarray, clip: Clip, track: str | None = None) -> dict[str, float]:
+    """One clip's ground-truth panel (panel.PANELS[track]) and every raw dimension of its video."""
+    p = panel.PANELS[track or clip.track](video, clip)
+    return {**p, **dimensions(video, clip, motion_following(video, clip, p), p, track != "t2v")}
+
+
+def rows(videos, clips: list[Clip], track: str | None = None) -> list[dict[str, float]]:
+    """`row` of every clip, the clips shared among one thread per core (OpenCV's flow, SciPy and
+    NumPy release the GIL for most of a row); each row depends on its clip alone, so the order of
+    the work changes nothing."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(row, videos, clips, [track] * len(clips)))
+
+
+def anchor_inputs(clips: list[Clip], seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """The videos the anchors read: {"truth": the ground truth, name: each ANCHOR_CORRUPTIONS of it at
+    severity 1}, each corruption drawn from its own seeded generator."""
+    out = {"truth": [c.video for c in clips]}
+    for i, name in enumerate(ANCHOR_CORRUPTIONS):
+        rng = np.random.default_rng([seed, i])
+        out[name] = [corruptions.CORRUPTIONS[name](c.video, 1.0, rng) for c in clips]
+    return out
+
+
+def mean_dimensions(scored: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each dimension of the Total over rows (NaN where no row has it)."""
+    return {k: finite_mean([r[k] for r in scored if k in r]) for k in (*QUALITY, *I2V, *SEMANTIC, *MOTION)}
+
+
+def bounds_of(means: dict[str, dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """{dimension: (lo, hi)} from the `mean_dimensions` of each of `anchor_inputs`: hi the truth's,
+    lo the lowest corruption's, or chance for the object checks."""
+    data = means["truth"]
     worst = {k: np.inf for k in data}
-    for name in ANCHOR_CORRUPTIONS:
-        rng = np.random.default_rng([seed, ANCHOR_CORRUPTIONS.index(name)])
-        scored = mean_rows([corruptions.CORRUPTIONS[name](c.video, 1.0, rng) for c in clips])
-        worst = {k: min(worst[k], scored[k]) for k in data}
+    for name in ANCHOR_CORRUPTIONS:  # min(x, NaN) keeps x: a dimension one corruption cannot read is skipped
+        worst = {k: min(worst[k], means[name][k]) for k in data}
     worst.update({k: v for k, v in CHANCE.items() if np.isfinite(data.get(k, np.nan))})
     return {k: (worst[k], data[k]) for k in data}
+
+
+def anchors(clips: list[Clip], seed: int = 0, track: str | None = None) -> dict[str, tuple[float, float]]:
+    """{dimension: (lo, hi)}: hi from the ground truth, lo the worst fixed corruption of it (or chance);
+    `track` the suite's (panel.PANELS)."""
+    inputs = anchor_inputs(clips, seed)
+    return bounds_of({name: mean_dimensions(rows(videos, clips, track)) for name, videos in inputs.items()})
 
 
 def finite_mean(values: list[float]) -> float:

@@ -18,12 +18,14 @@ not calibrated to VBench's numbers. Videos are (F, H, W, 3) float in [0, 1].
 from __future__ import annotations
 
 import math
+import threading
 
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
 FLOW_MIN_SIDE = 128  # DIS needs texture at its patch scale: smaller frames are upsampled to this first
+_local = threading.local()  # one DIS instance per thread: making one costs a tenth of a flow
 
 
 def _uint8(video: np.ndarray) -> np.ndarray:
@@ -44,7 +46,9 @@ def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     grey = [cv2.cvtColor(_uint8(f), cv2.COLOR_RGB2GRAY) for f in (src, dst)]
     if s > 1:
         grey = [cv2.resize(g, (w * s, h * s), interpolation=cv2.INTER_LINEAR) for g in grey]
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey[0], grey[1], None)
+    if not hasattr(_local, "dis"):
+        _local.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow = _local.dis.calc(grey[0], grey[1], None)
     if s > 1:
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / s
     return flow.astype(np.float32)
@@ -214,5 +218,7 @@ ALL_PROXIES = {
 
 
 def proxies(video: np.ndarray) -> dict[str, float]:
-    """Every reference-free proxy of one (F, H, W, 3) video."""
-    return {name: float(fn(video)) for name, fn in ALL_PROXIES.items()}
+    """Every reference-free proxy of one (F, H, W, 3) video (the two histogram ones from one pass)."""
+    appearance = appearance_consistency_hist(video)
+    shared = {f"{k}_consistency[hist]": v for k, v in appearance.items()}
+    return {name: float(shared[name] if name in shared else fn(video)) for name, fn in ALL_PROXIES.items()}

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from onestep import world
-from onestep.eval import aggregate, distance, features, panel, paraphrase, shipped
+from onestep.eval import aggregate, distance, features, paraphrase, shipped
 from onestep.eval.sample import SamplerSpec, generate_for_clips
 from onestep.world.clip import Clip, WorldConfig
 
@@ -61,15 +61,6 @@ HEADLINES = {
     "camera_motion_acc": ("photocam", "camera_acc"),
     "dynamic_degree": (None, "dynamic_degree[dis]"),
 }
-
-
-def motion_following(video: np.ndarray, clip: Clip, panel_row: dict) -> float | None:
-    """Does the video move as the prompt says: each object's path (world/objects.py), or the camera move."""
-    if clip.track == "shapes":
-        return panel_row.get("path")
-    if clip.track == "photocam":
-        return panel_row.get("camera_acc")
-    return None
 
 
 def i2v(track: str) -> bool:
@@ -119,7 +110,7 @@ def cached_anchors(
         if path.is_file():
             return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
     clips = heldout_clips(track, ANCHOR_CLIPS, config, photos)
-    bounds = aggregate.anchors(clips, motion_following, track=track)
+    bounds = aggregate.anchors(clips, track=track)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / name
     tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two evaluations may fill the cache at once
@@ -190,10 +181,7 @@ def evaluate_track(
     videos = generate_for_clips(model, encoder, clips, spec, seed=seed, callback=progress, i2v=i2v(track))
     seconds = time.perf_counter() - t0
     bounds = cached_anchors(track, config, photos, cache_dir, shipped_dir)
-    rows = [
-        {**gt_row, **aggregate.dimensions(video, clip, motion_following(video, clip, gt_row), gt_row, i2v(track))}
-        for video, clip, gt_row in zip(videos, clips, panel.panel(videos, clips, track))
-    ]
+    rows = aggregate.rows(videos, clips, track)
     floor = heldout_clips(track, n, config, photos, seed=FLOOR_SEED)
     truth = np.stack([c.video for c in clips])
     dists = {}

@@ -11,18 +11,24 @@ The LoRA's target modules are the model adapter's `lora_targets`.
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 import torch
-from peft import LoraConfig, inject_adapter_in_model
-from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import Tensor, nn
 
 from onestep.types import Cond, ModelSpec
 
 
-def _layers(model: nn.Module) -> list[BaseTunerLayer]:
-    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+def is_lora_layer(module: nn.Module) -> bool:
+    """Whether `module` is a layer peft injected. peft is imported only when a LoRA is built (it takes
+    seconds, transformers with it), and no module can be one of its layers before that."""
+    tuners = sys.modules.get("peft.tuners.tuners_utils")
+    return tuners is not None and isinstance(module, tuners.BaseTunerLayer)
+
+
+def _layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if is_lora_layer(m)]
 
 
 def _toggle(model: nn.Module, enabled: bool) -> None:
@@ -53,6 +59,8 @@ class LoraScore(nn.Module):
         super().__init__()
         if _layers(base):
             raise ValueError("this model already carries a LoRA: build one fake score per teacher")
+        from peft import LoraConfig, inject_adapter_in_model
+
         self.__dict__["base"] = base  # not a submodule: its weights are the teacher's
         config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=base.lora_targets, lora_dropout=0.0)
         inject_adapter_in_model(config, base, adapter_name=name)
@@ -128,7 +136,7 @@ class LoraScore(nn.Module):
             if "lora_" not in name:
                 own[name.replace(".base_layer", "")] = tensor.clone()
         for name, module in self.base.named_modules():
-            if isinstance(module, BaseTunerLayer) and self.adapter in module.lora_A:
+            if is_lora_layer(module) and self.adapter in module.lora_A:
                 own[f"{name}.weight"] += module.get_delta_weight(self.adapter).to(own[f"{name}.weight"].dtype)
         return own
 

@@ -11,16 +11,15 @@ another graph than the forward did (torch refuses it).
 
 from __future__ import annotations
 
-from peft.tuners.tuners_utils import BaseTunerLayer
 from torch.distributed._composable import checkpoint
 
-from onestep.models.lora import LoraScore
+from onestep.models.lora import LoraScore, is_lora_layer
 from onestep.types import Roles
 
 
 def checkpoint_roles(roles: Roles) -> None:
     for module in roles.present().values():
-        if isinstance(module, LoraScore) or any(isinstance(m, BaseTunerLayer) for m in module.modules()):
+        if isinstance(module, LoraScore) or any(is_lora_layer(m) for m in module.modules()):
             continue
         for block in getattr(module, "blocks", []):
             checkpoint(block)

@@ -11,6 +11,8 @@ Frames are (H, W, 3) float in [0, 1]; videos (F, H, W, 3).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -230,11 +232,10 @@ def _candidates() -> tuple[list[str], np.ndarray]:
 LABELS, PARAMS = _candidates()
 
 
-def warp_errors(video: np.ndarray) -> np.ndarray:
-    """(K,) mean squared error of predicting frame f+1 from frame f under each hypothesis."""
-    x = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()  # (F, 3, H, W)
-    src, dst = x[:-1], x[1:]
-    n, _, h, w = src.shape
+@functools.cache
+def _hypothesis_grids(n: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grid (K n, H, W, 2), valid (K n, 1, H, W)): where each hypothesis samples frame f for f+1, and
+    which of those samples fall inside the frame. They depend on the frame count and size alone."""
     p = torch.from_numpy(PARAMS)
     k = p.shape[0]
     # content moves by (dx, dy) and scales by s: dst(u) = src((u - c - d) / s + c), in normalised coords
@@ -244,8 +245,18 @@ def warp_errors(video: np.ndarray) -> np.ndarray:
     theta[:, 0, 2] = -p[:, 0] * 2 / w / p[:, 2]
     theta[:, 1, 2] = -p[:, 1] * 2 / h / p[:, 2]
     grid = F.affine_grid(theta.repeat_interleave(n, 0), (k * n, 3, h, w), align_corners=False)
+    valid = (grid.abs() <= 1 - 1 / h).all(-1, keepdim=True).permute(0, 3, 1, 2).float()
+    return grid, valid
+
+
+def warp_errors(video: np.ndarray) -> np.ndarray:
+    """(K,) mean squared error of predicting frame f+1 from frame f under each hypothesis."""
+    x = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()  # (F, 3, H, W)
+    src, dst = x[:-1], x[1:]
+    n, _, h, w = src.shape
+    k = len(PARAMS)
+    grid, valid = _hypothesis_grids(n, h, w)
     warped = F.grid_sample(src.repeat(k, 1, 1, 1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    valid = (grid.abs() <= 1 - 1 / h).all(-1, keepdim=True).permute(0, 3, 1, 2).float()  # sampled inside the frame
     err = ((warped - dst.repeat(k, 1, 1, 1)) ** 2 * valid).sum((1, 2, 3)) / (3 * valid.sum((1, 2, 3)).clamp(min=1.0))
     return err.view(k, n).mean(1).numpy()
 

@@ -8,6 +8,8 @@ saturated, so the ground-truth parser (instruments.py) reads colours back by hue
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -28,11 +30,18 @@ SUPER = 4  # supersampling factor
 RADIUS = (3.5, 5.5)  # half-width of a shape, pixels
 
 
+@functools.cache
+def _coords(size: int) -> np.ndarray:
+    """Supersample centres along one side, in pixels (read-only: shared by every call)."""
+    coords = (np.arange(size * SUPER) + 0.5) / SUPER
+    coords.flags.writeable = False
+    return coords
+
+
 def shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
     """Anti-aliased coverage (size, size) in [0, 1] of one shape centred at (cx, cy) with half-width r."""
-    n = size * SUPER
-    coords = (np.arange(n) + 0.5) / SUPER
-    x, y = np.meshgrid(coords - cx, coords - cy)
+    coords = _coords(size)
+    x, y = coords[None, :] - cx, coords[:, None] - cy  # broadcast as np.meshgrid's (x across, y down)
     if shape == "circle":
         inside = x * x + y * y <= r * r
     elif shape == "square":
