@@ -199,3 +199,40 @@ def scores(normalised: dict[str, float]) -> dict[str, float]:
         sum(WEIGHTS[k] * v for k, v in present.items()) / sum(WEIGHTS[k] for k in present) if present else float("nan")
     )
     return {**out, "total": float(total)}
+
+
+def scores_of_many(means: np.ndarray, keys: list[str], bounds: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:
+    """`scores(normalise(row, bounds))` of many rows at once: `means` (D, K) holds D rows of the
+    dimensions `keys` (NaN where missing); every entry is computed with the same operations in the
+    same order as the scalar functions, so each of the D results equals theirs to the bit (a bootstrap
+    of a thousand draws is then a few array operations)."""
+    norm = {}
+    for j, k in enumerate(keys):
+        if k not in bounds:
+            continue
+        lo, hi = bounds[k]
+        if not np.isfinite(lo) or hi - lo < 1e-6:
+            continue
+        v = means[:, j]
+        with np.errstate(invalid="ignore"):
+            norm[k] = np.where(np.isfinite(v), 100.0 * np.clip((v - lo) / (hi - lo), 0.0, 1.0), np.nan)
+
+    def mean(group) -> np.ndarray:
+        total, count = np.zeros(len(means)), np.zeros(len(means))
+        for k in group:
+            if k in norm:
+                present = np.isfinite(norm[k])
+                total, count = total + np.where(present, norm[k], 0.0), count + present
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    out = {"quality": mean(QUALITY), "i2v": mean(I2V), "semantic": mean(SEMANTIC), "motion": mean(MOTION)}
+    weighted, weights = 0, 0
+    for k, v in out.items():
+        present = np.isfinite(v)
+        weighted, weights = (
+            weighted + np.where(present, WEIGHTS[k] * v, 0.0),
+            weights + np.where(present, WEIGHTS[k], 0.0),
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {**out, "total": np.where(weights > 0, weighted / weights, np.nan)}
