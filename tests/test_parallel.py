@@ -24,31 +24,19 @@ SETTINGS = [
 ]  # fmt: skip
 
 
-def torchrun_args(teacher, out, *extra) -> list[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--standalone",
-        "-m",
-        "onestep",
-        "distill",
-        "pose-test",
-        "--teacher",
-        str(teacher),
-        "--out",
-        str(out),
-    ]
-    return args + [a for s in SETTINGS for a in ("--set", s)] + list(extra)
+def torchrun_args(teacher, out, *extra, preset: str = "pose-test", settings=SETTINGS) -> list[str]:
+    """`onestep distill` on two processes (torchrun, gloo); `extra` more arguments (--set, --data)."""
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone"]
+    args += ["-m", "onestep", "distill", preset, "--teacher", str(teacher), "--out", str(out)]
+    return args + [a for s in settings for a in ("--set", s)] + list(extra)
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def torchrun(teacher, out, *extra):
-    result = subprocess.run(torchrun_args(teacher, out, *extra), capture_output=True, text=True, env=ENV, timeout=600)
+def torchrun(teacher, out, *extra, **kwargs):
+    args = torchrun_args(teacher, out, *extra, **kwargs)
+    result = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -2,16 +2,13 @@
 running the blocks on half the tokens, and make the updates of one process; what it cannot split is
 refused. Apart from tests/test_parallel.py so that `make test`'s workers share the 2-process runs."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from onestep.commands import distill
 from onestep.errors import UserError
-from tests.test_parallel import ENV, SETTINGS, scalars, separated, teacher, torchrun  # noqa: F401
+from tests.test_parallel import SETTINGS, scalars, separated, teacher, torchrun  # noqa: F401
 
 
 def test_sequence_parallel_training_makes_the_updates_of_one_process(teacher, tmp_path):
@@ -54,32 +51,7 @@ def test_wan_sequence_parallel_training_makes_the_updates_of_one_process(task, t
     distill.run(
         preset="pose-wan-tiny", teacher=wan, data=cache, out=tmp_path / "one", overrides=settings, progress=False
     )
-    args = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--standalone",
-        "-m",
-        "onestep",
-        "distill",
-        "pose-wan-tiny",
-        "--teacher",
-        str(wan),
-        "--data",
-        str(cache),
-        "--out",
-        str(tmp_path / "sp"),
-    ]
-    result = subprocess.run(
-        args + [a for s in [*settings, "parallel.sp=2"] for a in ("--set", s)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun(wan, tmp_path / "sp", "--data", str(cache), preset="pose-wan-tiny", settings=[*settings, "parallel.sp=2"])
     from onestep.models.io import load_model
 
     a, b = (load_model(tmp_path / r / "student")[0].state_dict() for r in ("one", "sp"))

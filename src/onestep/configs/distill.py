@@ -358,8 +358,8 @@ def pose_demo() -> DistillConfig:
     evaluations (docs/log/2026-12-04-demo.md; the budget in docs/log/2026-12-07-demo-time.md):
     - 128 ODE pairs from 10 guided Euler steps (20 NFE) instead of 1,024 from 25: about a minute
       instead of 17;
-    - 120 + 20 + 30 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
-      the camera moves;
+    - 70 + 10 + 20 steps instead of 600 + 400 + 400: the regression gives most of the Total, phase II
+      the camera moves (120 + 20 + 30 scored the same within the intervals and took 190 s more);
     - batches of 70% photocam clips (the full recipe: 50%), so the short phase II spends most of its
       steps on the camera moves it teaches;
     - a fifth of the rows text-to-video (no first frame), as the teacher trained, so the student is
@@ -369,7 +369,7 @@ def pose_demo() -> DistillConfig:
     cfg.data.tracks = {"shapes": 0.3, "photocam": 0.7}
     cfg.data.p_t2v = 0.2
     cfg.data.pairs = PairsConfig(count=128, teacher_steps=10)
-    for phase, steps in zip(cfg.phases, (120, 20, 30)):
+    for phase, steps in zip(cfg.phases, (70, 10, 20)):
         phase.steps = steps
     cfg.train.checkpoint_every, cfg.train.sample_every = 50, 0
     return cfg
