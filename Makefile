@@ -24,10 +24,10 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15  # a worker per core, a file per worker
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15  # a worker per core, a file per worker, in conftest.py's order
 
 test-slow: install
-	$(BIN)/python -m pytest -q -n auto --dist loadfile -m slow
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder -m slow
 
 bench: install
 	$(BIN)/python benchmarks/teacher.py

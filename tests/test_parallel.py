@@ -17,6 +17,8 @@ from onestep.commands import distill
 from onestep.errors import UserError
 from tests.tiny import tiny_teacher_dir
 
+pytestmark = pytest.mark.processes
+
 # pose-test's phases I and II without the ODE pairs, at a learning rate that moves the weights
 SETTINGS = [
     "ode.steps=0", "priming.method.ode_weight=0", "equilibrium.method.ode_weight=0", "data.batch_size=4",

@@ -17,6 +17,8 @@ from safetensors.torch import load_file
 from tests.every_method_run import contracts
 from tests.tiny import tiny_teacher_dir
 
+pytestmark = pytest.mark.processes
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 WORKER = str(ROOT / "tests" / "every_method_run.py")

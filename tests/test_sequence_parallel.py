@@ -10,6 +10,8 @@ from onestep.commands import distill
 from onestep.errors import UserError
 from tests.test_parallel import SETTINGS, scalars, separated, teacher, torchrun  # noqa: F401
 
+pytestmark = pytest.mark.processes
+
 
 def test_sequence_parallel_training_makes_the_updates_of_one_process(teacher, tmp_path):
     """parallel.sp=2: both processes share every sample, each running its blocks on half the tokens
