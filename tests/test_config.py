@@ -31,7 +31,7 @@ def test_model_follows_the_world_size():
 
 
 def test_phases_by_name_index_or_shorthand():
-    from onestep.configs.distill import pose_tiny
+    from onestep.configs.recipes import pose_tiny
 
     cfg = override(
         pose_tiny(), {"priming.steps": "0", "phases.equilibrium.method.consistency_weight": "0", "phases.2.lr": "3e-5"}
@@ -45,7 +45,8 @@ def test_phases_by_name_index_or_shorthand():
 
 
 def test_an_ema_the_next_phase_discards_is_refused():
-    from onestep.configs.distill import DistillConfig, PhaseConfig, pose_tiny
+    from onestep.configs.distill import DistillConfig, PhaseConfig
+    from onestep.configs.recipes import pose_tiny
     from onestep.methods.vsd import VSDConfig
 
     phases = lambda decay, reset: [
@@ -66,7 +67,7 @@ def test_each_role_has_its_own_optimiser_settings():
     """`asd` and `self-forcing` differ by the adversarial term: the fake score keeps Self-Forcing's
     betas in both, only ASD's discriminator head takes (0.5, 0.999); `--set` reaches a role's own
     settings, and a clip of inf is no clip."""
-    from onestep.configs.distill import PRESETS
+    from onestep.configs.recipes import PRESETS
 
     asd, sf = PRESETS["asd"]().phases[-1], PRESETS["self-forcing"]().phases[-1]
     assert asd.optim("fake_score") == sf.optim("fake_score") and asd.optim("student") == sf.optim("student")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from onestep.configs.distill import DistillConfig, PhaseConfig, pose_paper
+from onestep.configs.distill import DistillConfig, PhaseConfig
+from onestep.configs.recipes import pose_paper
 from onestep.methods.add import AddConfig
 from onestep.methods.apt import AptConfig
 from onestep.methods.consistency import ConsistencyConfig

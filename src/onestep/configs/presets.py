@@ -1,12 +1,12 @@
-"""Every distillation preset by name: what a user runs (POSE's and ASD's, configs/distill.py; the
+"""Every distillation preset by name: what a user runs (POSE's and ASD's, configs/recipes.py; the
 paper's comparison, configs/baselines.py), and apart from them the tests' tiny runs (configs/testing.py),
 which run by name but are listed nowhere."""
 
-from onestep.configs import baselines, distill, testing
+from onestep.configs import baselines, recipes, testing
 from onestep.configs.distill import DistillConfig
 from onestep.errors import UserError
 
-PRESETS = {**distill.PRESETS, **baselines.PRESETS}
+PRESETS = {**recipes.PRESETS, **baselines.PRESETS}
 TEST_PRESETS = testing.PRESETS
 
 

@@ -4,19 +4,12 @@ teacher (tests/tiny.py) or a tiny random Wan (models/wan_tiny.py). Run by name l
 
 from __future__ import annotations
 
-from onestep.configs.distill import (
-    AsdConfig,
-    CausalInitConfig,
-    DataConfig,
-    DistillConfig,
-    ModelConfig,
-    OdeRegressionConfig,
-    PairsConfig,
-    PhaseConfig,
-    PoseConfig,
-    TrainConfig,
-    VSDConfig,
-)
+from onestep.configs.distill import DataConfig, DistillConfig, ModelConfig, PairsConfig, PhaseConfig, TrainConfig
+from onestep.methods.asd import AsdConfig
+from onestep.methods.causal_init import CausalInitConfig
+from onestep.methods.ode_regression import OdeRegressionConfig
+from onestep.methods.pose import PoseConfig
+from onestep.methods.vsd import VSDConfig
 
 
 def pose_wan_tiny() -> DistillConfig:
